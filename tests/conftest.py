@@ -1,0 +1,58 @@
+"""Shared fixtures: an isolated cache, offline hubs, the shared real data, tiny data sets."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from uadbench import registry
+
+os.environ["HF_HUB_OFFLINE"] = "1"  # nothing in the tests may download weights
+
+SHARED_ENV = "UADBENCH_SHARED_DIR"
+PLUGINS = Path(__file__).parent / "plugins"
+
+# Small enough that a test run takes seconds.
+TINY_SYNTHETIC = {
+    "n_train": "40",
+    "n_val": "8",
+    "n_test_normal": "12",
+    "n_test_abnormal": "12",
+}
+
+
+@pytest.fixture(autouse=True)
+def _isolated(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch):
+    """Every test gets a session-wide private cache, no plugins from the environment, and
+    forgets the plugins it registered."""
+    monkeypatch.setenv("UADBENCH_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "cache"))
+    monkeypatch.delenv("UADBENCH_PLUGINS", raising=False)
+    saved = [(r, dict(r._plugins), dict(r._loaded)) for r in (registry.methods, registry.datasets)]
+    yield
+    for reg, plugins, loaded in saved:
+        reg._plugins, reg._loaded = plugins, loaded
+
+
+@pytest.fixture
+def plugin_file(tmp_path: Path) -> Path:
+    """The mean-distance method plugin, copied to a folder outside the repository."""
+    target = tmp_path / "elsewhere" / "mean_distance.py"
+    target.parent.mkdir()
+    shutil.copy(PLUGINS / "mean_distance.py", target)
+    return target
+
+
+@pytest.fixture(scope="session")
+def shared_dir() -> Path:
+    """The shared read-only material. Skips when UADBENCH_SHARED_DIR is unset (a developer's
+    machine without it); fails when it is set and the folder is not there (CI)."""
+    value = os.environ.get(SHARED_ENV)
+    if not value:
+        pytest.skip(f"{SHARED_ENV} is not set; .ci/run sets it to the shared data folder")
+    path = Path(value)
+    if not (path / "data").is_dir():
+        pytest.fail(f"{SHARED_ENV}={value} but {path / 'data'} does not exist")
+    return path

@@ -1,0 +1,177 @@
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from uadbench.cli import app, parse_seeds
+
+from .conftest import TINY_SYNTHETIC
+
+cli = CliRunner()
+TINY = [arg for key, value in TINY_SYNTHETIC.items() for arg in ("--data-option", f"{key}={value}")]
+
+
+def invoke(*args: str):
+    return cli.invoke(app, [str(a) for a in args], catch_exceptions=False)
+
+
+def test_help_lists_every_command():
+    result = invoke("--help")
+    assert result.exit_code == 0
+    for command in ("run", "leaderboard", "plot", "methods", "datasets"):
+        assert command in result.output
+
+
+def test_an_outside_plugin_is_listed_run_and_ranked(tmp_path, plugin_file):
+    listing = invoke("methods", "--plugin", plugin_file)
+    assert "mean-distance" in listing.output and "ae" in listing.output
+    results = tmp_path / "results"
+    ran = invoke(
+        "run",
+        "--plugin",
+        plugin_file,
+        "--method",
+        "mean-distance",
+        "--seeds",
+        "0,1",
+        "--results-dir",
+        results,
+        *TINY,
+    )
+    assert ran.exit_code == 0, ran.output
+    board = invoke("leaderboard", "--results-dir", results, "--format", "csv")
+    assert board.exit_code == 0
+    header, row = board.output.strip().splitlines()
+    fields = dict(zip(header.split(","), row.split(","), strict=True))
+    assert fields["method"] == "mean-distance" and fields["n_seeds"] == "2"
+    assert 0 <= float(fields["auroc_mean"]) <= 1
+
+
+def test_plot_writes_both_figures(tmp_path, plugin_file):
+    results = tmp_path / "results"
+    invoke(
+        "run", "--plugin", plugin_file, "--method", "mean-distance", "--results-dir", results, *TINY
+    )
+    result = invoke("plot", "--results-dir", results)
+    assert result.exit_code == 0, result.output
+    for name in ("roc_curves.png", "auroc_heatmap.png"):
+        png = results / "figures" / name
+        assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 10_000
+
+
+def test_plot_without_runs_says_so(tmp_path):
+    result = invoke("plot", "--results-dir", tmp_path)
+    assert result.exit_code == 2 and "no finished runs" in result.output
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--method", "nope"], "unknown method 'nope'; valid methods: ae"),
+        (["--dataset", "nope"], "unknown data set 'nope'; valid data sets:"),
+        (["--image-size", "0"], "positive number of pixels"),
+        (["--image-size", "-64"], "positive number of pixels"),
+        (["--seeds", ""], "--seeds is empty"),
+        (["--seeds", "a,b"], "--seeds wants numbers"),
+        (["--param", "epochs"], "--param wants key=value"),
+        (["--device", "tpu"], "unknown device 'tpu'"),
+        (
+            ["--plugin", "no_such_module_here"],
+            "plugin no_such_module_here failed to import: ModuleNotFoundError",
+        ),
+    ],
+)
+def test_bad_input_gets_one_clear_line_and_exit_2(tmp_path, args, message):
+    result = invoke("run", "--results-dir", tmp_path / "r", *args)
+    assert result.exit_code == 2
+    assert message in " ".join(result.output.split())
+    assert "Traceback" not in result.output
+    assert not (tmp_path / "r" / "runs").exists()
+
+
+def test_an_unwritable_results_dir_is_refused(tmp_path):
+    (tmp_path / "file").write_text("")
+    result = invoke("run", "--results-dir", tmp_path / "file" / "sub", *TINY)
+    assert result.exit_code == 2 and "cannot write run records" in result.output
+
+
+def test_a_failed_run_exits_non_zero_and_is_listed(tmp_path):
+    plugin = tmp_path / "fails.py"
+    plugin.write_text(
+        "from dataclasses import dataclass\nfrom uadbench import Method\n"
+        "@dataclass(frozen=True)\nclass P:\n    image_size: int = 16\n"
+        "class Fails(Method):\n    '''Always fails.'''\n    name = 'fails'\n    Params = P\n"
+        "    profiles = {'quick': P()}\n"
+        "    def fit(self, train, val=None):\n        raise MemoryError('too big')\n"
+        "    def score(self, images):\n        return images\n"
+    )
+    results = tmp_path / "results"
+    result = invoke("run", "--plugin", plugin, "--method", "fails", "--results-dir", results, *TINY)
+    assert result.exit_code == 1
+    assert "FAILED" in result.output and "MemoryError: too big" in result.output
+    board = invoke("leaderboard", "--results-dir", results, "--format", "markdown")
+    assert "Runs that did not finish" in board.output and "| fails | 0 | failed |" in board.output
+
+
+def test_corrupt_records_are_named_and_exit_non_zero(tmp_path, plugin_file):
+    results = tmp_path / "results"
+    invoke(
+        "run", "--plugin", plugin_file, "--method", "mean-distance", "--results-dir", results, *TINY
+    )
+    bad = results / "runs" / "synthetic" / "junk.json"
+    bad.write_text('{"schema": "uadbench.run/1", "stat')
+    result = invoke("leaderboard", "--results-dir", results, "--format", "csv")
+    assert result.exit_code == 1
+    assert "mean-distance" in result.output and "junk.json" in result.output
+
+
+def test_seed_lists():
+    assert parse_seeds("0,1,2") == [0, 1, 2]
+    assert parse_seeds("0-2,7") == [0, 1, 2, 7]
+
+
+def test_datasets_lists_synthetic_with_counts():
+    result = invoke("datasets")
+    assert result.exit_code == 0
+    assert "synthetic" in result.output and "generated in memory" in result.output
+    assert "800" in result.output  # default training count
+
+
+def test_kill_9_during_a_run_leaves_readable_results(tmp_path):
+    results = tmp_path / "results"
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "uadbench",
+            "run",
+            "--results-dir",
+            str(results),
+            *TINY,
+            "--param",
+            "epochs=200",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env=env,
+    )
+    deadline = time.time() + 60
+    records: list[Path] = []
+    while time.time() < deadline and not records:
+        records = list((results / "runs").rglob("*.json"))
+        time.sleep(0.2)
+    time.sleep(1.0)
+    assert process.poll() is None, "the run ended before it could be killed"
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait()
+    assert json.loads(records[0].read_text())["status"] == "running"
+    result = invoke("leaderboard", "--results-dir", results, "--format", "markdown")
+    assert result.exit_code == 0, result.output
+    assert "| ae | 0 | interrupted |" in result.output

@@ -1,0 +1,149 @@
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from PIL import Image
+
+from uadbench.dataset import DataNotFoundError, Dataset, SplitTableError, validate_split_table
+from uadbench.extras import register_extra
+from uadbench.image_files import ImageReadError
+from uadbench.prepare import prepare
+from uadbench.readers.synthetic import SyntheticChest
+
+from .conftest import TINY_SYNTHETIC
+
+
+def tiny_synthetic(**changes) -> SyntheticChest:
+    return SyntheticChest.from_settings(None, {**TINY_SYNTHETIC, **changes})
+
+
+def test_second_preparation_reads_no_image(tmp_path, monkeypatch):
+    first = prepare(tiny_synthetic(), 32, tmp_path)
+    monkeypatch.setattr(SyntheticChest, "load", lambda *a, **k: pytest.fail("images re-read"))
+    second = prepare(tiny_synthetic(), 32, tmp_path)
+    assert second.folder == first.folder
+    assert np.array_equal(np.asarray(first.images), np.asarray(second.images))
+    assert len(first.split("train")) == 40 and len(first.split("val")) == 8
+    assert first.labels("test").tolist() == [0] * 12 + [1] * 12
+
+
+def test_cache_is_keyed_by_split_version_and_size(tmp_path):
+    a = prepare(tiny_synthetic(), 32, tmp_path)
+    b = prepare(tiny_synthetic(), 64, tmp_path)
+    c = prepare(tiny_synthetic(data_seed="7"), 32, tmp_path)
+    assert len({a.folder, b.folder, c.folder}) == 3
+    assert b.images.shape == (72, 64, 64)
+    assert not np.array_equal(np.asarray(a.images), np.asarray(c.images))
+
+
+def test_a_changed_table_under_the_same_version_rebuilds(tmp_path, monkeypatch):
+    prepare(tiny_synthetic(), 32, tmp_path)
+    original = SyntheticChest.split_table
+
+    def fewer(self):
+        table = original(self)
+        return table.drop(index=0)
+
+    monkeypatch.setattr(SyntheticChest, "split_table", fewer)
+    rebuilt = prepare(tiny_synthetic(), 32, tmp_path)
+    assert rebuilt.images.shape[0] == 71
+    assert not list(tmp_path.rglob(".*building*"))
+
+
+def table(**columns):
+    base = {
+        "id": ["a", "b", "c", "d"],
+        "source": ["a", "b", "c", "d"],
+        "label": [0, 0, 0, 1],
+        "split": ["train", "val", "test", "test"],
+    }
+    base.update(columns)
+    return pd.DataFrame({k: v for k, v in base.items() if v is not None})
+
+
+@pytest.mark.parametrize(
+    ("columns", "message"),
+    [
+        ({"split": None}, "lacks column.*split"),
+        ({"id": ["a", "a", "c", "d"]}, "repeats 1 id"),
+        ({"split": ["train", "valid", "test", "test"]}, r"split value\(s\) \['valid'\]"),
+        ({"label": [0, 0, 0, 2]}, r"label value\(s\) \[2\]"),
+        ({"label": [1, 0, 0, 1]}, "1 abnormal image.*train/val"),
+        ({"label": [0, 0, 0, 0]}, "needs normal and abnormal test images"),
+        ({"split": ["val", "val", "test", "test"]}, "no training images"),
+    ],
+)
+def test_split_table_errors(columns, message):
+    with pytest.raises(SplitTableError, match=message):
+        validate_split_table(table(**columns), "demo")
+
+
+class FileDataset(Dataset):
+    """PNG files listed in a fixed table."""
+
+    name = "files"
+
+    @property
+    def split_version(self) -> str:
+        return "v1"
+
+    def split_table(self) -> pd.DataFrame:
+        return table(source=["a.png", "b.png", "c.png", "d.png"])
+
+
+def write_pngs(root: Path, names=("a.png", "b.png", "c.png", "d.png")) -> None:
+    root.mkdir(parents=True, exist_ok=True)
+    for i, name in enumerate(names):
+        Image.fromarray(np.full((40, 30, 3), 50 * i, np.uint8)).save(root / name)
+
+
+def test_file_images_become_resized_grayscale(tmp_path):
+    write_pngs(tmp_path / "data")
+    prepared = prepare(FileDataset(tmp_path / "data"), 16, tmp_path / "cache")
+    assert prepared.images.shape == (4, 16, 16)
+    assert [int(prepared.images[i].mean()) for i in range(4)] == [0, 50, 100, 150]
+
+
+def test_missing_files_are_counted_and_named_before_any_work(tmp_path):
+    write_pngs(tmp_path / "data", names=("a.png", "b.png"))
+    with pytest.raises(DataNotFoundError, match=r"2 of 4 images .* absent .*\n  c.png\n  d.png"):
+        prepare(FileDataset(tmp_path / "data"), 16, tmp_path / "cache")
+
+
+def test_a_missing_root_says_where_it_looked(tmp_path):
+    with pytest.raises(DataNotFoundError, match=r"(?s)'files' not found at .*nowhere.*--data-root"):
+        prepare(FileDataset(tmp_path / "nowhere"), 16, tmp_path / "cache")
+
+
+def test_a_corrupt_image_is_named(tmp_path):
+    write_pngs(tmp_path / "data")
+    (tmp_path / "data" / "c.png").write_bytes(b"\x89PNG\r\n\x1a\n broken")
+    with pytest.raises(ImageReadError, match=r"cannot read image .*c.png.*--skip-unreadable"):
+        prepare(FileDataset(tmp_path / "data"), 16, tmp_path / "cache")
+
+
+calls = []
+
+
+@register_extra("test-dark-pixels", version=1)
+def dark_pixels(image: np.ndarray) -> np.ndarray:
+    calls.append(1)
+    return image < 60
+
+
+def test_extras_are_computed_once_per_split_and_cached(tmp_path):
+    calls.clear()
+    data = prepare(tiny_synthetic(), 32, tmp_path)
+    first = data.split("train", extras=["test-dark-pixels"])
+    assert first.extras["test-dark-pixels"].shape == (40, 32, 32)
+    assert len(calls) == 40
+    again = prepare(tiny_synthetic(), 32, tmp_path).split("train", extras=["test-dark-pixels"])
+    assert len(calls) == 40
+    assert np.array_equal(again.extras["test-dark-pixels"], first.images < 60)
+
+
+def test_an_unregistered_extra_is_named(tmp_path):
+    data = prepare(tiny_synthetic(), 32, tmp_path)
+    with pytest.raises(KeyError, match="no per-image extra named 'lungs'"):
+        data.split("train", extras=["lungs"])

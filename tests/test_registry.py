@@ -1,0 +1,71 @@
+from pathlib import Path
+
+import pytest
+
+from uadbench import registry
+from uadbench.registry import PluginError, UnknownNameError
+
+
+def test_builtins_come_from_entry_points_of_the_installed_distribution():
+    assert "ae" in registry.methods.names()
+    assert "synthetic" in registry.datasets.names()
+    assert registry.methods.origin("ae").startswith("uadbench (methods.ae:")
+    assert registry.methods.get("ae").name == "ae"
+
+
+def test_unknown_names_list_the_valid_ones():
+    with pytest.raises(UnknownNameError, match=r"unknown method 'nope'; valid methods: .*ae"):
+        registry.methods.get("nope")
+    with pytest.raises(UnknownNameError, match=r"valid data sets: .*synthetic"):
+        registry.datasets.get("nope")
+
+
+def test_a_plugin_file_registers_its_method(plugin_file):
+    assert registry.load_plugin(str(plugin_file)) == ["mean-distance"]
+    cls = registry.methods.get("mean-distance")
+    assert cls.describe().startswith("Mean absolute distance")
+    assert registry.methods.origin("mean-distance") == f"plugin {plugin_file}"
+
+
+def test_a_plugin_module_name_works_too(plugin_file, monkeypatch):
+    monkeypatch.syspath_prepend(str(plugin_file.parent))
+    assert registry.load_plugin("mean_distance") == ["mean-distance"]
+
+
+def test_a_broken_plugin_names_the_file_and_the_exception(tmp_path: Path):
+    broken = tmp_path / "broken.py"
+    broken.write_text("import numpy\nraise RuntimeError('boom at import')\n")
+    with pytest.raises(
+        PluginError, match=r"plugin .*broken.py failed to import: RuntimeError: boom"
+    ):
+        registry.load_plugin(str(broken))
+
+
+def test_plugin_errors(tmp_path: Path):
+    with pytest.raises(PluginError, match="does not exist"):
+        registry.load_plugin(str(tmp_path / "absent.py"))
+    empty = tmp_path / "empty.py"
+    empty.write_text("x = 1\n")
+    with pytest.raises(PluginError, match="defines no concrete Method or Dataset"):
+        registry.load_plugin(str(empty))
+    clash = tmp_path / "clash.py"
+    clash.write_text(
+        "from methods.ae import AutoEncoder\nclass Mine(AutoEncoder):\n    '''Mine.'''\n"
+    )
+    with pytest.raises(PluginError, match="'ae', already registered by uadbench"):
+        registry.load_plugin(str(clash))
+    incomplete = tmp_path / "incomplete.py"
+    incomplete.write_text(
+        "from uadbench import Method\n"
+        "class Half(Method):\n    name = 'half'\n"
+        "    def fit(self, train, val=None): return self\n"
+        "    def score(self, images): return images\n"
+    )
+    with pytest.raises(PluginError, match="needs a dataclass `Params`"):
+        registry.load_plugin(str(incomplete))
+
+
+def test_plugins_from_the_environment(plugin_file, monkeypatch):
+    monkeypatch.setenv("UADBENCH_PLUGINS", str(plugin_file))
+    registry.load_plugins([])
+    assert "mean-distance" in registry.methods.names()

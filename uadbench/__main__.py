@@ -1,0 +1,5 @@
+"""``python -m uadbench`` is the ``uadbench`` command."""
+
+from uadbench.cli import main
+
+main()

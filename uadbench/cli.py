@@ -1,0 +1,341 @@
+"""The ``uadbench`` command line: run, leaderboard, plot, and the lists of methods and data sets.
+
+Heavy libraries (torch, pandas, matplotlib) are imported inside the commands that need them,
+so ``uadbench --help`` answers at once.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, NoReturn
+
+import typer
+from rich.console import Console
+
+DEFAULT_METHOD = "ae"
+DEFAULT_DATASET = "synthetic"
+DEFAULT_RESULTS = Path("results")
+
+app = typer.Typer(
+    help="Benchmark unsupervised anomaly detection in chest radiographs.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+err = Console(stderr=True)
+out = Console()
+
+PluginOption = Annotated[
+    list[str],
+    typer.Option(
+        "--plugin", help="A .py file or module defining Method/Dataset classes (repeatable)."
+    ),
+]
+ResultsOption = Annotated[
+    Path, typer.Option("--results-dir", help="Folder of run records (records go in runs/).")
+]
+DataRootOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--data-root",
+        help="Folder holding one folder per data set (or a data set's own root); "
+        "default $UADBENCH_DATA_ROOT or ~/uadbench-data.",
+    ),
+]
+
+
+def _exit(message: str, code: int = 2) -> NoReturn:
+    err.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    raise typer.Exit(code)
+
+
+@contextmanager
+def _user_errors() -> Iterator[None]:
+    """Turn the errors a user can fix into one clear message and exit status 2."""
+    from uadbench.dataset import DataNotFoundError, SplitTableError
+    from uadbench.registry import PluginError, UnknownNameError
+    from uadbench.runner import ResultsDirError
+    from uadbench.runtime import DeviceError
+
+    try:
+        yield
+    except (
+        UnknownNameError,
+        PluginError,
+        DataNotFoundError,
+        SplitTableError,
+        ResultsDirError,
+        DeviceError,
+        ValueError,
+    ) as error:
+        _exit(str(error))
+
+
+def _pairs(values: list[str], option: str) -> dict[str, str]:
+    pairs = {}
+    for value in values:
+        key, sep, text = value.partition("=")
+        if not sep or not key:
+            _exit(f"{option} wants key=value, got {value!r}")
+        pairs[key.strip()] = text.strip()
+    return pairs
+
+
+def parse_seeds(text: str) -> list[int]:
+    """``"0,1,2"`` or ``"0-4"`` (or a mix) as a list of seeds."""
+    seeds: list[int] = []
+    for part in (p.strip() for p in text.split(",")):
+        if not part:
+            continue
+        low, dash, high = part.partition("-")
+        try:
+            seeds.extend(range(int(low), int(high) + 1) if dash else [int(part)])
+        except ValueError:
+            raise ValueError(f"--seeds wants numbers like 0,1,2 or 0-4, got {text!r}") from None
+    if not seeds:
+        raise ValueError("--seeds is empty; give at least one seed, e.g. --seeds 0,1,2")
+    return seeds
+
+
+@app.command()
+def run(
+    method: Annotated[
+        str, typer.Option(help="Method name (see `uadbench methods`).")
+    ] = DEFAULT_METHOD,
+    dataset: Annotated[
+        str, typer.Option(help="Data set name (see `uadbench datasets`).")
+    ] = DEFAULT_DATASET,
+    seed: Annotated[int, typer.Option(help="Seed of the run.")] = 0,
+    seeds: Annotated[str | None, typer.Option(help="Several seeds: 0,1,2 or 0-4.")] = None,
+    profile: Annotated[
+        str, typer.Option(help="quick (this CPU) or paper (published recipe).")
+    ] = "quick",
+    image_size: Annotated[
+        int | None, typer.Option(help="Image side in pixels (default: the profile's).")
+    ] = None,
+    device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N.")] = "auto",
+    param: Annotated[
+        list[str], typer.Option("--param", help="Hyperparameter override key=value.")
+    ] = [],  # noqa: B006
+    data_option: Annotated[
+        list[str], typer.Option("--data-option", help="Data set option key=value.")
+    ] = [],  # noqa: B006
+    results_dir: ResultsOption = DEFAULT_RESULTS,
+    data_root: DataRootOption = None,
+    cache_dir: Annotated[
+        Path | None,
+        typer.Option(
+            help="Prepared-array cache; default $UADBENCH_CACHE_DIR or ~/.cache/uadbench."
+        ),
+    ] = None,
+    plugin: PluginOption = [],  # noqa: B006
+    force: Annotated[
+        bool, typer.Option(help="Run again even if an identical record exists.")
+    ] = False,
+) -> None:
+    """Run a method on a data set for one or more seeds, record it, print the leaderboard."""
+    from uadbench import registry
+    from uadbench.prepare import default_cache_dir
+    from uadbench.progress import RichProgress
+    from uadbench.runner import RunRequest, execute, plan
+
+    with _user_errors():
+        registry.load_plugins(plugin)
+        request = RunRequest(
+            method=method,
+            dataset=dataset,
+            seeds=parse_seeds(seeds) if seeds is not None else [seed],
+            profile=profile,
+            image_size=image_size,
+            params=_pairs(param, "--param"),
+            data_options=_pairs(data_option, "--data-option"),
+            device=device,
+            data_root=data_root,
+            results_dir=results_dir,
+        )
+        runs = plan(request)
+    failed = []
+    for planned in runs:
+        label = f"{planned.config['method']} on {planned.config['dataset']} (seed {planned.seed})"
+        outcome = execute(planned, cache_dir or default_cache_dir(), RichProgress(), force=force)
+        if outcome.status == "skipped":
+            err.print(f"[dim]{label}: already recorded in {outcome.path}; --force runs it again[/]")
+        elif outcome.status == "ok":
+            auroc = outcome.record["metrics"]["auroc"]
+            err.print(f"[green]{label}: AUROC {100 * auroc:.1f}[/] -> {outcome.path}")
+        else:
+            failed.append(outcome)
+            err.print(
+                f"[bold red]{label} FAILED:[/] {outcome.record['error']['message']}",
+                highlight=False,
+            )
+            err.print(f"  failure record: {outcome.path}")
+    _show_leaderboard(results_dir, "table", {dataset})
+    if failed:
+        _exit(f"{len(failed)} of {len(runs)} run(s) failed; see the records above", code=1)
+
+
+@app.command()
+def leaderboard(
+    results_dir: ResultsOption = DEFAULT_RESULTS,
+    format: Annotated[str, typer.Option("--format", help="table, csv or markdown.")] = "table",
+    dataset: Annotated[list[str], typer.Option("--dataset", help="Only these data sets.")] = [],  # noqa: B006
+) -> None:
+    """Summarise the run records: one row per configuration, mean ± std over seeds."""
+    from uadbench.leaderboard_export import FORMATS
+
+    if format not in FORMATS:
+        _exit(f"unknown format {format!r}; choose from {', '.join(FORMATS)}")
+    _show_leaderboard(results_dir, format, set(dataset))
+
+
+def _show_leaderboard(results_dir: Path, format: str, datasets: set[str]) -> None:
+    from uadbench.leaderboard import build_leaderboard
+    from uadbench.leaderboard_export import print_table, to_csv, to_markdown
+    from uadbench.records import scan_records
+
+    records, unreadable = scan_records(results_dir)
+    if datasets:
+        records = [r for r in records if r["config"]["dataset"] in datasets]
+    board = build_leaderboard(records)
+    if format == "table":
+        print_table(board, out)
+    else:
+        sys.stdout.write(to_csv(board) if format == "csv" else to_markdown(board))
+    if not records and not unreadable:
+        err.print(f"no run records under {results_dir / 'runs'}; start one with `uadbench run`")
+    if unreadable:
+        for bad in unreadable:
+            err.print(f"[red]unreadable record[/] {bad.path}: {bad.reason}", highlight=False)
+        _exit(f"{len(unreadable)} record file(s) could not be read and were left out", code=1)
+
+
+@app.command()
+def plot(
+    results_dir: ResultsOption = DEFAULT_RESULTS,
+    out_dir: Annotated[
+        Path | None, typer.Option("--out", help="Folder for the figures (default RESULTS/figures).")
+    ] = None,
+) -> None:
+    """Draw ROC curves per data set and an AUROC heat map as PNG files."""
+    from uadbench.leaderboard import build_leaderboard
+    from uadbench.plots import plot_auroc_heatmap, plot_roc_curves
+    from uadbench.records import scan_records
+
+    records, unreadable = scan_records(results_dir)
+    board = build_leaderboard(records)
+    if not any(r.auroc_mean is not None for r in board.rows):
+        _exit(f"no finished runs under {results_dir / 'runs'} to plot; run `uadbench run` first")
+    target = out_dir or results_dir / "figures"
+    for path in (plot_roc_curves(board, records, target), plot_auroc_heatmap(board, target)):
+        out.print(f"wrote {path}")
+    if unreadable:
+        _exit(
+            f"{len(unreadable)} unreadable record file(s) were left out, e.g. {unreadable[0].path}",
+            1,
+        )
+
+
+@app.command()
+def methods(plugin: PluginOption = []) -> None:  # noqa: B006
+    """List the registered methods."""
+    from rich.table import Table
+
+    from uadbench import registry
+
+    with _user_errors():
+        registry.load_plugins(plugin)
+        table = Table(title="Methods")
+        for column in ("name", "description", "profiles (image size)", "from"):
+            table.add_column(column)
+        for name in registry.methods.names():
+            cls = registry.methods.get(name)
+            profiles = ", ".join(f"{p} ({v.image_size}px)" for p, v in cls.profiles.items())
+            table.add_row(name, cls.describe(), profiles, registry.methods.origin(name))
+    out.print(table)
+
+
+@app.command()
+def datasets(plugin: PluginOption = [], data_root: DataRootOption = None) -> None:  # noqa: B006
+    """List the registered data sets: where each is looked for, found or not, and its counts."""
+    from rich.table import Table
+
+    from uadbench import registry
+    from uadbench.dataset import validate_split_table
+
+    with _user_errors():
+        registry.load_plugins(plugin)
+    table = Table(title="Data sets")
+    for column in ("name", "status", "split", "train", "val", "test N/A"):
+        table.add_column(column, no_wrap=column != "split", overflow="fold")
+    notes = []
+    for name in registry.datasets.names():
+        cls = registry.datasets.get(name)
+        dataset = cls.from_settings(data_root)
+        where = "generated in memory" if not cls.needs_root else str(dataset.root)
+        try:
+            dataset.check_present()
+            split = validate_split_table(dataset.split_table(), name)
+        except Exception as error:  # every data set is listed, whatever is wrong with it
+            table.add_row(name, "[red]missing[/]", "", "", "", "")
+            notes.append(f"[bold]{name}[/]: {cls.describe()}\n{error}")
+            continue
+        count = split.groupby(["split", "label"]).size()
+        table.add_row(
+            name,
+            "[green]ready[/]",
+            dataset.split_version,
+            str(count.get(("train", 0), 0)),
+            str(count.get(("val", 0), 0)),
+            f"{count.get(('test', 0), 0)}/{count.get(('test', 1), 0)}",
+        )
+        notes.append(f"[bold]{name}[/]: {cls.describe()} ({where})")
+    out.print(table)
+    out.print("test N/A: normal/abnormal test images\n")
+    for note in notes:
+        out.print(note, highlight=False)
+
+
+@app.command("contact-sheet")
+def contact_sheet(
+    out_file: Annotated[Path, typer.Option("--out", help="PNG file to write.")],
+    dataset: Annotated[str, typer.Option(help="Data set name.")] = DEFAULT_DATASET,
+    image_size: Annotated[int, typer.Option(min=8, help="Image side in pixels.")] = 128,
+    count: Annotated[int, typer.Option(min=1, help="Images per class.")] = 8,
+    data_option: Annotated[
+        list[str], typer.Option("--data-option", help="Data set option key=value.")
+    ] = [],  # noqa: B006
+    data_root: DataRootOption = None,
+    plugin: PluginOption = [],  # noqa: B006
+) -> None:
+    """Save a grid of prepared test images: a row of normals, then abnormals (by finding)."""
+    from uadbench import registry
+    from uadbench.plots import plot_contact_sheet
+    from uadbench.prepare import default_cache_dir, prepare
+    from uadbench.progress import RichProgress
+
+    with _user_errors():
+        registry.load_plugins(plugin)
+        data = registry.datasets.get(dataset).from_settings(
+            data_root, _pairs(data_option, "--data-option")
+        )
+        prepared = prepare(data, image_size, default_cache_dir(), RichProgress())
+    test = prepared.table.iloc[prepared.rows("test")]
+    kind = test["finding"] if "finding" in test else test["label"].map({0: "normal", 1: "abnormal"})
+    picked = []
+    for label in (0, 1):
+        group = test[test["label"] == label]
+        # interleave findings so that every kind shows up
+        order = group.groupby(kind[group.index]).cumcount().sort_values(kind="stable").index
+        picked += list(order[:count])
+    images = prepared.images[[prepared.table.index.get_loc(i) for i in picked]]
+    path = plot_contact_sheet(images, [str(kind[i]) for i in picked], out_file, columns=count)
+    out.print(f"wrote {path}")
+
+
+def main() -> None:
+    """Entry point of the ``uadbench`` console script."""
+    app()

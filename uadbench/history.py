@@ -1,0 +1,39 @@
+"""Training curves that a method records into its run record, with a guard against NaN."""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+
+
+class NonFiniteLossError(FloatingPointError):
+    """A training value became NaN or infinite; the run stops and says at which step."""
+
+    def __init__(self, name: str, step: int, value: float) -> None:
+        super().__init__(
+            f"{name} became {value} at step {step}; the run was stopped. Lower the learning "
+            f"rate (--param lr=...) or check the input images for constant or corrupt ones."
+        )
+        self.name, self.step, self.value = name, step, value
+
+
+class TrainingHistory:
+    """Named curves of (step, value) pairs, e.g. the training loss per step or epoch."""
+
+    def __init__(self) -> None:
+        self._curves: dict[str, list[tuple[int, float]]] = defaultdict(list)
+
+    def record(self, step: int, **values: float) -> None:
+        """Append ``values`` at ``step``; raise ``NonFiniteLossError`` on NaN or infinity."""
+        for name, value in values.items():
+            value = float(value)
+            if not math.isfinite(value):
+                raise NonFiniteLossError(name, step, value)
+            self._curves[name].append((int(step), value))
+
+    def as_dict(self) -> dict[str, dict[str, list]]:
+        """The curves as ``{name: {"step": [...], "value": [...]}}`` for JSON."""
+        return {
+            name: {"step": [s for s, _ in points], "value": [v for _, v in points]}
+            for name, points in self._curves.items()
+        }

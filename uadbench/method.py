@@ -1,0 +1,216 @@
+"""The method plugin contract: what uadbench asks of an anomaly detection method.
+
+A method is a class with explicit hyperparameters and two verbs, in the spirit of
+scikit-learn's estimators:
+
+- ``Params``: a dataclass of every hyperparameter, including ``image_size``;
+- ``profiles``: a ``Params`` instance per profile name (``quick`` for a 2-core CPU,
+  ``paper`` for the published recipe);
+- ``__init__(params, context)`` only stores them;
+- ``fit(train, val)`` learns from normal images only and returns ``self``;
+- ``score(images)`` returns one float per image, higher = more anomalous.
+
+It becomes known by name through the ``uadbench.methods`` entry-point group, or by handing its
+module to ``--plugin``. Example of a complete method:
+
+    >>> from dataclasses import dataclass
+    >>> import numpy as np
+    >>> from uadbench import ImageSet, Method
+    >>> class MeanDistance(Method):
+    ...     '''Distance of each image to the mean training image.'''
+    ...     name = "mean-distance"
+    ...     @dataclass(frozen=True)
+    ...     class Params:
+    ...         image_size: int = 32
+    ...     profiles = {"quick": Params(), "paper": Params()}
+    ...     def fit(self, train, val=None):
+    ...         self.mean_ = train.images.astype(np.float32).mean(axis=0)
+    ...         return self
+    ...     def score(self, images):
+    ...         return np.abs(images.astype(np.float32) - self.mean_).mean(axis=(1, 2))
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+
+from uadbench.history import TrainingHistory
+from uadbench.progress import ProgressReporter, SilentProgress
+
+
+@dataclass(frozen=True)
+class ImageSet:
+    """Prepared images of one split: uint8 grayscale ``(N, H, W)``, their ids and extras.
+
+    ``extras`` holds per-image arrays computed at preparation time for the methods that ask for
+    them (``Method.requires``), aligned with ``images``.
+    """
+
+    images: np.ndarray
+    ids: tuple[str, ...]
+    extras: Mapping[str, np.ndarray] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.images.ndim != 3 or self.images.dtype != np.uint8:
+            raise ValueError(
+                f"ImageSet wants uint8 images of shape (N, H, W), got {self.images.dtype} "
+                f"{self.images.shape}"
+            )
+        if len(self.ids) != len(self.images):
+            raise ValueError(f"{len(self.ids)} ids for {len(self.images)} images")
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+
+@dataclass(frozen=True)
+class RunContext:
+    """What a run gives a method besides its hyperparameters.
+
+    ``device`` is a torch device string (``"cpu"``, ``"cuda"``); ``seed`` seeds every random
+    draw of the method; ``scratch`` is a private folder deleted after the run; ``progress``
+    reports long loops; ``history`` records training curves into the run record.
+    """
+
+    device: str = "cpu"
+    seed: int = 0
+    scratch: Path = Path(".")
+    progress: ProgressReporter = field(default_factory=SilentProgress)
+    history: TrainingHistory = field(default_factory=TrainingHistory)
+
+
+class Method(ABC):
+    """Base class of every anomaly detection method (see the module docstring)."""
+
+    name: ClassVar[str]
+    """The name users type: ``uadbench run --method <name>``."""
+
+    Params: ClassVar[type]
+    """A dataclass of every hyperparameter; it must have an ``image_size: int`` field."""
+
+    profiles: ClassVar[Mapping[str, Any]]
+    """One ``Params`` instance per profile: ``quick`` (this CPU) and ``paper`` (published)."""
+
+    min_image_size: ClassVar[int] = 8
+    """The smallest image side the method accepts."""
+
+    requires: ClassVar[tuple[str, ...]] = ()
+    """Names of per-image extras (see ``uadbench.extras``) the method needs in ``fit``."""
+
+    def __init__(self, params: Any, context: RunContext | None = None) -> None:
+        self.params = params
+        self.context = context if context is not None else RunContext()
+
+    @classmethod
+    def describe(cls) -> str:
+        """The first line of the class docstring."""
+        return (cls.__doc__ or "").strip().splitlines()[0] if cls.__doc__ else ""
+
+    @classmethod
+    def params_for(cls, profile: str, overrides: Mapping[str, str] | None = None) -> Any:
+        """The profile's hyperparameters with ``overrides`` (strings, as typed) applied."""
+        if profile not in cls.profiles:
+            raise ValueError(
+                f"method {cls.name!r} has no profile {profile!r}; it has: "
+                f"{', '.join(sorted(cls.profiles))}"
+            )
+        return replace_params(cls.profiles[profile], overrides or {})
+
+    @classmethod
+    def check_params(cls, params: Any) -> None:
+        """Raise ``ValueError`` before any work if ``params`` cannot run (e.g. a too small size)."""
+        if params.image_size < cls.min_image_size:
+            raise ValueError(
+                f"method {cls.name!r} needs images of at least {cls.min_image_size} px; "
+                f"got --image-size {params.image_size}"
+            )
+
+    @classmethod
+    def label_use(cls, params: Any) -> str | None:
+        """How ``params`` make the method use anomaly labels, or None (the default: never)."""
+        return None
+
+    def get_params(self) -> dict[str, Any]:
+        """Every hyperparameter, as stored in the run record."""
+        return dataclasses.asdict(self.params)
+
+    @abstractmethod
+    def fit(self, train: ImageSet, val: ImageSet | None = None) -> Method:
+        """Learn from ``train`` (normal images only); ``val`` holds held-out normals."""
+
+    @abstractmethod
+    def score(self, images: np.ndarray) -> np.ndarray:
+        """Anomaly scores for uint8 images ``(N, H, W)``: shape ``(N,)``, higher = abnormal."""
+
+
+def check_method_class(cls: type) -> None:
+    """Raise a ``TypeError`` that says what is missing if ``cls`` breaks the contract."""
+    problems = []
+    if not (isinstance(cls, type) and issubclass(cls, Method)):
+        raise TypeError(f"{cls!r} is not a subclass of uadbench.Method")
+    if not isinstance(getattr(cls, "name", None), str) or not cls.name:
+        problems.append("a class attribute `name` (str)")
+    params = getattr(cls, "Params", None)
+    if not (isinstance(params, type) and dataclasses.is_dataclass(params)):
+        problems.append("a dataclass `Params`")
+    elif "image_size" not in {f.name for f in dataclasses.fields(params)}:
+        problems.append("an `image_size` field in `Params`")
+    profiles = getattr(cls, "profiles", None)
+    if not isinstance(profiles, Mapping) or not profiles:
+        problems.append("a non-empty `profiles` mapping of profile name to Params")
+    elif isinstance(params, type) and not all(isinstance(p, params) for p in profiles.values()):
+        problems.append("`profiles` values that are instances of `Params`")
+    if problems:
+        raise TypeError(f"method class {cls.__qualname__} needs " + "; ".join(problems))
+
+
+def replace_params(params: Any, overrides: Mapping[str, str]) -> Any:
+    """A copy of the ``params`` dataclass with string ``overrides`` parsed by field type."""
+    fields = {f.name: f for f in dataclasses.fields(params)}
+    hints = typing.get_type_hints(type(params))
+    changes = {}
+    for key, text in overrides.items():
+        if key not in fields:
+            raise ValueError(
+                f"unknown parameter {key!r} for {type(params).__qualname__}; valid: "
+                f"{', '.join(fields)}"
+            )
+        changes[key] = _parse_value(key, text, hints[key]) if isinstance(text, str) else text
+    return dataclasses.replace(params, **changes)
+
+
+def _parse_value(key: str, text: str, kind: Any) -> Any:
+    origin = typing.get_origin(kind)
+    args = [a for a in typing.get_args(kind) if a is not type(None)]
+    if origin in (typing.Union, types.UnionType) and args:
+        if text.lower() in ("none", "null"):
+            return None
+        kind = args[0]
+    if typing.get_origin(kind) is typing.Literal:
+        choices = typing.get_args(kind)
+        if text not in choices:
+            raise ValueError(f"parameter {key!r} must be one of {', '.join(map(str, choices))}")
+        return text
+    if kind is bool:
+        if text.lower() in ("1", "true", "yes", "on"):
+            return True
+        if text.lower() in ("0", "false", "no", "off"):
+            return False
+        raise ValueError(f"parameter {key!r} wants true or false, got {text!r}")
+    if typing.get_origin(kind) is tuple:
+        inner = typing.get_args(kind)[0]
+        return tuple(_parse_value(key, part.strip(), inner) for part in text.split(",") if part)
+    try:
+        return kind(text)
+    except (TypeError, ValueError):
+        wanted = getattr(kind, "__name__", kind)
+        raise ValueError(f"parameter {key!r} wants {wanted}, got {text!r}") from None

@@ -1,0 +1,93 @@
+"""Image-level detection metrics: AUROC, average precision and stratified bootstrap intervals."""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.stats import rankdata
+from sklearn.metrics import average_precision_score, roc_auc_score
+
+BOOTSTRAP_RESAMPLES = 1000
+BOOTSTRAP_SEED = 0
+"""The bootstrap is seeded by a constant, so the same scores always give the same interval."""
+
+
+def auroc(labels: np.ndarray, scores: np.ndarray) -> float:
+    """Area under the ROC curve (scikit-learn)."""
+    return float(roc_auc_score(labels, scores))
+
+
+def average_precision(labels: np.ndarray, scores: np.ndarray) -> float:
+    """Average precision with abnormal as the positive class (scikit-learn)."""
+    return float(average_precision_score(labels, scores))
+
+
+def stratified_bootstrap_indices(
+    labels: np.ndarray, n_resamples: int = BOOTSTRAP_RESAMPLES, seed: int = BOOTSTRAP_SEED
+) -> np.ndarray:
+    """Resampled test indices ``(n_resamples, n)``: normals drawn from normals, abnormals from
+    abnormals, each with replacement, so every resample keeps the class counts."""
+    labels = np.asarray(labels)
+    rng = np.random.default_rng(seed)
+    negatives, positives = np.flatnonzero(labels == 0), np.flatnonzero(labels == 1)
+    return np.concatenate(
+        [
+            rng.choice(negatives, size=(n_resamples, len(negatives))),
+            rng.choice(positives, size=(n_resamples, len(positives))),
+        ],
+        axis=1,
+    )
+
+
+def resampled_auroc(labels: np.ndarray, scores: np.ndarray, indices: np.ndarray) -> np.ndarray:
+    """AUROC of every resample in ``indices`` (Mann-Whitney U with mid-ranks for ties).
+
+    ``scores`` may be ``(n,)`` or ``(k, n)`` for k score vectors on the same images; the result
+    is ``(n_resamples,)`` or ``(k, n_resamples)``.
+    """
+    labels = np.asarray(labels)
+    resampled_labels = labels[indices[0]]
+    n_pos = int(resampled_labels.sum())
+    n_neg = len(resampled_labels) - n_pos
+    sampled = np.asarray(scores, dtype=float)[..., indices]
+    ranks = rankdata(sampled, axis=-1)
+    positive_rank_sum = ranks[..., resampled_labels == 1].sum(axis=-1)
+    return (positive_rank_sum - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg)
+
+
+def percentile_interval(values: np.ndarray, level: float = 0.95) -> tuple[float, float]:
+    """The central ``level`` interval of ``values`` (percentile method)."""
+    tail = (1 - level) / 2 * 100
+    low, high = np.percentile(values, [tail, 100 - tail])
+    return float(low), float(high)
+
+
+def auroc_interval(
+    labels: np.ndarray,
+    scores: np.ndarray,
+    n_resamples: int = BOOTSTRAP_RESAMPLES,
+    seed: int = BOOTSTRAP_SEED,
+    level: float = 0.95,
+) -> tuple[float, float]:
+    """Stratified bootstrap interval of the AUROC.
+
+    With ``scores`` of shape ``(k, n)`` (k seeds on the same test images), each resample draws
+    the same images for every seed and the interval is that of the mean AUROC over seeds.
+    """
+    indices = stratified_bootstrap_indices(labels, n_resamples, seed)
+    values = resampled_auroc(labels, scores, indices)
+    if values.ndim == 2:
+        values = values.mean(axis=0)
+    return percentile_interval(values, level)
+
+
+def image_metrics(labels: np.ndarray, scores: np.ndarray) -> dict[str, object]:
+    """The metrics stored in every run record."""
+    labels, scores = np.asarray(labels), np.asarray(scores, dtype=float)
+    return {
+        "auroc": auroc(labels, scores),
+        "auroc_ci95": list(auroc_interval(labels, scores)),
+        "average_precision": average_precision(labels, scores),
+        "n_normal": int((labels == 0).sum()),
+        "n_abnormal": int((labels == 1).sum()),
+        "bootstrap": {"resamples": BOOTSTRAP_RESAMPLES, "seed": BOOTSTRAP_SEED, "stratified": True},
+    }

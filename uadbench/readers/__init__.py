@@ -1,0 +1,1 @@
+"""Built-in data sets. Each registers through the ``uadbench.datasets`` entry-point group."""

@@ -1,0 +1,198 @@
+"""Finding methods and data sets by name: entry points and plugin modules, one door for all.
+
+Built-in methods and data sets are registered exactly as a third-party package registers its
+own: in the ``uadbench.methods`` and ``uadbench.datasets`` entry-point groups. A module that is
+not installed joins with ``--plugin path/to/file.py`` or ``--plugin package.module`` (or the
+``UADBENCH_PLUGINS`` environment variable, paths separated by ``os.pathsep``); every concrete
+``Method`` or ``Dataset`` subclass defined in it is registered under its ``name``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import importlib.util
+import inspect
+import os
+import sys
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from importlib.metadata import EntryPoint, entry_points
+from pathlib import Path
+from types import ModuleType
+from typing import Generic, TypeVar
+
+T = TypeVar("T", bound=type)
+
+PLUGINS_ENV = "UADBENCH_PLUGINS"
+
+
+class UnknownNameError(KeyError):
+    """A name that no registered method or data set has."""
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
+class PluginError(ImportError):
+    """A plugin module that cannot be imported or defines nothing usable."""
+
+
+@dataclass(frozen=True)
+class Entry(Generic[T]):
+    """A registered class (or the entry point that will load it) and where it comes from."""
+
+    name: str
+    origin: str
+    entry_point: EntryPoint | None = None
+    cls: T | None = None
+
+
+class Registry(Generic[T]):
+    """Classes of one kind (methods or data sets) known by name."""
+
+    def __init__(self, kind: str, group: str, check: Callable[[type], None]) -> None:
+        self.kind, self.group, self._check = kind, group, check
+        self._plugins: dict[str, Entry[T]] = {}
+        self._loaded: dict[str, T] = {}
+
+    def _entries(self) -> dict[str, list[Entry[T]]]:
+        found: dict[str, list[Entry[T]]] = {}
+        for ep in entry_points(group=self.group):
+            dist = ep.dist.name if ep.dist is not None else "unknown distribution"
+            found.setdefault(ep.name, []).append(Entry(ep.name, f"{dist} ({ep.value})", ep))
+        for name, entry in self._plugins.items():
+            found.setdefault(name, []).append(entry)
+        return found
+
+    def names(self) -> list[str]:
+        """Every registered name, sorted."""
+        return sorted(self._entries())
+
+    def origin(self, name: str) -> str:
+        """Where ``name`` comes from: a distribution's entry point or a plugin module."""
+        return self._one(name).origin
+
+    def get(self, name: str) -> T:
+        """The class registered as ``name``; an error that lists the valid names otherwise."""
+        if name in self._loaded:
+            return self._loaded[name]
+        entry = self._one(name)
+        if entry.cls is not None:
+            cls = entry.cls
+        else:
+            assert entry.entry_point is not None
+            try:
+                cls = entry.entry_point.load()
+            except Exception as error:  # a broken installed plugin must name itself
+                raise PluginError(
+                    f"{self.kind} {name!r} from {entry.origin} failed to import: "
+                    f"{type(error).__name__}: {error}"
+                ) from error
+            self._check(cls)
+            if cls.name != name:
+                raise PluginError(
+                    f"entry point {name!r} ({entry.origin}) loads a class named {cls.name!r}; "
+                    "the entry-point name and the class's `name` must agree"
+                )
+        self._loaded[name] = cls
+        return cls
+
+    def _one(self, name: str) -> Entry[T]:
+        entries = self._entries().get(name)
+        if not entries:
+            raise UnknownNameError(
+                f"unknown {self.kind} {name!r}; valid {self.kind}s: {', '.join(self.names())}"
+            )
+        if len(entries) > 1:
+            origins = "; ".join(e.origin for e in entries)
+            raise PluginError(f"{self.kind} {name!r} is registered more than once: {origins}")
+        return entries[0]
+
+    def add(self, cls: T, origin: str) -> None:
+        """Register ``cls`` under its ``name``, from a plugin module."""
+        self._check(cls)
+        existing = self._entries().get(cls.name)
+        if existing and not (len(existing) == 1 and existing[0].cls is cls):
+            raise PluginError(
+                f"{origin} defines {self.kind} {cls.name!r}, already registered by "
+                f"{existing[0].origin}; rename it"
+            )
+        self._plugins[cls.name] = Entry(cls.name, origin, cls=cls)
+
+
+def _check_method(cls: type) -> None:
+    from uadbench.method import check_method_class
+
+    check_method_class(cls)
+
+
+def _check_dataset(cls: type) -> None:
+    from uadbench.dataset import check_dataset_class
+
+    check_dataset_class(cls)
+
+
+methods: Registry[type] = Registry("method", "uadbench.methods", _check_method)
+datasets: Registry[type] = Registry("data set", "uadbench.datasets", _check_dataset)
+
+
+def load_plugin(spec: str) -> list[str]:
+    """Import a plugin (a ``.py`` path or a module name); register what it defines.
+
+    Returns the names it registered.
+    """
+    from uadbench.dataset import Dataset
+    from uadbench.method import Method
+
+    module = _import(spec)
+    registered = []
+    for _, obj in inspect.getmembers(module, inspect.isclass):
+        if obj.__module__ != module.__name__ or inspect.isabstract(obj):
+            continue
+        for base, registry in ((Method, methods), (Dataset, datasets)):
+            if issubclass(obj, base) and obj is not base:
+                try:
+                    registry.add(obj, f"plugin {spec}")
+                except TypeError as error:
+                    raise PluginError(f"plugin {spec}: {error}") from error
+                registered.append(obj.name)
+    if not registered:
+        raise PluginError(f"plugin {spec} defines no concrete Method or Dataset subclass")
+    return registered
+
+
+def load_plugins(specs: Iterable[str]) -> None:
+    """Load each plugin of ``specs`` and of the ``UADBENCH_PLUGINS`` environment variable."""
+    from_env = [s for s in os.environ.get(PLUGINS_ENV, "").split(os.pathsep) if s]
+    for spec in [*from_env, *specs]:
+        load_plugin(spec)
+
+
+def _import(spec: str) -> ModuleType:
+    path = Path(spec)
+    try:
+        if spec.endswith(".py") or path.exists():
+            if not path.is_file():
+                raise PluginError(f"plugin file {spec} does not exist")
+            digest = hashlib.sha1(str(path.resolve()).encode()).hexdigest()[:10]
+            module_name = f"uadbench_plugin_{path.stem}_{digest}"
+            if module_name in sys.modules:
+                return sys.modules[module_name]
+            module_spec = importlib.util.spec_from_file_location(module_name, path)
+            assert module_spec is not None and module_spec.loader is not None
+            module = importlib.util.module_from_spec(module_spec)
+            sys.modules[module_name] = module
+            try:
+                module_spec.loader.exec_module(module)
+            except BaseException:
+                del sys.modules[module_name]
+                raise
+            return module
+        return importlib.import_module(spec)
+    except PluginError:
+        raise
+    except Exception as error:
+        raise PluginError(
+            f"plugin {spec} failed to import: {type(error).__name__}: {error}"
+        ) from error
