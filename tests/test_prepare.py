@@ -20,7 +20,7 @@ def tiny_synthetic(**changes) -> SyntheticChest:
 
 def test_second_preparation_reads_no_image(tmp_path, monkeypatch):
     first = prepare(tiny_synthetic(), 32, tmp_path)
-    monkeypatch.setattr(SyntheticChest, "load", lambda *a, **k: pytest.fail("images re-read"))
+    monkeypatch.setattr(SyntheticChest, "read_image", lambda *a: pytest.fail("images re-read"))
     second = prepare(tiny_synthetic(), 32, tmp_path)
     assert second.folder == first.folder
     assert np.array_equal(np.asarray(first.images), np.asarray(second.images))

@@ -135,6 +135,9 @@ def run(
     force: Annotated[
         bool, typer.Option(help="Run again even if an identical record exists.")
     ] = False,
+    skip_unreadable: Annotated[
+        bool, typer.Option(help="Leave out unreadable images (listed in the run record).")
+    ] = False,
 ) -> None:
     """Run a method on a data set for one or more seeds, record it, print the leaderboard."""
     from uadbench import registry
@@ -155,6 +158,7 @@ def run(
             device=device,
             data_root=data_root,
             results_dir=results_dir,
+            skip_unreadable=skip_unreadable,
         )
         runs = plan(request)
     failed = []
@@ -286,7 +290,7 @@ def datasets(plugin: PluginOption = [], data_root: DataRootOption = None) -> Non
         count = split.groupby(["split", "label"]).size()
         table.add_row(
             name,
-            "[green]ready[/]",
+            "[green]generated[/]" if not cls.needs_root else "[green]found[/]",
             dataset.split_version,
             str(count.get(("train", 0), 0)),
             str(count.get(("val", 0), 0)),

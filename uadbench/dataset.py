@@ -21,9 +21,8 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from uadbench.image_files import read_grayscale, resize_square
+from uadbench.image_files import read_image_file
 from uadbench.method import replace_params
-from uadbench.progress import ProgressReporter, SilentProgress, track
 
 SPLITS = ("train", "val", "test")
 TABLE_COLUMNS = ("id", "source", "label", "split")
@@ -127,20 +126,14 @@ class Dataset(ABC):
         )
         return "\n".join(lines)
 
-    def read_image(self, source: str) -> np.ndarray:
-        """The image at ``source`` as a 2-D uint8 grayscale array (any size)."""
-        assert self.root is not None
-        return read_grayscale(self.root / source)
+    def read_image(self, source: str, size: int) -> np.ndarray:
+        """The image at ``source`` as a 2-D uint8 grayscale array.
 
-    def load(self, table: Any, out: np.ndarray, progress: ProgressReporter | None = None) -> None:
-        """Fill ``out`` (N, size, size) with every image of ``table``, grayscale uint8."""
-        self.check_files(table)
-        size = out.shape[1]
-        sources = track(
-            progress or SilentProgress(), table["source"], f"reading {self.name}", len(table)
-        )
-        for i, source in enumerate(sources):
-            out[i] = resize_square(self.read_image(source), size)
+        ``size`` is the side it will be resized to; a reader that can draw or decode straight at
+        that size may do so, others return the image at its own size.
+        """
+        assert self.root is not None
+        return read_image_file(self.root / source)
 
     def check_files(self, table: Any) -> None:
         """Raise ``DataNotFoundError`` naming the files of ``table`` absent under the root."""

@@ -19,6 +19,47 @@ class ImageReadError(OSError):
         self.path, self.reason = str(path), reason
 
 
+DICOM_SUFFIXES = (".dcm", ".dicom")
+
+
+def read_image_file(path: Path) -> np.ndarray:
+    """Any supported image file (DICOM by its suffix, else PIL) as a 2-D uint8 array."""
+    if Path(path).suffix.lower() in DICOM_SUFFIXES:
+        return read_dicom(path)
+    return read_grayscale(path)
+
+
+def read_dicom(path: Path) -> np.ndarray:
+    """A DICOM image as a 2-D uint8 array, scaled by its stored bit depth.
+
+    Every image gets the same rule: values are mapped from [0, 2**BitsStored - 1] to [0, 255]
+    (signed data shifted into that range first), and MONOCHROME1 images, where low values are
+    bright, are inverted so that bone is always bright. No per-image windowing.
+    """
+    import pydicom
+
+    try:
+        dataset = pydicom.dcmread(path)
+        pixels = dataset.pixel_array
+    except FileNotFoundError:
+        raise ImageReadError(path, "no such file") from None
+    except Exception as error:  # pydicom raises many types for bad or undecodable files
+        raise ImageReadError(path, f"DICOM: {type(error).__name__}: {error}") from None
+    if pixels.ndim != 2:
+        raise ImageReadError(
+            path, f"DICOM pixel data of shape {pixels.shape}; expected one 2-D frame"
+        )
+    bits = int(getattr(dataset, "BitsStored", 8 * pixels.dtype.itemsize))
+    top = 2**bits - 1
+    values = pixels.astype(np.float64)
+    if int(getattr(dataset, "PixelRepresentation", 0)) == 1:
+        values += 2 ** (bits - 1)
+    values = np.clip(values, 0, top)
+    if str(getattr(dataset, "PhotometricInterpretation", "")).upper() == "MONOCHROME1":
+        values = top - values
+    return (values / top * 255).round().astype(np.uint8)
+
+
 def read_grayscale(path: Path) -> np.ndarray:
     """A PNG, JPEG or other PIL-readable file as a 2-D uint8 array.
 

@@ -8,6 +8,7 @@ gets exactly these arrays.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -23,6 +24,7 @@ import pandas as pd
 
 from uadbench.dataset import Dataset, table_checksum, validate_split_table
 from uadbench.extras import get_extra
+from uadbench.image_files import ImageReadError, resize_square
 from uadbench.method import ImageSet
 from uadbench.progress import ProgressReporter, SilentProgress, track
 
@@ -49,10 +51,13 @@ class PreparedData:
     folder: Path
     checksum: str
     progress: ProgressReporter
+    skipped: list[dict[str, str]]
+    """Images left out because they could not be read (id, source, reason)."""
 
     def rows(self, split: str) -> np.ndarray:
-        """Row indices of ``split`` in the table and the image array."""
-        return np.flatnonzero(self.table["split"].to_numpy() == split)
+        """Row indices of the readable images of ``split`` in the table and the image array."""
+        table = self.table
+        return np.flatnonzero((table["split"].to_numpy() == split) & table["readable"].to_numpy())
 
     def split(self, name: str, extras: Sequence[str] = ()) -> ImageSet:
         """The images of split ``name`` with the requested per-image extras."""
@@ -84,22 +89,44 @@ def prepare(
     image_size: int,
     cache_dir: Path,
     progress: ProgressReporter | None = None,
+    skip_unreadable: bool = False,
 ) -> PreparedData:
-    """Prepared images of ``dataset`` at ``image_size``, from the cache or built into it."""
+    """Prepared images of ``dataset`` at ``image_size``, from the cache or built into it.
+
+    An unreadable image raises ``ImageReadError``; with ``skip_unreadable`` it is left out of
+    every split instead and listed in ``PreparedData.skipped``.
+    """
     progress = progress or SilentProgress()
     table = validate_split_table(dataset.split_table(), dataset.name)
     checksum = table_checksum(table)
-    folder = Path(cache_dir) / dataset.name / _slug(dataset.split_version) / f"{image_size}px"
+    options = hashlib.sha256(json.dumps(dataset.get_options(), sort_keys=True).encode())
+    key = f"{_slug(dataset.split_version)}-{options.hexdigest()[:8]}"
+    folder = Path(cache_dir) / dataset.name / key / f"{image_size}px"
     meta = _read_meta(folder)
-    if (
-        meta is None
-        or meta.get("checksum") != checksum
-        or meta.get("preprocessing") != PREPROCESSING
-    ):
-        _build(dataset, table, image_size, folder, checksum, progress)
+    current = meta is not None and (meta["checksum"], meta["preprocessing"]) == (
+        checksum,
+        PREPROCESSING,
+    )
+    if not current:
+        meta = _build(dataset, table, image_size, folder, checksum, progress, skip_unreadable)
+    skipped = meta.get("skipped", [])
+    if skipped and not skip_unreadable:
+        first = skipped[0]
+        raise ImageReadError(
+            first["source"], f"{first['reason']} (and {len(skipped) - 1} more unreadable)"
+        )
+    table = table.assign(readable=~table["id"].isin({s["id"] for s in skipped}))
     images = np.load(folder / "images.npy", mmap_mode="r")
     return PreparedData(
-        dataset.name, dataset.split_version, image_size, table, images, folder, checksum, progress
+        dataset.name,
+        dataset.split_version,
+        image_size,
+        table,
+        images,
+        folder,
+        checksum,
+        progress,
+        skipped,
     )
 
 
@@ -110,7 +137,9 @@ def _build(
     folder: Path,
     checksum: str,
     progress: ProgressReporter,
-) -> None:
+    skip_unreadable: bool,
+) -> dict[str, Any]:
+    dataset.check_files(table)
     folder.parent.mkdir(parents=True, exist_ok=True)
     staging = folder.parent / f".{folder.name}.building-{os.getpid()}"
     shutil.rmtree(staging, ignore_errors=True)
@@ -123,23 +152,34 @@ def _build(
             dtype=np.uint8,
             shape=(len(table), image_size, image_size),
         )
-        dataset.load(table, images, progress)
+        skipped = []
+        description = f"preparing {dataset.name} at {image_size}px"
+        for i, source in enumerate(track(progress, table["source"], description, len(table))):
+            try:
+                images[i] = resize_square(dataset.read_image(source, image_size), image_size)
+            except ImageReadError as error:
+                if not skip_unreadable:
+                    raise
+                skipped.append({"id": table["id"].iat[i], "source": source, "reason": error.reason})
         images.flush()
         del images
         table.to_csv(staging / "table.csv", index=False)
         meta = {
             "dataset": dataset.name,
             "split_version": dataset.split_version,
+            "options": dataset.get_options(),
             "image_size": image_size,
             "preprocessing": PREPROCESSING,
             "checksum": checksum,
             "n_images": len(table),
+            "skipped": skipped,
             "build_seconds": round(time.perf_counter() - started, 3),
         }
         (staging / "meta.json").write_text(json.dumps(meta, indent=1))
         _replace_folder(staging, folder)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+    return meta
 
 
 def _replace_folder(staging: Path, folder: Path) -> None:

@@ -56,6 +56,7 @@ class RunRequest:
     device: str = "auto"
     data_root: Path | None = None
     results_dir: Path = Path("results")
+    skip_unreadable: bool = False
 
 
 @dataclass(frozen=True)
@@ -113,6 +114,7 @@ def plan(request: RunRequest) -> list[PlannedRun]:
             "image_size": params.image_size,
             "seed": int(seed),
             "label_use": method_cls.label_use(params),
+            "skip_unreadable": request.skip_unreadable,
         }
         path = record_path(request.results_dir, config)
         runs.append(PlannedRun(method_cls, params, dataset, device, config, path))
@@ -199,7 +201,9 @@ def _fit_and_score(
     timings: dict[str, float],
 ) -> dict[str, Any]:
     clock = time.perf_counter()
-    data = prepare(run.dataset, run.params.image_size, cache_dir, progress)
+    data = prepare(
+        run.dataset, run.params.image_size, cache_dir, progress, run.config["skip_unreadable"]
+    )
     train = data.split("train", extras=run.method_cls.requires)
     val = data.split("val")
     test = data.split("test")
@@ -219,6 +223,11 @@ def _fit_and_score(
 
     labels = data.labels("test")
     warnings = []
+    if data.skipped:
+        warnings.append(
+            f"{len(data.skipped)} unreadable image(s) were left out (--skip-unreadable); "
+            "they are listed under data.skipped"
+        )
     if np.ptp(test_scores) == 0:
         warnings.append(
             "the method gave every test image the same score (a collapsed model?): its AUROC "
@@ -231,6 +240,7 @@ def _fit_and_score(
             "n_train": len(train),
             "n_val": len(val),
             "n_test": len(test),
+            "skipped": data.skipped,
         },
         "test": {"ids": list(test.ids), "labels": labels.tolist(), "scores": test_scores.tolist()},
         "val": {"ids": list(val.ids), "scores": list(np.asarray(val_scores).tolist())},

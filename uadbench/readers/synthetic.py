@@ -17,7 +17,6 @@ import pandas as pd
 
 from uadbench.dataset import Dataset
 from uadbench.phantom import FINDINGS, PHANTOM_VERSION, ChestPhantom
-from uadbench.progress import ProgressReporter, SilentProgress, track
 
 
 class SyntheticChest(Dataset):
@@ -71,15 +70,9 @@ class SyntheticChest(Dataset):
         rng = np.random.default_rng([int(data_seed), int(index)])
         return ChestPhantom.sample(rng, None if finding == "normal" else finding)
 
-    def load(
-        self, table: pd.DataFrame, out: np.ndarray, progress: ProgressReporter | None = None
-    ) -> None:
-        """Render every phantom of ``table`` straight at the size of ``out``."""
-        sources = track(
-            progress or SilentProgress(), table["source"], "drawing phantoms", len(table)
-        )
-        for i, source in enumerate(sources):
-            out[i] = self.phantom(source).render(out.shape[1])[0]
+    def read_image(self, source: str, size: int) -> np.ndarray:
+        """The phantom ``source`` names, drawn straight at ``size``."""
+        return self.phantom(source).render(size)[0]
 
     def lung_masks(self, table: pd.DataFrame, size: int) -> np.ndarray:
         """The true lung masks of ``table``'s phantoms at ``size`` (N, size, size) bool."""

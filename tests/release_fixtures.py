@@ -1,0 +1,196 @@
+"""Tiny copies of each public release layout, written with generated images."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from PIL import Image
+
+
+def chest(seed: int, size: int = 48, abnormal: bool = False) -> np.ndarray:
+    """A small 8-bit image: a phantom chest, brighter in the middle when abnormal."""
+    from uadbench.phantom import ChestPhantom
+
+    image = ChestPhantom.sample(np.random.default_rng(seed), "nodule" if abnormal else None)
+    return image.render(size)[0]
+
+
+def save_jpeg(path: Path, pixels: np.ndarray, rgb: bool = True) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    image = Image.fromarray(pixels)
+    (image.convert("RGB") if rgb else image).save(path, quality=95)
+
+
+def save_png(path: Path, pixels: np.ndarray) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(pixels).save(path)
+
+
+def write_dicom(path: Path, pixels: np.ndarray, bits_stored: int, photometric: str) -> None:
+    """An uncompressed single-frame grayscale DICOM."""
+    from pydicom.dataset import Dataset, FileMetaDataset
+    from pydicom.uid import ExplicitVRLittleEndian, SecondaryCaptureImageStorage, generate_uid
+
+    meta = FileMetaDataset()
+    meta.MediaStorageSOPClassUID = SecondaryCaptureImageStorage
+    meta.MediaStorageSOPInstanceUID = generate_uid()
+    meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    ds = Dataset()
+    ds.file_meta = meta
+    ds.SOPClassUID = meta.MediaStorageSOPClassUID
+    ds.SOPInstanceUID = meta.MediaStorageSOPInstanceUID
+    ds.Modality = "CR"
+    ds.Rows, ds.Columns = pixels.shape
+    ds.SamplesPerPixel = 1
+    ds.PhotometricInterpretation = photometric
+    ds.BitsAllocated = 8 if bits_stored <= 8 else 16
+    ds.BitsStored = bits_stored
+    ds.HighBit = bits_stored - 1
+    ds.PixelRepresentation = 0
+    ds.PixelData = pixels.astype(np.uint8 if bits_stored <= 8 else np.uint16).tobytes()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    ds.save_as(path, enforce_file_format=True)
+
+
+def zhanglab_release(root: Path, n_train: int = 12, n_test: int = 4) -> Path:
+    """``root/chest_xray/{train,test}/{NORMAL,PNEUMONIA}`` with RGB JPEGs, as released."""
+    release = root / "chest_xray"
+    for i in range(n_train):
+        save_jpeg(release / "train" / "NORMAL" / f"IM-{i // 2:04d}-000{i % 2 + 1}.jpeg", chest(i))
+    save_jpeg(release / "train" / "PNEUMONIA" / "person1_bacteria_1.jpeg", chest(90, abnormal=True))
+    for i in range(n_test):
+        save_jpeg(release / "test" / "NORMAL" / f"NORMAL2-IM-{i:04d}-0001.jpeg", chest(100 + i))
+        save_jpeg(
+            release / "test" / "PNEUMONIA" / f"person{i}_virus_{i}.jpeg",
+            chest(200 + i, abnormal=True),
+        )
+    return release
+
+
+CHEXPERT_FINDINGS = [
+    "Enlarged Cardiomediastinum",
+    "Cardiomegaly",
+    "Lung Opacity",
+    "Lung Lesion",
+    "Edema",
+    "Consolidation",
+    "Pneumonia",
+    "Atelectasis",
+    "Pneumothorax",
+    "Pleural Effusion",
+    "Pleural Other",
+    "Fracture",
+]
+
+
+def chexpert_release(root: Path, release: str = "CheXpert-v1.0-small", patients: int = 16) -> Path:
+    """``root/<release>/train.csv`` and its JPEGs: per patient a normal PA, an abnormal PA, an
+    AP view and a PA with only an uncertain finding."""
+    rows = []
+    for p in range(patients):
+        for study, (view, no_finding, finding) in enumerate(
+            [("PA", 1.0, None), ("PA", None, 1.0), ("AP", 1.0, None), ("PA", None, -1.0)], start=1
+        ):
+            path = f"{release}/train/patient{p:05d}/study{study}/view1_frontal.jpg"
+            row = {
+                "Path": path,
+                "Sex": "Female",
+                "Age": 40 + p,
+                "Frontal/Lateral": "Frontal",
+                "AP/PA": view,
+                "No Finding": no_finding,
+            }
+            row |= {f: None for f in CHEXPERT_FINDINGS}
+            row["Cardiomegaly"] = finding
+            row["Support Devices"] = 1.0 if p % 3 == 0 else None
+            rows.append(row)
+            save_jpeg(root / path, chest(p * 10 + study, abnormal=finding == 1.0), rgb=False)
+    (root / release).mkdir(parents=True, exist_ok=True)
+    pd.DataFrame(rows).to_csv(root / release / "train.csv", index=False)
+    return root / release
+
+
+def rsna_kaggle_release(
+    root: Path, normals: int = 10, opacities: int = 4, not_normal: int = 2
+) -> Path:
+    """``stage_2_train_images/*.dcm`` (8-bit MONOCHROME2 and 12-bit MONOCHROME1) and the CSVs."""
+    labels, classes = [], []
+    for i in range(normals + opacities + not_normal):
+        pid = f"pid-{i:03d}"
+        kind = (
+            "Normal"
+            if i < normals
+            else "Lung Opacity"
+            if i < normals + opacities
+            else ("No Lung Opacity / Not Normal")
+        )
+        pixels = chest(300 + i, abnormal=kind == "Lung Opacity")
+        if i % 2:
+            write_dicom(root / "stage_2_train_images" / f"{pid}.dcm", pixels, 8, "MONOCHROME2")
+        else:  # 12-bit, inverted: bright bone stored as low values
+            stored = (4095 - pixels.astype(np.uint16) * 16).clip(0, 4095)
+            write_dicom(root / "stage_2_train_images" / f"{pid}.dcm", stored, 12, "MONOCHROME1")
+        labels.append(
+            {
+                "patientId": pid,
+                "x": None,
+                "y": None,
+                "width": None,
+                "height": None,
+                "Target": int(kind == "Lung Opacity"),
+            }
+        )
+        classes.append({"patientId": pid, "class": kind})
+    pd.DataFrame(labels).to_csv(root / "stage_2_train_labels.csv", index=False)
+    pd.DataFrame(classes).to_csv(root / "stage_2_detailed_class_info.csv", index=False)
+    return root
+
+
+def medad_packaging(root: Path, n_train: int = 10, n_test: int = 4) -> Path:
+    """``images/*.png`` and ``data.json`` in the Med-AD / MedIAnomaly shape."""
+    names = {"train0": [], "test0": [], "test1": [], "unl": []}
+    for i in range(n_train):
+        names["train0"].append(f"n{i:03d}.png")
+    for i in range(n_test):
+        names["test0"].append(f"t{i:03d}.png")
+        names["test1"].append(f"a{i:03d}.png")
+    names["unl"] = ["u000.png"]
+    for key, files in names.items():
+        for j, name in enumerate(files):
+            save_png(
+                root / "images" / name, chest(400 + 10 * j + len(key), abnormal=key == "test1")
+            )
+    data = {
+        "train": {"0": names["train0"], "unlabeled": {"0": names["unl"], "1": []}},
+        "test": {"0": names["test0"], "1": names["test1"]},
+    }
+    (root / "data.json").write_text(json.dumps(data))
+    return root
+
+
+def folder_tree(root: Path, n_train: int = 10, n_test: int = 4) -> Path:
+    """``root/{train,test}/{normal,abnormal}`` with PNGs."""
+    for i in range(n_train):
+        save_png(root / "train" / "normal" / f"{i}.png", chest(500 + i))
+    for i in range(n_test):
+        save_png(root / "test" / "normal" / f"{i}.png", chest(600 + i))
+        save_png(root / "test" / "abnormal" / f"{i}.png", chest(700 + i, abnormal=True))
+    return root
+
+
+def vinbigdata_release(root: Path, normals: int = 10, abnormals: int = 4) -> Path:
+    """``train/<image_id>.dicom`` (16-bit storage, 14 bits stored, MONOCHROME1) and train.csv."""
+    rows = []
+    for i in range(normals + abnormals):
+        image_id = f"{i:032x}"
+        abnormal = i >= normals
+        stored = 16383 - chest(800 + i, abnormal=abnormal).astype(np.uint16) * 64
+        write_dicom(root / "train" / f"{image_id}.dicom", stored, 14, "MONOCHROME1")
+        for rad in ("R1", "R2", "R3"):
+            name = "Nodule/Mass" if abnormal and rad == "R2" else "No finding"
+            rows.append({"image_id": image_id, "class_name": name, "rad_id": rad})
+    pd.DataFrame(rows).to_csv(root / "train.csv", index=False)
+    return root

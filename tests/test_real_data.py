@@ -1,0 +1,102 @@
+"""Real metadata and images from the shared folder (UADBENCH_SHARED_DIR; CI sets it)."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from uadbench.cli import app
+from uadbench.medad import read_medad_json
+from uadbench.prepare import prepare
+from uadbench.readers.zhanglab import ZhangLab
+from uadbench.split_files import read_split_file
+
+pytestmark = pytest.mark.realdata
+REPO = Path(__file__).resolve().parents[1]
+
+
+def test_datasets_command_reports_zhanglab(shared_dir):
+    result = CliRunner().invoke(
+        app,
+        ["datasets", "--data-root", str(shared_dir / "data" / "zhanglab-224")],
+        env={"COLUMNS": "200"},
+    )
+    assert result.exit_code == 0
+    row = next(
+        line for line in result.output.splitlines() if "zhanglab" in line and "found" in line
+    )
+    cells = [c.strip() for c in row.strip("│┃ ").split("│")]
+    assert cells[2:] == ["uadbench-v1", "1198", "143", "234/390"]
+
+
+def test_make_splits_reproduces_the_committed_files(shared_dir, tmp_path):
+    subprocess.run(
+        [
+            sys.executable,
+            str(REPO / "datasets" / "make_splits.py"),
+            "--shared",
+            str(shared_dir),
+            "--out",
+            str(tmp_path),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    for name in ("zhanglab", "chexpert", "rsna", "vindr"):
+        made = (tmp_path / name / "uadbench-v1.csv.gz").read_bytes()
+        assert made == (REPO / "datasets" / name / "uadbench-v1.csv.gz").read_bytes(), name
+
+
+@pytest.mark.parametrize(
+    ("name", "train", "normal", "abnormal"),
+    [("rsna", 3851, 1000, 1000), ("vindr", 4000, 1000, 1000)],
+)
+def test_medad_json_counts(shared_dir, name, train, normal, abnormal):
+    table = read_medad_json(shared_dir / "splits" / f"medianomaly_{name}_data.json", name)
+    counts = table.groupby(["split", "label"]).size().to_dict()
+    assert counts[("train", 0)] + counts[("val", 0)] == train
+    assert (counts[("test", 0)], counts[("test", 1)]) == (normal, abnormal)
+
+
+def rsna_targets(shared_dir: Path) -> pd.Series:
+    labels = pd.read_csv(shared_dir / "metadata" / "kaggle_stage_2_train_labels.csv.zip")
+    return labels.groupby("patientId")["Target"].max()
+
+
+def test_rsna_abnormals_have_target_1(shared_dir):
+    target = rsna_targets(shared_dir)
+    medad = read_medad_json(shared_dir / "splits" / "medianomaly_rsna_data.json", "rsna")
+    assert (target[medad.loc[medad["label"] == 1, "id"]] == 1).all()
+    ours = read_split_file("rsna", "uadbench-v1")
+    assert (target[ours["id"]].to_numpy() == ours["label"].to_numpy()).all()
+
+
+def test_chexpert_split_follows_its_definitions(shared_dir):
+    labels = pd.read_csv(shared_dir / "metadata" / "chexpert_train.csv.gz")
+    labels["id"] = labels["Path"].str.split("/").str[2:].str.join("/").str.removesuffix(".jpg")
+    ours = read_split_file("chexpert", "uadbench-v1").merge(labels, on="id", validate="1:1")
+    assert (ours["AP/PA"] == "PA").all()
+    assert (ours.loc[ours["label"] == 0, "No Finding"] == 1).all()
+    assert ours.loc[ours["label"] == 1, "No Finding"].isna().all()
+
+
+def test_vindr_split_follows_the_radiologists(shared_dir):
+    boxes = pd.read_csv(shared_dir / "metadata" / "vinbigdata-train.csv.gz")
+    normal = boxes.groupby("image_id")["class_name"].agg(lambda s: (s == "No finding").all())
+    ours = read_split_file("vindr", "uadbench-v1")
+    assert ((~normal[ours["id"]]).astype(int).to_numpy() == ours["label"].to_numpy()).all()
+
+
+def test_zhanglab_prepares_once(shared_dir, tmp_path, monkeypatch):
+    dataset = ZhangLab.from_settings(shared_dir / "data" / "zhanglab-224")
+    first = prepare(dataset, 64, tmp_path)
+    assert first.images.shape == (1965, 64, 64)
+    monkeypatch.setattr(ZhangLab, "read_image", lambda *a: pytest.fail("decoded again"))
+    again = prepare(dataset, 64, tmp_path)
+    assert again.folder == first.folder
+    meta = json.loads((first.folder / "meta.json").read_text())
+    assert meta["skipped"] == [] and meta["split_version"] == "uadbench-v1"

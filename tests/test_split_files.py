@@ -1,0 +1,47 @@
+"""The committed split files: intact, patient-level, normal-only training."""
+
+import gzip
+
+import pytest
+
+from uadbench.dataset import SplitTableError, validate_split_table
+from uadbench.split_files import read_split_file, splits_dir, write_split_file
+
+COMMITTED = ["zhanglab", "chexpert", "rsna", "vindr"]
+
+
+@pytest.mark.parametrize("name", COMMITTED)
+def test_committed_split_is_intact_and_patient_level(name):
+    table = read_split_file(name, "uadbench-v1")
+    validate_split_table(table.assign(source=table["id"]), name)
+    assert (table.groupby("patient")["split"].nunique() == 1).all(), "a patient in two splits"
+    counts = table.groupby(["split", "label"]).size()
+    assert counts[("val", 0)] > 0.05 * (counts[("train", 0)] + counts[("val", 0)])
+
+
+def test_expected_counts():
+    counts = {
+        name: read_split_file(name, "uadbench-v1").groupby(["split", "label"]).size().to_dict()
+        for name in COMMITTED
+    }
+    zl = counts["zhanglab"]
+    assert zl[("train", 0)] + zl[("val", 0)] == 1341
+    assert (zl[("test", 0)], zl[("test", 1)]) == (234, 390)
+    for name in ("chexpert", "rsna", "vindr"):
+        assert (counts[name][("test", 0)], counts[name][("test", 1)]) == (1000, 1000)
+    rsna = counts["rsna"]
+    assert rsna[("train", 0)] + rsna[("val", 0)] == 8851 - 1000  # every other "Normal" patient
+
+
+def test_a_changed_split_file_is_refused(tmp_path):
+    table = read_split_file("zhanglab", "uadbench-v1")
+    write_split_file(table, "zhanglab", "uadbench-v1", "test", tmp_path)
+    path = tmp_path / "zhanglab" / "uadbench-v1.csv.gz"
+    text = gzip.decompress(path.read_bytes()).replace(b",0,train,", b",1,train,", 1)
+    path.write_bytes(gzip.compress(text))
+    with pytest.raises(SplitTableError, match="does not match the checksum"):
+        read_split_file("zhanglab", "uadbench-v1", tmp_path)
+
+
+def test_split_files_live_in_the_datasets_folder():
+    assert (splits_dir() / "zhanglab" / "uadbench-v1.json").is_file()
