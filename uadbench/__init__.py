@@ -5,7 +5,7 @@ and ``Dataset``. See ``uadbench.method`` and ``uadbench.dataset`` for the contra
 """
 
 from uadbench.dataset import Dataset
-from uadbench.method import ImageSet, Method, RunContext
+from uadbench.method import ImageSet, LabelledImages, Method, RunContext
 
-__all__ = ["Dataset", "ImageSet", "Method", "RunContext"]
+__all__ = ["Dataset", "ImageSet", "LabelledImages", "Method", "RunContext"]
 __version__ = "0.1.0"

@@ -55,6 +55,7 @@ def _exit(message: str, code: int = 2) -> NoReturn:
 @contextmanager
 def _user_errors() -> Iterator[None]:
     """Turn the errors a user can fix into one clear message and exit status 2."""
+    from uadbench.backbones import WeightsNotFoundError
     from uadbench.dataset import DataNotFoundError, SplitTableError
     from uadbench.registry import PluginError, UnknownNameError
     from uadbench.runner import ResultsDirError
@@ -69,6 +70,7 @@ def _user_errors() -> Iterator[None]:
         SplitTableError,
         ResultsDirError,
         DeviceError,
+        WeightsNotFoundError,
         ValueError,
     ) as error:
         _exit(str(error))
@@ -307,16 +309,21 @@ def datasets(plugin: PluginOption = [], data_root: DataRootOption = None) -> Non
 def contact_sheet(
     out_file: Annotated[Path, typer.Option("--out", help="PNG file to write.")],
     dataset: Annotated[str, typer.Option(help="Data set name.")] = DEFAULT_DATASET,
+    split: Annotated[str, typer.Option(help="train, val or test.")] = "test",
     image_size: Annotated[int, typer.Option(min=8, help="Image side in pixels.")] = 128,
-    count: Annotated[int, typer.Option(min=1, help="Images per class.")] = 8,
+    count: Annotated[int, typer.Option(min=1, help="Images per row.")] = 8,
+    overlay: Annotated[
+        str | None, typer.Option(help="A per-image extra to draw over the images, e.g. lung_mask.")
+    ] = None,
     data_option: Annotated[
         list[str], typer.Option("--data-option", help="Data set option key=value.")
     ] = [],  # noqa: B006
     data_root: DataRootOption = None,
     plugin: PluginOption = [],  # noqa: B006
 ) -> None:
-    """Save a grid of prepared test images: a row of normals, then abnormals (by finding)."""
-    from uadbench import registry
+    """Save a grid of prepared images: for test, a row of normals then one of abnormals (by
+    finding); for train and val, two rows."""
+    from uadbench import lung_mask, registry  # noqa: F401  (lung_mask registers its extra)
     from uadbench.plots import plot_contact_sheet
     from uadbench.prepare import default_cache_dir, prepare
     from uadbench.progress import RichProgress
@@ -327,16 +334,32 @@ def contact_sheet(
             data_root, _pairs(data_option, "--data-option")
         )
         prepared = prepare(data, image_size, default_cache_dir(), RichProgress())
-    test = prepared.table.iloc[prepared.rows("test")]
-    kind = test["finding"] if "finding" in test else test["label"].map({0: "normal", 1: "abnormal"})
-    picked = []
-    for label in (0, 1):
-        group = test[test["label"] == label]
-        # interleave findings so that every kind shows up
-        order = group.groupby(kind[group.index]).cumcount().sort_values(kind="stable").index
-        picked += list(order[:count])
-    images = prepared.images[[prepared.table.index.get_loc(i) for i in picked]]
-    path = plot_contact_sheet(images, [str(kind[i]) for i in picked], out_file, columns=count)
+        chosen = prepared.table.iloc[prepared.rows(split)]
+        kind = (
+            chosen["finding"]
+            if "finding" in chosen
+            else chosen["label"].map({0: "normal", 1: "abnormal"})
+        )
+        if split == "test":
+            picked = []
+            for label in (0, 1):
+                group = chosen[chosen["label"] == label]
+                # interleave findings so that every kind shows up
+                order = group.groupby(kind[group.index]).cumcount().sort_values(kind="stable").index
+                picked += list(order[:count])
+        else:
+            picked = list(chosen.index[: 2 * count])
+        positions = [prepared.table.index.get_loc(i) for i in picked]
+        masks = None
+        if overlay:
+            extra = prepared.split(split, extras=[overlay]).extras[overlay]
+            where = {row: j for j, row in enumerate(prepared.rows(split))}
+            masks = extra[[where[p] for p in positions]]
+    titles = [
+        str(prepared.table["id"].iat[p]).split("/")[-1][:18] if split != "test" else str(kind[i])
+        for p, i in zip(positions, picked, strict=True)
+    ]
+    path = plot_contact_sheet(prepared.images[positions], titles, out_file, count, masks)
     out.print(f"wrote {path}")
 
 

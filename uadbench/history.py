@@ -18,10 +18,12 @@ class NonFiniteLossError(FloatingPointError):
 
 
 class TrainingHistory:
-    """Named curves of (step, value) pairs, e.g. the training loss per step or epoch."""
+    """Named curves of (step, value) pairs, e.g. the training loss per step or epoch, and
+    notes: single facts about the training worth keeping (counts, diagnostics)."""
 
     def __init__(self) -> None:
         self._curves: dict[str, list[tuple[int, float]]] = defaultdict(list)
+        self.notes: dict[str, float | int | str] = {}
 
     def record(self, step: int, **values: float) -> None:
         """Append ``values`` at ``step``; raise ``NonFiniteLossError`` on NaN or infinity."""
@@ -30,6 +32,10 @@ class TrainingHistory:
             if not math.isfinite(value):
                 raise NonFiniteLossError(name, step, value)
             self._curves[name].append((int(step), value))
+
+    def note(self, **values: float | int | str) -> None:
+        """Keep single facts, e.g. ``note(empty_lung_masks=3)``; a later note replaces one."""
+        self.notes.update(values)
 
     def as_dict(self) -> dict[str, dict[str, list]]:
         """The curves as ``{name: {"step": [...], "value": [...]}}`` for JSON."""

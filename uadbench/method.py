@@ -73,12 +73,22 @@ class ImageSet:
 
 
 @dataclass(frozen=True)
+class LabelledImages:
+    """Test images with their labels: given only to a method whose parameters declare that they
+    use labels (``Method.label_use``), and the result is then marked as such."""
+
+    images: np.ndarray
+    labels: np.ndarray
+
+
+@dataclass(frozen=True)
 class RunContext:
     """What a run gives a method besides its hyperparameters.
 
     ``device`` is a torch device string (``"cpu"``, ``"cuda"``); ``seed`` seeds every random
     draw of the method; ``scratch`` is a private folder deleted after the run; ``progress``
-    reports long loops; ``history`` records training curves into the run record.
+    reports long loops; ``history`` records training curves and notes into the run record.
+    ``labelled_test`` is None unless the method's parameters say they use labels.
     """
 
     device: str = "cpu"
@@ -86,6 +96,7 @@ class RunContext:
     scratch: Path = Path(".")
     progress: ProgressReporter = field(default_factory=SilentProgress)
     history: TrainingHistory = field(default_factory=TrainingHistory)
+    labelled_test: LabelledImages | None = None
 
 
 class Method(ABC):
@@ -150,6 +161,11 @@ class Method(ABC):
     @abstractmethod
     def score(self, images: np.ndarray) -> np.ndarray:
         """Anomaly scores for uint8 images ``(N, H, W)``: shape ``(N,)``, higher = abnormal."""
+
+    def score_variants(self, images: np.ndarray) -> dict[str, np.ndarray]:
+        """Every score the method can give, by name; the first is the reported one (the same as
+        ``score``). The run record keeps them all. Override when one pass yields several."""
+        return {"score": self.score(images)}
 
 
 def check_method_class(cls: type) -> None:

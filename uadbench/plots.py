@@ -126,8 +126,14 @@ def plot_auroc_heatmap(board: Leaderboard, out: Path) -> Path:
     return save_figure(fig, Path(out) / "auroc_heatmap.png")
 
 
-def plot_contact_sheet(images: np.ndarray, titles: list[str], out: Path, columns: int = 8) -> Path:
-    """A grid of grayscale images with a title each, as PNG."""
+def plot_contact_sheet(
+    images: np.ndarray,
+    titles: list[str],
+    out: Path,
+    columns: int = 8,
+    overlays: np.ndarray | None = None,
+) -> Path:
+    """A grid of grayscale images with a title each (and masks drawn over them), as PNG."""
     plt = pyplot()
 
     rows = -(-len(images) // columns)
@@ -137,4 +143,6 @@ def plot_contact_sheet(images: np.ndarray, titles: list[str], out: Path, columns
     for ax, image, title in zip(axes.flat, images, titles, strict=False):
         ax.imshow(image, cmap="gray", vmin=0, vmax=255)
         ax.set_title(title, fontsize=8)
+    for ax, mask in zip(axes.flat, overlays if overlays is not None else [], strict=False):
+        ax.imshow(np.ma.masked_where(~mask.astype(bool), mask), cmap="autumn", alpha=0.45)
     return save_figure(fig, Path(out), dpi=110)

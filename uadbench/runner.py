@@ -23,8 +23,8 @@ import numpy as np
 from uadbench import registry
 from uadbench.dataset import Dataset
 from uadbench.history import TrainingHistory
-from uadbench.method import Method, RunContext
-from uadbench.metrics import image_metrics
+from uadbench.method import LabelledImages, Method, RunContext
+from uadbench.metrics import auroc, average_precision, image_metrics
 from uadbench.prepare import prepare
 from uadbench.progress import ProgressReporter, SilentProgress
 from uadbench.records import (
@@ -205,23 +205,29 @@ def _fit_and_score(
         run.dataset, run.params.image_size, cache_dir, progress, run.config["skip_unreadable"]
     )
     train = data.split("train", extras=run.method_cls.requires)
-    val = data.split("val")
+    val = data.split("val", extras=run.method_cls.requires)
     test = data.split("test")
+    labels = data.labels("test")
     timings["prepare_s"] = round(time.perf_counter() - clock, 3)
 
     seed_everything(run.seed)
+    peek = LabelledImages(test.images, labels) if run.config["label_use"] else None
     with tempfile.TemporaryDirectory(prefix="uadbench-scratch-") as scratch:
-        context = RunContext(run.device, run.seed, Path(scratch), progress, history)
+        context = RunContext(run.device, run.seed, Path(scratch), progress, history, peek)
         method = run.method_cls(run.params, context)
         clock = time.perf_counter()
         method.fit(train, val if len(val) else None)
         timings["fit_s"] = round(time.perf_counter() - clock, 3)
         clock = time.perf_counter()
-        test_scores = _checked_scores(method.score(test.images), len(test), "test")
+        variants = _checked_variants(method.score_variants(test.images), len(test), "test")
         timings["score_s"] = round(time.perf_counter() - clock, 3)
-        val_scores = _checked_scores(method.score(val.images), len(val), "val") if len(val) else []
-
-    labels = data.labels("test")
+        val_variants = (
+            _checked_variants(method.score_variants(val.images), len(val), "val")
+            if len(val)
+            else {}
+        )
+    reported = next(iter(variants))
+    test_scores = variants[reported]
     warnings = []
     if data.skipped:
         warnings.append(
@@ -242,23 +248,45 @@ def _fit_and_score(
             "n_test": len(test),
             "skipped": data.skipped,
         },
-        "test": {"ids": list(test.ids), "labels": labels.tolist(), "scores": test_scores.tolist()},
-        "val": {"ids": list(val.ids), "scores": list(np.asarray(val_scores).tolist())},
-        "metrics": image_metrics(labels, test_scores),
+        "test": {
+            "ids": list(test.ids),
+            "labels": labels.tolist(),
+            "scores": test_scores.tolist(),
+            "reported_score": reported,
+            "score_variants": {name: s.tolist() for name, s in variants.items()},
+        },
+        "val": {
+            "ids": list(val.ids),
+            "scores": val_variants[reported].tolist() if val_variants else [],
+        },
+        "metrics": {
+            **image_metrics(labels, test_scores),
+            "variants": {
+                name: {"auroc": auroc(labels, s), "average_precision": average_precision(labels, s)}
+                for name, s in variants.items()
+            },
+        },
         "warnings": warnings,
     }
 
 
-def _checked_scores(scores: Any, expected: int, split: str) -> np.ndarray:
-    scores = np.asarray(scores, dtype=float).reshape(-1)
-    if scores.shape != (expected,):
-        raise ValueError(f"score() returned {scores.size} values for {expected} {split} images")
-    bad = int((~np.isfinite(scores)).sum())
-    if bad:
-        raise FloatingPointError(
-            f"score() returned {bad} non-finite value(s) among {expected} {split} images"
-        )
-    return scores
+def _checked_variants(variants: Any, expected: int, split: str) -> dict[str, np.ndarray]:
+    if not isinstance(variants, dict) or not variants:
+        raise TypeError("score_variants() must return a non-empty dict of name -> scores")
+    checked = {}
+    for name, scores in variants.items():
+        scores = np.asarray(scores, dtype=float).reshape(-1)
+        if scores.shape != (expected,):
+            raise ValueError(
+                f"score {name!r} has {scores.size} values for {expected} {split} images"
+            )
+        bad = int((~np.isfinite(scores)).sum())
+        if bad:
+            raise FloatingPointError(
+                f"score {name!r} has {bad} non-finite value(s) among {expected} {split} images"
+            )
+        checked[name] = scores
+    return checked
 
 
 def _fail(record: dict[str, Any], message: str, trace: str | None) -> None:
@@ -270,6 +298,7 @@ def _finish(
     run: PlannedRun, record: dict[str, Any], started: float, history: TrainingHistory
 ) -> None:
     record["history"] = history.as_dict()
+    record["notes"] = history.notes
     record["timings"]["wall_s"] = round(time.perf_counter() - started, 3)
     record["finished_at"] = _now()
     write_record(run.path, record)

