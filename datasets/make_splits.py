@@ -4,7 +4,9 @@
 
 Inputs (the public label tables; none of the images are needed except for ZhangLab, whose
 metadata is its file listing):
-- ZhangLab: the release folder (``<shared>/data/zhanglab-224/chest_xray``);
+- ZhangLab: the release folder (``<shared>/data/zhanglab-224/chest_xray``); besides
+  ``uadbench-v1`` it writes ``official``: the official partition exactly (all 1,341 training
+  normals, no validation set), the split of SQUID's published ZhangLab numbers;
 - CheXpert: ``train.csv`` of CheXpert-v1.0-small (``<shared>/metadata/chexpert_train.csv.gz``);
 - RSNA: ``stage_2_train_labels.csv``, the DICOM header table, and the patients of the "Normal"
   class. That class is listed in the Kaggle release's ``stage_2_detailed_class_info.csv``
@@ -57,6 +59,10 @@ def main() -> None:
         normals,
         meta / "kaggle_stage_2_train_images_dicom_headers.csv.gz",
     )
+    official = zhanglab.build_split(
+        args.shared / "data" / "zhanglab-224" / "chest_xray", val_fraction=0
+    )
+    write_split_file(official, "zhanglab", "official", made_by, args.out)
     for name, table in tables.items():
         path = write_split_file(table, name, DEFAULT_VERSION, made_by, args.out)
         counts = table.groupby(["split", "label"]).size().to_dict()

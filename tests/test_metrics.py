@@ -55,3 +55,19 @@ def test_metrics_record():
     assert metrics["n_normal"] == 60 and metrics["n_abnormal"] == 40
     assert metrics["auroc"] == pytest.approx(roc_auc_score(labels, scores))
     assert 0.4 < metrics["average_precision"] <= 1
+
+
+def test_the_bootstrap_interval_covers_the_true_auroc_about_95_percent_of_the_time():
+    from scipy.stats import norm
+
+    shift = 1.0
+    truth = norm.cdf(shift / np.sqrt(2))  # binormal model, unit variances
+    rng = np.random.default_rng(7)
+    covered = 0
+    trials = 200
+    for trial in range(trials):
+        labels = np.r_[np.zeros(80, int), np.ones(80, int)]
+        scores = rng.normal(size=160) + shift * labels
+        low, high = auroc_interval(labels, scores, n_resamples=500, seed=trial)
+        covered += low <= truth <= high
+    assert 0.89 <= covered / trials <= 0.99

@@ -29,6 +29,8 @@ def test_expected_counts():
     assert (zl[("test", 0)], zl[("test", 1)]) == (234, 390)
     for name in ("chexpert", "rsna", "vindr"):
         assert (counts[name][("test", 0)], counts[name][("test", 1)]) == (1000, 1000)
+    official = read_split_file("zhanglab", "official").groupby(["split", "label"]).size().to_dict()
+    assert official == {("train", 0): 1341, ("test", 0): 234, ("test", 1): 390}
     rsna = counts["rsna"]
     assert rsna[("train", 0)] + rsna[("val", 0)] == 8851 - 1000  # every other "Normal" patient
 

@@ -187,7 +187,9 @@ def run(
 @app.command()
 def leaderboard(
     results_dir: ResultsOption = DEFAULT_RESULTS,
-    format: Annotated[str, typer.Option("--format", help="table, csv or markdown.")] = "table",
+    format: Annotated[
+        str, typer.Option("--format", help="table, csv, markdown, latex or json.")
+    ] = "table",
     dataset: Annotated[list[str], typer.Option("--dataset", help="Only these data sets.")] = [],  # noqa: B006
 ) -> None:
     """Summarise the run records: one row per configuration, mean ± std over seeds."""
@@ -200,7 +202,7 @@ def leaderboard(
 
 def _show_leaderboard(results_dir: Path, format: str, datasets: set[str]) -> None:
     from uadbench.leaderboard import build_leaderboard
-    from uadbench.leaderboard_export import print_table, to_csv, to_markdown
+    from uadbench.leaderboard_export import print_table, to_csv, to_json, to_latex, to_markdown
     from uadbench.records import scan_records
 
     records, unreadable = scan_records(results_dir)
@@ -210,7 +212,8 @@ def _show_leaderboard(results_dir: Path, format: str, datasets: set[str]) -> Non
     if format == "table":
         print_table(board, out)
     else:
-        sys.stdout.write(to_csv(board) if format == "csv" else to_markdown(board))
+        writers = {"csv": to_csv, "markdown": to_markdown, "latex": to_latex, "json": to_json}
+        sys.stdout.write(writers[format](board))
     if not records and not unreadable:
         err.print(f"no run records under {results_dir / 'runs'}; start one with `uadbench run`")
     if unreadable:
@@ -226,23 +229,39 @@ def plot(
         Path | None, typer.Option("--out", help="Folder for the figures (default RESULTS/figures).")
     ] = None,
 ) -> None:
-    """Draw ROC curves per data set and an AUROC heat map as PNG files."""
+    """Draw ROC curves, the AUROC heat map, score distributions and training curves (PNG, PDF)."""
     from uadbench.leaderboard import build_leaderboard
-    from uadbench.plots import plot_auroc_heatmap, plot_roc_curves
+    from uadbench.plots import plot_all
     from uadbench.records import scan_records
 
     records, unreadable = scan_records(results_dir)
     board = build_leaderboard(records)
     if not any(r.auroc_mean is not None for r in board.rows):
         _exit(f"no finished runs under {results_dir / 'runs'} to plot; run `uadbench run` first")
-    target = out_dir or results_dir / "figures"
-    for path in (plot_roc_curves(board, records, target), plot_auroc_heatmap(board, target)):
+    for path in plot_all(board, records, out_dir or results_dir / "figures"):
         out.print(f"wrote {path}")
     if unreadable:
         _exit(
             f"{len(unreadable)} unreadable record file(s) were left out, e.g. {unreadable[0].path}",
             1,
         )
+
+
+@app.command()
+def report(
+    results_dir: ResultsOption = DEFAULT_RESULTS,
+    out_dir: Annotated[
+        Path | None, typer.Option("--out", help="Folder for the report (default RESULTS/report).")
+    ] = None,
+    title: Annotated[str, typer.Option(help="Title of the report.")] = "uadbench report",
+) -> None:
+    """Write a Markdown and HTML report: leaderboard, figures, protocol and the run list."""
+    from uadbench.report import write_report
+
+    with _user_errors():
+        written = write_report(results_dir, out_dir or results_dir / "report", title)
+    for path in written[:2]:
+        out.print(f"wrote {path}")
 
 
 @app.command()
@@ -255,12 +274,13 @@ def methods(plugin: PluginOption = []) -> None:  # noqa: B006
     with _user_errors():
         registry.load_plugins(plugin)
         table = Table(title="Methods")
-        for column in ("name", "description", "profiles (image size)", "from"):
-            table.add_column(column)
+        for column in ("name", "profiles", "from", "description"):
+            table.add_column(column, overflow="fold", no_wrap=column == "name")
         for name in registry.methods.names():
             cls = registry.methods.get(name)
-            profiles = ", ".join(f"{p} ({v.image_size}px)" for p, v in cls.profiles.items())
-            table.add_row(name, cls.describe(), profiles, registry.methods.origin(name))
+            profiles = ", ".join(f"{p} {v.image_size}px" for p, v in cls.profiles.items())
+            origin = registry.methods.origin(name).split(" (")[0]
+            table.add_row(name, profiles, origin, cls.describe())
     out.print(table)
 
 

@@ -24,6 +24,7 @@ class TrainingHistory:
     def __init__(self) -> None:
         self._curves: dict[str, list[tuple[int, float]]] = defaultdict(list)
         self.notes: dict[str, float | int | str] = {}
+        self.warnings: list[str] = []
 
     def record(self, step: int, **values: float) -> None:
         """Append ``values`` at ``step``; raise ``NonFiniteLossError`` on NaN or infinity."""
@@ -36,6 +37,10 @@ class TrainingHistory:
     def note(self, **values: float | int | str) -> None:
         """Keep single facts, e.g. ``note(empty_lung_masks=3)``; a later note replaces one."""
         self.notes.update(values)
+
+    def warn(self, message: str) -> None:
+        """Something a reader of the result must know (it is listed in the run record)."""
+        self.warnings.append(message)
 
     def as_dict(self) -> dict[str, dict[str, list]]:
         """The curves as ``{name: {"step": [...], "value": [...]}}`` for JSON."""

@@ -1,10 +1,18 @@
 """The leaderboard: run records grouped by configuration and summarised over seeds.
 
 A row is one (data set, split version, image size, method, profile, hyperparameters): runs that
-differ in anything but the seed are never pooled. A row gives the mean and standard deviation of
-the AUROC over seeds, the number of seeds, and a stratified bootstrap 95% interval of the mean
-AUROC (each resample draws the same test images for every seed). Failed and interrupted runs are
-listed beside the rows, never dropped.
+differ in anything but the seed are never pooled. A row gives, over its seeds:
+
+- AUROC and average precision: mean, sample standard deviation and the number of seeds, and a
+  stratified bootstrap 95% interval of the mean AUROC (each resample draws the same test images
+  for every seed);
+- sensitivity, specificity and F1 at an honest operating point: the threshold is the 95th
+  percentile of the run's scores on its *validation normals*; no test label sets it;
+- DeLong's test of its mean AUROC against the best row on the same test images (same data set
+  and split version), Holm-adjusted over the rows compared; rows not significantly worse than
+  the best at the 5% level are marked;
+- a published AUROC, only where the publication used exactly this split.
+Failed and interrupted runs are listed beside the rows, never dropped.
 """
 
 from __future__ import annotations
@@ -16,8 +24,14 @@ from typing import Any
 
 import numpy as np
 
+from uadbench.delong import compare, holm
 from uadbench.metrics import auroc_interval
+from uadbench.operating_point import VAL_PERCENTILE, operating_point
+from uadbench.published import PublishedResult, published_for
 from uadbench.records import config_hash
+
+ALPHA = 0.05
+METRICS = ("auroc", "average_precision", "sensitivity", "specificity", "f1")
 
 
 @dataclass
@@ -32,33 +46,35 @@ class Row:
     config: str
     label_use: str | None
     seeds: list[int] = field(default_factory=list)
-    auroc: list[float] = field(default_factory=list)
-    average_precision: list[float] = field(default_factory=list)
+    values: dict[str, list[float]] = field(default_factory=lambda: {m: [] for m in METRICS})
     auroc_ci95: tuple[float, float] | None = None
     failed: int = 0
+    p_value: float | None = None
+    p_holm: float | None = None
+    verdict: str | None = None
+    """``best``, ``not worse`` (than the best, Holm-adjusted p >= 0.05) or ``worse``."""
+    published: PublishedResult | None = None
+    labels: np.ndarray | None = field(default=None, repr=False)
+    scores: np.ndarray | None = field(default=None, repr=False)
+    """Test scores ``(seeds, images)``, images in ``test_ids`` order."""
+    test_ids: list[str] = field(default_factory=list, repr=False)
 
     @property
     def n(self) -> int:
         return len(self.seeds)
 
+    def mean(self, metric: str) -> float | None:
+        values = self.values[metric]
+        return float(np.mean(values)) if values else None
+
+    def std(self, metric: str) -> float | None:
+        """Sample standard deviation over seeds; None with fewer than two seeds."""
+        values = self.values[metric]
+        return float(np.std(values, ddof=1)) if len(values) > 1 else None
+
     @property
     def auroc_mean(self) -> float | None:
-        return float(np.mean(self.auroc)) if self.auroc else None
-
-    @property
-    def auroc_std(self) -> float | None:
-        """Sample standard deviation over seeds; None with fewer than two seeds."""
-        return float(np.std(self.auroc, ddof=1)) if len(self.auroc) > 1 else None
-
-    @property
-    def ap_mean(self) -> float | None:
-        return float(np.mean(self.average_precision)) if self.average_precision else None
-
-    @property
-    def ap_std(self) -> float | None:
-        if len(self.average_precision) < 2:
-            return None
-        return float(np.std(self.average_precision, ddof=1))
+        return self.mean("auroc")
 
 
 @dataclass(frozen=True)
@@ -77,7 +93,7 @@ class Problem:
 
 @dataclass
 class Leaderboard:
-    """Rows sorted by data set then mean AUROC, and the runs that did not finish."""
+    """Rows sorted by data set, split and mean AUROC, and the runs that did not finish."""
 
     rows: list[Row]
     problems: list[Problem]
@@ -92,13 +108,12 @@ def group_key(config: dict[str, Any]) -> str:
 
 
 def build_leaderboard(records: Iterable[dict[str, Any]]) -> Leaderboard:
-    """Group records into rows; compute the interval of each row's mean AUROC."""
+    """Group records into rows, summarise them, and compare rows on the same test images."""
     groups: dict[str, list[dict[str, Any]]] = defaultdict(list)
     problems = []
     for record in records:
         config = record["config"]
-        key = group_key(config)
-        groups[key].append(record)
+        groups[group_key(config)].append(record)
         if record["status"] != "ok":
             problems.append(
                 Problem(
@@ -113,6 +128,10 @@ def build_leaderboard(records: Iterable[dict[str, Any]]) -> Leaderboard:
                 )
             )
     rows = [_row(key, members) for key, members in groups.items()]
+    for (dataset, split), members in _by_test_set(rows).items():
+        _compare_with_best(members)
+        for row in members:
+            row.published = published_for(dataset, split, row.method)
     rows.sort(key=lambda r: (r.dataset, r.split_version, -(r.auroc_mean or -1), r.method))
     return Leaderboard(rows, problems)
 
@@ -134,12 +153,47 @@ def _row(key: str, records: list[dict[str, Any]]) -> Row:
     row.failed = len(records) - len(finished)
     for record in finished:
         row.seeds.append(record["config"]["seed"])
-        row.auroc.append(record["metrics"]["auroc"])
-        row.average_precision.append(record["metrics"]["average_precision"])
+        row.values["auroc"].append(record["metrics"]["auroc"])
+        row.values["average_precision"].append(record["metrics"]["average_precision"])
+        val_scores = record.get("val", {}).get("scores") or []
+        if val_scores:
+            point = operating_point(
+                np.asarray(record["test"]["labels"]),
+                np.asarray(record["test"]["scores"]),
+                float(np.percentile(val_scores, VAL_PERCENTILE)),
+            )
+            for metric in ("sensitivity", "specificity", "f1"):
+                row.values[metric].append(point[metric])
     if finished:
-        labels, scores = aligned_scores(finished)
-        row.auroc_ci95 = auroc_interval(labels, scores)
+        row.test_ids = list(finished[0]["test"]["ids"])
+        row.labels, row.scores = aligned_scores(finished)
+        row.auroc_ci95 = auroc_interval(row.labels, row.scores)
     return row
+
+
+def _by_test_set(rows: list[Row]) -> dict[tuple[str, str], list[Row]]:
+    groups: dict[tuple[str, str], list[Row]] = defaultdict(list)
+    for row in rows:
+        groups[(row.dataset, row.split_version)].append(row)
+    return groups
+
+
+def _compare_with_best(rows: list[Row]) -> None:
+    """DeLong p-values of every row against the best (Holm-adjusted), where the test images
+    are the same."""
+    scored = [r for r in rows if r.scores is not None]
+    if len(scored) < 2:
+        return
+    best = max(scored, key=lambda r: r.auroc_mean or -1)
+    best.verdict = "best"
+    others = [r for r in scored if r is not best and set(r.test_ids) == set(best.test_ids)]
+    for row in others:
+        position = {image_id: j for j, image_id in enumerate(row.test_ids)}
+        scores = row.scores[:, [position[image_id] for image_id in best.test_ids]]
+        row.p_value = compare(best.labels, best.scores, scores).p_value
+    for row, adjusted in zip(others, holm([r.p_value for r in others]), strict=True):
+        row.p_holm = adjusted
+        row.verdict = "not worse" if adjusted >= ALPHA else "worse"
 
 
 def aligned_scores(records: list[dict[str, Any]]) -> tuple[np.ndarray, np.ndarray]:

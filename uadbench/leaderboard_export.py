@@ -1,128 +1,198 @@
-"""The leaderboard as a terminal table, CSV or Markdown.
+"""The leaderboard as a terminal table, CSV, Markdown, LaTeX or JSON.
 
-Tables for people show AUROC and AP in percent with one decimal; CSV keeps full-precision
-fractions. With one seed there is no standard deviation, and the tables say so rather than
-printing 0.0.
+Tables for people show percentages with one decimal; CSV and JSON keep full-precision fractions.
+With one seed there is no standard deviation, and the tables say so rather than printing 0.0.
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import json
 from typing import Any
 
-from uadbench.leaderboard import Leaderboard, Row
+from uadbench.leaderboard import ALPHA, METRICS, Leaderboard, Row
+from uadbench.operating_point import VAL_PERCENTILE
 
-FORMATS = ("table", "csv", "markdown")
+FORMATS = ("table", "csv", "markdown", "latex", "json")
+LEGEND = (
+    "AUROC, AP: mean ± sample std over seeds (one seed: no std). 95% CI: stratified bootstrap of "
+    f"the mean AUROC over test images. Sens/spec/F1: threshold at the {VAL_PERCENTILE:.0f}th "
+    "percentile of validation-normal scores (no test label used). vs best: DeLong test against "
+    f"the best row on the same test images, Holm-adjusted; 'n.s.' = not significantly worse at "
+    f"{ALPHA:.0%}. Published: only where the publication used the same split."
+)
 
 
 def _pct(value: float | None) -> str:
     return "-" if value is None else f"{100 * value:.1f}"
 
 
-def _mean_std(mean: float | None, std: float | None, n: int) -> str:
+def _mean_std(row: Row, metric: str) -> str:
+    mean, std = row.mean(metric), row.std(metric)
     if mean is None:
         return "-"
     return f"{_pct(mean)} ± {_pct(std)}" if std is not None else f"{_pct(mean)} (one seed)"
 
 
 def _interval(row: Row) -> str:
-    return (
-        "-" if row.auroc_ci95 is None else f"[{_pct(row.auroc_ci95[0])}, {_pct(row.auroc_ci95[1])}]"
-    )
+    if row.auroc_ci95 is None:
+        return "-"
+    return f"[{_pct(row.auroc_ci95[0])}, {_pct(row.auroc_ci95[1])}]"
 
 
-def _method_label(row: Row) -> str:
-    return f"{row.method} (uses labels)" if row.label_use else row.method
+def _versus_best(row: Row) -> str:
+    if row.verdict is None:
+        return "-"
+    if row.verdict == "best":
+        return "best"
+    p = "p<0.001" if row.p_holm < 0.001 else f"p={row.p_holm:.3f}"
+    return f"n.s. ({p})" if row.verdict == "not worse" else f"worse ({p})"
+
+
+def _published(row: Row) -> str:
+    p = row.published
+    if p is None:
+        return "-"
+    spread = f" ± {p.auroc_std:g}" if p.auroc_std is not None else ""
+    return f"{p.auroc:g}{spread}"
+
+
+def _method(row: Row) -> str:
+    name = row.method if row.profile == "quick" else f"{row.method} ({row.profile})"
+    return f"{name} (uses labels)" if row.label_use else name
 
 
 def human_rows(board: Leaderboard) -> list[dict[str, str]]:
-    """Rows of display strings, one per leaderboard row."""
-    rank: dict[str, int] = {}
+    """Rows of display strings, ranked within each data set and split."""
+    rank: dict[tuple[str, str], int] = {}
     out = []
     for row in board.rows:
-        group = f"{row.dataset}/{row.split_version}/{row.image_size}"
+        group = (row.dataset, row.split_version)
         rank[group] = rank.get(group, 0) + 1
+        sens, spec = row.mean("sensitivity"), row.mean("specificity")
         out.append(
             {
                 "#": str(rank[group]),
                 "dataset": row.dataset,
                 "split": row.split_version,
+                "method": _method(row),
                 "size": f"{row.image_size}px",
-                "method": _method_label(row),
-                "profile": row.profile,
                 "config": row.config,
                 "seeds": str(row.n),
-                "AUROC %": _mean_std(row.auroc_mean, row.auroc_std, row.n),
+                "AUROC %": _mean_std(row, "auroc"),
                 "95% CI": _interval(row),
-                "AP %": _mean_std(row.ap_mean, row.ap_std, row.n),
+                "AP %": _mean_std(row, "average_precision"),
+                "sens/spec %": "-" if sens is None else f"{_pct(sens)}/{_pct(spec)}",
+                "F1 %": _pct(row.mean("f1")),
+                "vs best": _versus_best(row),
+                "published": _published(row),
                 "failed": str(row.failed) if row.failed else "",
             }
         )
     return out
 
 
+def _plain(row: Row) -> dict[str, Any]:
+    low, high = row.auroc_ci95 or (None, None)
+    out: dict[str, Any] = {
+        "dataset": row.dataset,
+        "split_version": row.split_version,
+        "image_size": row.image_size,
+        "method": row.method,
+        "profile": row.profile,
+        "config": row.config,
+        "label_use": row.label_use,
+        "n_seeds": row.n,
+        "seeds": row.seeds,
+    }
+    for metric in METRICS:
+        out[f"{metric}_mean"] = row.mean(metric)
+        out[f"{metric}_std"] = row.std(metric)
+    out |= {
+        "auroc_ci95_low": low,
+        "auroc_ci95_high": high,
+        "p_vs_best": row.p_value,
+        "p_vs_best_holm": row.p_holm,
+        "verdict": row.verdict,
+        "failed": row.failed,
+        "published_auroc": row.published.auroc / 100 if row.published else None,
+        "published_source": row.published.source if row.published else None,
+    }
+    return out
+
+
 def to_csv(board: Leaderboard) -> str:
     """One line per row, machine-readable, fractions at full precision."""
+    rows = [_plain(row) for row in board.rows]
     buffer = io.StringIO()
-    fields = [
-        "dataset",
-        "split_version",
-        "image_size",
-        "method",
-        "profile",
-        "config",
-        "label_use",
-        "n_seeds",
-        "seeds",
-        "auroc_mean",
-        "auroc_std",
-        "auroc_ci95_low",
-        "auroc_ci95_high",
-        "ap_mean",
-        "ap_std",
-        "failed",
-    ]
+    fields = list(rows[0]) if rows else list(_plain(Row("", "", 0, "", "", "", None)))
     writer = csv.DictWriter(buffer, fieldnames=fields, lineterminator="\n")
     writer.writeheader()
-    for row in board.rows:
-        low, high = row.auroc_ci95 or (None, None)
+    for row in rows:
         writer.writerow(
-            _blank_none(
-                {
-                    "dataset": row.dataset,
-                    "split_version": row.split_version,
-                    "image_size": row.image_size,
-                    "method": row.method,
-                    "profile": row.profile,
-                    "config": row.config,
-                    "label_use": row.label_use,
-                    "n_seeds": row.n,
-                    "seeds": " ".join(map(str, row.seeds)),
-                    "auroc_mean": row.auroc_mean,
-                    "auroc_std": row.auroc_std,
-                    "auroc_ci95_low": low,
-                    "auroc_ci95_high": high,
-                    "ap_mean": row.ap_mean,
-                    "ap_std": row.ap_std,
-                    "failed": row.failed,
-                }
-            )
+            {
+                k: " ".join(map(str, v)) if isinstance(v, list) else ("" if v is None else v)
+                for k, v in row.items()
+            }
         )
     return buffer.getvalue()
 
 
+def to_json(board: Leaderboard) -> str:
+    """Rows with their per-seed values, and the runs that did not finish."""
+    rows = []
+    for row in board.rows:
+        plain = _plain(row)
+        plain["per_seed"] = {metric: row.values[metric] for metric in METRICS}
+        rows.append(plain)
+    problems = [vars(p) for p in board.problems]
+    return json.dumps({"rows": rows, "did_not_finish": problems, "legend": LEGEND}, indent=1) + "\n"
+
+
+DOCUMENT_COLUMNS = (
+    "#",
+    "method",
+    "size",
+    "seeds",
+    "AUROC %",
+    "95% CI",
+    "AP %",
+    "sens/spec %",
+    "F1 %",
+    "vs best",
+    "published",
+)
+
+
+def _with_config(rows: list[dict[str, str]], columns: tuple[str, ...]) -> list[str]:
+    """``columns``, plus the configuration hash after ``size`` when a method appears twice."""
+    ambiguous = len({(r["method"], r["size"]) for r in rows}) < len(rows)
+    out = list(columns)
+    if ambiguous:
+        out.insert(out.index("size") + 1, "config")
+    return out
+
+
+def _groups(board: Leaderboard) -> dict[tuple[str, str], list[dict[str, str]]]:
+    groups: dict[tuple[str, str], list[dict[str, str]]] = {}
+    for r in human_rows(board):
+        groups.setdefault((r["dataset"], r["split"]), []).append(r)
+    return groups
+
+
 def to_markdown(board: Leaderboard) -> str:
-    """A GitHub-flavoured Markdown table, then the runs that did not finish."""
-    rows = human_rows(board)
-    if not rows:
+    """GitHub-flavoured Markdown: a table per data set and split, then unfinished runs."""
+    if not board.rows:
         return "_No runs._\n"
-    header = list(rows[0])
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(r[h] for h in header) + " |" for r in rows]
-    text = "\n".join(lines) + "\n"
-    text += "\nAUROC and AP: mean ± sample std over seeds (one seed: no std). 95% CI: "
-    text += "stratified bootstrap of the mean AUROC over test images.\n"
+    text = ""
+    for (dataset, split), rows in _groups(board).items():
+        text += f"\n**{dataset}**, split `{split}`\n\n"
+        text += (
+            "| " + " | ".join(DOCUMENT_COLUMNS) + " |\n|" + "---|" * len(DOCUMENT_COLUMNS) + "\n"
+        )
+        text += "".join("| " + " | ".join(r[c] for c in DOCUMENT_COLUMNS) + " |\n" for r in rows)
+    text += f"\n{LEGEND}\n"
     if board.problems:
         text += "\n**Runs that did not finish**\n\n| dataset | method | seed | status | error |\n"
         text += "|---|---|---|---|---|\n"
@@ -130,40 +200,71 @@ def to_markdown(board: Leaderboard) -> str:
             text += (
                 f"| {p.dataset} | {p.method} | {p.seed} | {p.status} | {_one_line(p.message)} |\n"
             )
+    return text.lstrip("\n")
+
+
+def to_latex(board: Leaderboard) -> str:
+    """A booktabs table per data set and split, ready for a paper."""
+    text = ""
+    for (dataset, split), rows in _groups(board).items():
+        columns = _with_config(
+            rows, ("method", "size", "seeds", "AUROC %", "95% CI", "AP %", "vs best", "published")
+        )
+        text += "\\begin{table}[t]\n\\centering\n\\small\n"
+        text += f"\\caption{{{_tex(dataset)}, split \\texttt{{{_tex(split)}}}. {_tex(LEGEND)}}}\n"
+        text += "\\begin{tabular}{l" + "r" * (len(columns) - 1) + "}\n\\toprule\n"
+        text += " & ".join(_tex(c) for c in columns) + " \\\\\n\\midrule\n"
+        for r in rows:
+            text += " & ".join(_tex(r[c]) for c in columns) + " \\\\\n"
+        text += "\\bottomrule\n\\end{tabular}\n\\end{table}\n\n"
+    return text or "% no runs\n"
+
+
+def _tex(text: str) -> str:
+    for plain, escaped in (
+        ("\\", "\\textbackslash{}"),
+        ("&", "\\&"),
+        ("%", "\\%"),
+        ("_", "\\_"),
+        ("#", "\\#"),
+        ("±", "$\\pm$"),
+        ("<", "$<$"),
+    ):
+        text = text.replace(plain, escaped)
     return text
 
 
 def print_table(board: Leaderboard, console: Any = None) -> None:
-    """Rich tables on the terminal, one per data set, split and size; then unfinished runs."""
+    """Rich tables on the terminal, one per data set and split; then unfinished runs."""
     from rich.console import Console
     from rich.table import Table
 
     console = console or Console()
-    rows = human_rows(board)
-    if not rows:
+    if not board.rows:
         console.print("No runs recorded yet.")
-    groups: dict[tuple[str, str, str], list[dict[str, str]]] = {}
-    for r in rows:
-        groups.setdefault((r["dataset"], r["split"], r["size"]), []).append(r)
-    for (dataset, split, size), members in groups.items():
-        ambiguous = len({r["method"] for r in members}) < len(members)
+    for (dataset, split), members in _groups(board).items():
+        ambiguous = len({(r["method"], r["size"]) for r in members}) < len(members)
         columns = [
             "#",
             "method",
-            "profile",
+            "size",
             *(["config"] if ambiguous else []),
             "seeds",
             "AUROC %",
             "95% CI",
             "AP %",
+            "sens/spec %",
+            "vs best",
+            "published",
             "failed",
         ]
-        table = Table(
-            title=f"{dataset} · split {split} · {size}",
-            caption="mean ± std over seeds; 95% CI: stratified bootstrap of the mean AUROC",
-        )
+        table = Table(title=f"{dataset} · split {split}", caption=LEGEND, caption_justify="left")
         for column in columns:
-            table.add_column(column, justify="right" if column in ("#", "seeds") else "left")
+            table.add_column(
+                column,
+                justify="right" if column in ("#", "seeds") else "left",
+                no_wrap=column in ("AUROC %", "95% CI", "AP %"),
+            )
         for r in members:
             table.add_row(*(r[c] for c in columns))
         console.print(table)
@@ -179,7 +280,3 @@ def print_table(board: Leaderboard, console: Any = None) -> None:
 def _one_line(message: str, limit: int = 160) -> str:
     line = " ".join(message.split())
     return line if len(line) <= limit else line[: limit - 1] + "…"
-
-
-def _blank_none(values: dict[str, Any]) -> dict[str, Any]:
-    return {k: ("" if v is None else v) for k, v in values.items()}

@@ -3,9 +3,9 @@
 Its shape: ``{"train": {"0": [names], "unlabeled": {"0": [...], "1": [...]}},
 "test": {"0": [names], "1": [names]}}``, names being image files such as ``<id>.png`` in the
 packaging's ``images/`` folder. ``train["0"]`` are the training normals; the unlabeled pool is
-for semi-supervised methods and is not used. uadbench carves its validation normals from
-``train["0"]`` (patient = image), so train + val together are exactly the benchmark's training
-set and test is its test set.
+for semi-supervised methods and is not used. The split is reproduced exactly: ``train["0"]``
+trains, the test set tests, and there is no validation set (so no operating point), because
+published Med-AD numbers are comparable only with exactly this training set.
 """
 
 from __future__ import annotations
@@ -19,10 +19,10 @@ from typing import ClassVar
 import pandas as pd
 
 from uadbench.dataset import DataNotFoundError, SplitTableError
-from uadbench.split_files import DEFAULT_VERSION, VAL_FRACTION, SplitFileDataset, carve_validation
+from uadbench.split_files import DEFAULT_VERSION, SplitFileDataset, carve_validation
 
 
-def read_medad_json(path: Path, salt: str, val_fraction: float = VAL_FRACTION) -> pd.DataFrame:
+def read_medad_json(path: Path, salt: str, val_fraction: float = 0.0) -> pd.DataFrame:
     """The split table (``id``, ``file``, ``label``, ``split``, ``patient``) of a data.json."""
     try:
         data = json.loads(Path(path).read_text())

@@ -168,6 +168,11 @@ class Method(ABC):
         return {"score": self.score(images)}
 
 
+def reported_first(variants: dict[str, np.ndarray], reported: str) -> dict[str, np.ndarray]:
+    """``variants`` reordered so that ``reported`` comes first (see ``score_variants``)."""
+    return {reported: variants[reported], **{k: v for k, v in variants.items() if k != reported}}
+
+
 def check_method_class(cls: type) -> None:
     """Raise a ``TypeError`` that says what is missing if ``cls`` breaks the contract."""
     problems = []

@@ -1,4 +1,12 @@
-"""Figures from run records: ROC curves per data set and an AUROC heat map."""
+"""Figures from the leaderboard and the run records, each as PNG and PDF.
+
+- ROC curves per data set and split: the mean curve over seeds of each row, with a 95% band
+  from a stratified bootstrap of the test images;
+- an AUROC heat map (methods x data sets) annotated with the bootstrap interval;
+- score distributions of normal and abnormal test images per method;
+- training curves (the loss a method recorded) per method;
+- a contact sheet of images, with an optional mask drawn over them.
+"""
 
 from __future__ import annotations
 
@@ -8,22 +16,12 @@ from typing import Any
 
 import numpy as np
 
-from uadbench.leaderboard import Leaderboard, Row, aligned_scores, group_key
+from uadbench.leaderboard import Leaderboard, Row, group_key
+from uadbench.metrics import stratified_bootstrap_indices
 
 FPR_GRID = np.linspace(0, 1, 201)
-
-
-def _labels(rows: list[Row]) -> dict[str, str]:
-    """A legend label per row: the method name, qualified only where it is ambiguous."""
-    count = defaultdict(int)
-    for row in rows:
-        count[(row.dataset, row.method)] += 1
-    return {
-        row.config: row.method
-        if count[(row.dataset, row.method)] == 1
-        else f"{row.method} ({row.profile}, {row.image_size}px, {row.config[:4]})"
-        for row in rows
-    }
+FORMATS = ("png", "pdf")
+BAND_RESAMPLES = 200
 
 
 def pyplot():
@@ -36,13 +34,31 @@ def pyplot():
     return plt
 
 
-def save_figure(fig, path: Path, dpi: int = 150) -> Path:
-    """Save ``fig`` to ``path`` (folders created), close it and return the path."""
+def save_figure(fig: Any, path: Path, dpi: int = 150) -> list[Path]:
+    """Save ``fig`` as ``path`` with each suffix of ``FORMATS`` (folders created); close it."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.tight_layout()
-    fig.savefig(path, dpi=dpi)
+    written = []
+    for suffix in FORMATS if path.suffix == "" else (path.suffix.lstrip("."),):
+        target = path.with_suffix(f".{suffix}")
+        fig.savefig(target, dpi=dpi)
+        written.append(target)
     pyplot().close(fig)
-    return path
+    return written
+
+
+def _label(row: Row, rows: list[Row]) -> str:
+    """The method name, qualified only where it is ambiguous within ``rows``."""
+    same = [r for r in rows if r.method == row.method]
+    return row.method if len(same) == 1 else f"{row.method} ({row.profile}, {row.image_size}px)"
+
+
+def _panels(board: Leaderboard) -> dict[tuple[str, str], list[Row]]:
+    panels: dict[tuple[str, str], list[Row]] = defaultdict(list)
+    for row in board.rows:
+        if row.scores is not None:
+            panels[(row.dataset, row.split_version)].append(row)
+    return panels
 
 
 def mean_roc(labels: np.ndarray, scores: np.ndarray) -> np.ndarray:
@@ -56,59 +72,67 @@ def mean_roc(labels: np.ndarray, scores: np.ndarray) -> np.ndarray:
     return np.mean(curves, axis=0)
 
 
-def plot_roc_curves(board: Leaderboard, records: list[dict[str, Any]], out: Path) -> Path:
-    """One panel per data set, one mean ROC curve per configuration."""
+def roc_band(
+    labels: np.ndarray, scores: np.ndarray, resamples: int = BAND_RESAMPLES
+) -> tuple[np.ndarray, np.ndarray]:
+    """A pointwise 95% band of the mean ROC curve over stratified bootstrap resamples."""
+    curves = [
+        mean_roc(labels[i], scores[:, i]) for i in stratified_bootstrap_indices(labels, resamples)
+    ]
+    return np.percentile(curves, 2.5, axis=0), np.percentile(curves, 97.5, axis=0)
+
+
+def plot_roc_curves(board: Leaderboard, out: Path) -> list[Path]:
+    """One panel per data set and split, one mean ROC curve with its band per row."""
     plt = pyplot()
     import seaborn as sns
 
-    finished = defaultdict(list)
-    for record in records:
-        if record["status"] == "ok":
-            finished[group_key(record["config"])[:8]].append(record)
-    datasets = board.datasets()
-    fig, axes = plt.subplots(1, len(datasets), figsize=(5 * len(datasets), 4.8), squeeze=False)
-    palette = sns.color_palette("tab10")
-    for ax, dataset in zip(axes[0], datasets, strict=True):
-        rows = [r for r in board.rows if r.dataset == dataset and r.config in finished]
-        names = _labels(rows)
+    panels = _panels(board)
+    fig, axes = plt.subplots(1, len(panels), figsize=(5.2 * len(panels), 5), squeeze=False)
+    palette = sns.color_palette("tab10", 10) + sns.color_palette("Set2", 8)
+    for ax, ((dataset, split), rows) in zip(axes[0], panels.items(), strict=True):
         for i, row in enumerate(rows):
-            labels, scores = aligned_scores(finished[row.config])
+            colour = palette[i % len(palette)]
+            low, high = roc_band(row.labels, row.scores)
+            ax.fill_between(FPR_GRID, low, high, color=colour, alpha=0.12, linewidth=0)
             ax.plot(
                 FPR_GRID,
-                mean_roc(labels, scores),
-                color=palette[i % len(palette)],
-                label=f"{names[row.config]}  AUROC {100 * row.auroc_mean:.1f}",
+                mean_roc(row.labels, row.scores),
+                color=colour,
+                label=f"{_label(row, rows)}  {100 * row.auroc_mean:.1f}",
             )
         ax.plot([0, 1], [0, 1], color="grey", linestyle=":", linewidth=1)
         ax.set(
-            title=dataset,
+            title=f"{dataset} ({split})",
             xlabel="false positive rate",
             ylabel="true positive rate",
             xlim=(0, 1),
             ylim=(0, 1.01),
             aspect="equal",
         )
-        ax.legend(loc="lower right", fontsize=8)
-    return save_figure(fig, Path(out) / "roc_curves.png")
+        ax.legend(loc="lower right", fontsize=7, title="AUROC %", title_fontsize=7)
+    return save_figure(fig, Path(out) / "roc_curves")
 
 
-def plot_auroc_heatmap(board: Leaderboard, out: Path) -> Path:
+def plot_auroc_heatmap(board: Leaderboard, out: Path) -> list[Path]:
     """Methods x data sets, coloured by mean AUROC, annotated with the 95% interval."""
     plt = pyplot()
     import seaborn as sns
 
-    rows = [r for r in board.rows if r.auroc_mean is not None]
-    names = _labels(rows)
-    methods = sorted({names[r.config] for r in rows})
-    datasets = board.datasets()
-    values = np.full((len(methods), len(datasets)), np.nan)
+    panels = _panels(board)
+    columns = [f"{d}\n({s})" for d, s in panels]
+    names = sorted({_label(r, rows) for rows in panels.values() for r in rows})
+    values = np.full((len(names), len(columns)), np.nan)
     notes = np.full(values.shape, "", dtype=object)
-    for row in rows:
-        i, j = methods.index(names[row.config]), datasets.index(row.dataset)
-        values[i, j] = 100 * row.auroc_mean
-        low, high = row.auroc_ci95 or (np.nan, np.nan)
-        notes[i, j] = f"{100 * row.auroc_mean:.1f}\n[{100 * low:.1f}, {100 * high:.1f}]\nn={row.n}"
-    fig, ax = plt.subplots(figsize=(2.2 + 1.8 * len(datasets), 1.2 + 0.7 * len(methods)))
+    for j, rows in enumerate(panels.values()):
+        for row in rows:
+            i = names.index(_label(row, rows))
+            low, high = row.auroc_ci95
+            values[i, j] = 100 * row.auroc_mean
+            notes[i, j] = (
+                f"{100 * row.auroc_mean:.1f}\n[{100 * low:.1f}, {100 * high:.1f}]\nn={row.n}"
+            )
+    fig, ax = plt.subplots(figsize=(2.5 + 2 * len(columns), 1.2 + 0.6 * len(names)))
     sns.heatmap(
         values,
         annot=notes,
@@ -117,13 +141,75 @@ def plot_auroc_heatmap(board: Leaderboard, out: Path) -> Path:
         vmin=50,
         vmax=100,
         ax=ax,
-        xticklabels=datasets,
-        yticklabels=methods,
+        xticklabels=columns,
+        yticklabels=names,
         cbar_kws={"label": "AUROC (%)"},
-        annot_kws={"fontsize": 8},
+        annot_kws={"fontsize": 7},
     )
     ax.set_title("Mean AUROC over seeds [bootstrap 95% CI]")
-    return save_figure(fig, Path(out) / "auroc_heatmap.png")
+    return save_figure(fig, Path(out) / "auroc_heatmap")
+
+
+def plot_score_distributions(board: Leaderboard, out: Path) -> list[Path]:
+    """Per data set and method: the test scores of normal and abnormal images (first seed),
+    standardised by the normal scores so that methods share an axis."""
+    plt = pyplot()
+    written = []
+    for (dataset, split), rows in _panels(board).items():
+        columns = min(4, len(rows))
+        height = -(-len(rows) // columns)
+        fig, axes = plt.subplots(
+            height, columns, figsize=(3.6 * columns, 2.6 * height), squeeze=False
+        )
+        for ax in axes.flat:
+            ax.axis("off")
+        for ax, row in zip(axes.flat, rows, strict=False):
+            ax.axis("on")
+            scores = row.scores[0]
+            normal = scores[row.labels == 0]
+            z = (scores - np.median(normal)) / (np.std(normal) + 1e-12)
+            bins = np.linspace(np.percentile(z, 0.5), np.percentile(z, 99.5), 40)
+            ax.hist(z[row.labels == 0], bins=bins, alpha=0.6, label="normal", color="tab:blue")
+            ax.hist(z[row.labels == 1], bins=bins, alpha=0.6, label="abnormal", color="tab:red")
+            ax.set_title(f"{_label(row, rows)} ({100 * row.auroc_mean:.1f})", fontsize=8)
+            ax.set_xlabel("score (normal-standardised)", fontsize=7)
+            ax.tick_params(labelsize=6)
+        axes.flat[0].legend(fontsize=7)
+        fig.suptitle(f"Test score distributions: {dataset} ({split})", fontsize=10)
+        written += save_figure(fig, Path(out) / f"score_distributions_{dataset}_{split}")
+    return written
+
+
+def plot_training_curves(
+    board: Leaderboard, records: list[dict[str, Any]], out: Path
+) -> list[Path]:
+    """The training loss each method recorded, one line per seed, a panel per row."""
+    plt = pyplot()
+    by_row: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for record in records:
+        if record["status"] == "ok" and record.get("history", {}).get("loss"):
+            by_row[group_key(record["config"])[:8]].append(record)
+    rows = [r for r in board.rows if r.config in by_row]
+    if not rows:
+        return []
+    columns = min(4, len(rows))
+    height = -(-len(rows) // columns)
+    fig, axes = plt.subplots(height, columns, figsize=(3.6 * columns, 2.6 * height), squeeze=False)
+    for ax in axes.flat:
+        ax.axis("off")
+    for ax, row in zip(axes.flat, rows, strict=False):
+        ax.axis("on")
+        for record in sorted(by_row[row.config], key=lambda r: r["config"]["seed"]):
+            curve = record["history"]["loss"]
+            ax.plot(
+                curve["step"], curve["value"], linewidth=1, label=f"seed {record['config']['seed']}"
+            )
+        ax.set_title(f"{row.method} on {row.dataset} ({row.image_size}px)", fontsize=8)
+        ax.set_xlabel("step or epoch", fontsize=7)
+        ax.set_ylabel("training loss", fontsize=7)
+        ax.tick_params(labelsize=6)
+        ax.legend(fontsize=6)
+    return save_figure(fig, Path(out) / "training_curves")
 
 
 def plot_contact_sheet(
@@ -133,9 +219,8 @@ def plot_contact_sheet(
     columns: int = 8,
     overlays: np.ndarray | None = None,
 ) -> Path:
-    """A grid of grayscale images with a title each (and masks drawn over them), as PNG."""
+    """A grid of grayscale images with a title each (and masks drawn over them), as one file."""
     plt = pyplot()
-
     rows = -(-len(images) // columns)
     fig, axes = plt.subplots(rows, columns, figsize=(1.6 * columns, 1.75 * rows), squeeze=False)
     for ax in axes.flat:
@@ -145,4 +230,14 @@ def plot_contact_sheet(
         ax.set_title(title, fontsize=8)
     for ax, mask in zip(axes.flat, overlays if overlays is not None else [], strict=False):
         ax.imshow(np.ma.masked_where(~mask.astype(bool), mask), cmap="autumn", alpha=0.45)
-    return save_figure(fig, Path(out), dpi=110)
+    return save_figure(fig, Path(out), dpi=110)[0]
+
+
+def plot_all(board: Leaderboard, records: list[dict[str, Any]], out: Path) -> list[Path]:
+    """Every leaderboard figure into ``out``."""
+    return [
+        *plot_roc_curves(board, out),
+        *plot_auroc_heatmap(board, out),
+        *plot_score_distributions(board, out),
+        *plot_training_curves(board, records, out),
+    ]

@@ -5,6 +5,10 @@ own: in the ``uadbench.methods`` and ``uadbench.datasets`` entry-point groups. A
 not installed joins with ``--plugin path/to/file.py`` or ``--plugin package.module`` (or the
 ``UADBENCH_PLUGINS`` environment variable, paths separated by ``os.pathsep``); every concrete
 ``Method`` or ``Dataset`` subclass defined in it is registered under its ``name``.
+
+A *family* registers many names behind one prefix (``uadbench.method_families``): an object
+with ``prefix``, ``names()`` (the names it lists) and ``get(name)`` (the class for any name with
+its prefix), e.g. every model of another library made available as ``<prefix><model>``.
 """
 
 from __future__ import annotations
@@ -51,10 +55,31 @@ class Entry(Generic[T]):
 class Registry(Generic[T]):
     """Classes of one kind (methods or data sets) known by name."""
 
-    def __init__(self, kind: str, group: str, check: Callable[[type], None]) -> None:
+    def __init__(
+        self, kind: str, group: str, check: Callable[[type], None], family_group: str | None = None
+    ) -> None:
         self.kind, self.group, self._check = kind, group, check
+        self.family_group = family_group
         self._plugins: dict[str, Entry[T]] = {}
         self._loaded: dict[str, T] = {}
+
+    def _families(self) -> list[tuple[object, str]]:
+        if self.family_group is None:
+            return []
+        families = []
+        for ep in entry_points(group=self.family_group):
+            dist = ep.dist.name if ep.dist is not None else "unknown distribution"
+            try:
+                families.append((ep.load(), f"{dist} ({ep.value})"))
+            except Exception as error:
+                raise PluginError(
+                    f"{self.kind} family {ep.name!r} ({ep.value}) failed to import: "
+                    f"{type(error).__name__}: {error}"
+                ) from error
+        return families
+
+    def _family_of(self, name: str) -> tuple[object, str] | None:
+        return next(((f, o) for f, o in self._families() if name.startswith(f.prefix)), None)
 
     def _entries(self) -> dict[str, list[Entry[T]]]:
         found: dict[str, list[Entry[T]]] = {}
@@ -66,17 +91,25 @@ class Registry(Generic[T]):
         return found
 
     def names(self) -> list[str]:
-        """Every registered name, sorted."""
-        return sorted(self._entries())
+        """Every registered name (families: the names they list), sorted."""
+        listed = {name for family, _ in self._families() for name in family.names()}
+        return sorted(set(self._entries()) | listed)
 
     def origin(self, name: str) -> str:
         """Where ``name`` comes from: a distribution's entry point or a plugin module."""
+        if name not in self._entries() and (found := self._family_of(name)) is not None:
+            return found[1]
         return self._one(name).origin
 
     def get(self, name: str) -> T:
         """The class registered as ``name``; an error that lists the valid names otherwise."""
         if name in self._loaded:
             return self._loaded[name]
+        if name not in self._entries() and (found := self._family_of(name)) is not None:
+            cls = found[0].get(name)
+            self._check(cls)
+            self._loaded[name] = cls
+            return cls
         entry = self._one(name)
         if entry.cls is not None:
             cls = entry.cls
@@ -133,7 +166,9 @@ def _check_dataset(cls: type) -> None:
     check_dataset_class(cls)
 
 
-methods: Registry[type] = Registry("method", "uadbench.methods", _check_method)
+methods: Registry[type] = Registry(
+    "method", "uadbench.methods", _check_method, family_group="uadbench.method_families"
+)
 datasets: Registry[type] = Registry("data set", "uadbench.datasets", _check_dataset)
 
 

@@ -299,6 +299,7 @@ def _finish(
 ) -> None:
     record["history"] = history.as_dict()
     record["notes"] = history.notes
+    record["warnings"] = [*record.get("warnings", []), *history.warnings]
     record["timings"]["wall_s"] = round(time.perf_counter() - started, 3)
     record["finished_at"] = _now()
     write_record(run.path, record)

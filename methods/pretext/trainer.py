@@ -27,6 +27,7 @@ from methods.pretext.paste import jitter_images
 from uadbench import ImageSet, Method
 from uadbench.backbones import build_backbone
 from uadbench.density import GaussianDensity, GaussianKDE, l2_normalise
+from uadbench.method import reported_first
 from uadbench.metrics import auroc
 from uadbench.tensors import seeded_generator
 
@@ -169,9 +170,8 @@ class PretextMethod(Method):
 
     def score_variants(self, images: np.ndarray) -> dict[str, np.ndarray]:
         embeddings = self.embed(images)
-        first = self.params.density
-        order = [first, *(name for name in self.densities_ if name != first)]
-        return {name: self.densities_[name].score(embeddings) for name in order}
+        variants = {name: density.score(embeddings) for name, density in self.densities_.items()}
+        return reported_first(variants, self.params.density)
 
     def score(self, images: np.ndarray) -> np.ndarray:
         return self.score_variants(images)[self.params.density]

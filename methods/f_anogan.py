@@ -1,0 +1,186 @@
+"""``f-anogan``: fast unsupervised anomaly detection with GANs (Schlegl et al., "f-AnoGAN",
+Medical Image Analysis 54, 2019).
+
+Two stages, as in the paper:
+1. a Wasserstein GAN with gradient penalty (WGAN-GP) learns to generate training normals from
+   a latent vector (critic updated every step, generator every ``n_critic`` steps);
+2. with the GAN frozen, an encoder learns to map an image to the latent vector that regenerates
+   it ("izi_f" training): loss = image residual + ``kappa`` times the residual of the critic's
+   features.
+Score = mean squared image residual + ``kappa`` times the mean squared residual of the critic's
+features between the image and its regeneration G(E(x)); both parts are recorded too.
+Conventions of MedIAnomaly (Cai et al. 2024): 64 px, intensities in [-1, 1], latent 128.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+import torch
+from torch import nn
+
+from methods.reconstruction_nets import (
+    ConvDecoder,
+    check_size,
+    collapse_warning,
+    conv_encoder,
+    epoch_batches,
+    pixel_error,
+)
+from uadbench import ImageSet, Method
+from uadbench.method import reported_first
+from uadbench.tensors import batched_map, seeded_generator, to_signed_unit
+
+
+class Critic(nn.Module):
+    """WGAN critic (layer norm, no batch statistics); ``features`` are its last conv features."""
+
+    def __init__(self, image_size: int, base_width: int) -> None:
+        super().__init__()
+        self.features, width = conv_encoder(image_size, base_width, norm="layer")
+        self.out = nn.Linear(width, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.out(self.features(x)).squeeze(1)
+
+
+class FAnoGAN(Method):
+    """f-AnoGAN: WGAN-GP, then an encoder; score = image + critic-feature residual."""
+
+    name = "f-anogan"
+    min_image_size = 16
+
+    @dataclass(frozen=True)
+    class Params:
+        image_size: int = 64
+        latent_dim: int = 128
+        base_width: int = 32
+        gan_epochs: int = 60
+        encoder_epochs: int = 30
+        batch_size: int = 64
+        lr: float = 1e-4
+        n_critic: int = 5
+        gradient_penalty: float = 10.0
+        kappa: float = 1.0
+        score: Literal["anomaly", "image", "features"] = "anomaly"
+
+    profiles = {"quick": Params(), "paper": Params(gan_epochs=250, encoder_epochs=250)}
+
+    @classmethod
+    def check_params(cls, params: Params) -> None:
+        super().check_params(params)
+        check_size(cls.name, params.image_size)
+
+    def fit(self, train: ImageSet, val: ImageSet | None = None) -> FAnoGAN:
+        p, ctx = self.params, self.context
+        device = ctx.device
+        self.generator_ = ConvDecoder(p.image_size, p.latent_dim, p.base_width).to(device)
+        self.critic_ = Critic(p.image_size, p.base_width).to(device)
+        body, features = conv_encoder(p.image_size, p.base_width)
+        self.encoder_ = nn.Sequential(body, nn.Linear(features, p.latent_dim)).to(device)
+        images = to_signed_unit(train.images, device)
+        generator = seeded_generator(ctx.seed)
+        self._train_gan(images, generator)
+        self._train_encoder(images, generator)
+        self.encoder_.eval()
+        rebuilt = batched_map(self._regenerate, train.images[:256], 128, device)
+        if warning := collapse_warning(torch.from_numpy(rebuilt)):
+            ctx.history.warn(warning)
+        return self
+
+    def _train_gan(self, images: torch.Tensor, generator: torch.Generator) -> None:
+        p, ctx = self.params, self.context
+        adam = dict(lr=p.lr, betas=(0.0, 0.9))
+        opt_g = torch.optim.Adam(self.generator_.parameters(), **adam)
+        opt_d = torch.optim.Adam(self.critic_.parameters(), **adam)
+        step, sums, last = 0, np.zeros(3), 0
+        with ctx.progress.task("training f-anogan GAN", p.gan_epochs) as bar:
+            for epoch, batch in epoch_batches(len(images), p.gan_epochs, p.batch_size, generator):
+                if epoch != last:
+                    self._log_gan(last, sums, bar)
+                    sums[:], last = 0, epoch
+                real = images[batch]
+                fake = self.generator_(self._noise(len(batch), generator)).detach()
+                critic_loss = self.critic_(fake).mean() - self.critic_(real).mean()
+                loss_d = critic_loss + p.gradient_penalty * self._penalty(real, fake, generator)
+                opt_d.zero_grad(set_to_none=True)
+                loss_d.backward()
+                opt_d.step()
+                sums += [-critic_loss.item(), 0.0, 1]
+                step += 1
+                if step % p.n_critic == 0:
+                    loss_g = -self.critic_(
+                        self.generator_(self._noise(len(batch), generator))
+                    ).mean()
+                    opt_g.zero_grad(set_to_none=True)
+                    loss_g.backward()
+                    opt_g.step()
+                    sums[1] += loss_g.item() * p.n_critic
+            self._log_gan(last, sums, bar)
+
+    def _log_gan(self, epoch: int, sums: np.ndarray, bar: object) -> None:
+        distance = sums[0] / max(sums[2], 1)
+        self.context.history.record(
+            epoch, wasserstein_estimate=distance, generator_loss=sums[1] / max(sums[2], 1)
+        )
+        bar.advance(wasserstein=distance)
+
+    def _train_encoder(self, images: torch.Tensor, generator: torch.Generator) -> None:
+        p, ctx = self.params, self.context
+        for module in (self.generator_, self.critic_):
+            module.eval().requires_grad_(False)
+        optimizer = torch.optim.Adam(self.encoder_.parameters(), lr=p.lr, betas=(0.5, 0.999))
+        self.encoder_.train()
+        total, count, last = 0.0, 0, 0
+        with ctx.progress.task("training f-anogan encoder", p.encoder_epochs) as bar:
+            for epoch, batch in epoch_batches(
+                len(images), p.encoder_epochs, p.batch_size, generator
+            ):
+                if epoch != last:
+                    ctx.history.record(last, encoder_loss=total / count)
+                    bar.advance(loss=total / count)
+                    total, count, last = 0.0, 0, epoch
+                image_part, feature_part = self._residuals(images[batch])
+                loss = (image_part + p.kappa * feature_part).mean()
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                optimizer.step()
+                total, count = total + loss.item() * len(batch), count + len(batch)
+            ctx.history.record(last, encoder_loss=total / count)
+            bar.advance(loss=total / count)
+
+    def _noise(self, n: int, generator: torch.Generator) -> torch.Tensor:
+        return torch.randn(n, self.params.latent_dim, generator=generator).to(self.context.device)
+
+    def _penalty(
+        self, real: torch.Tensor, fake: torch.Tensor, generator: torch.Generator
+    ) -> torch.Tensor:
+        mix = torch.rand(len(real), 1, 1, 1, generator=generator).to(real.device)
+        between = (mix * real + (1 - mix) * fake).requires_grad_(True)
+        (gradient,) = torch.autograd.grad(self.critic_(between).sum(), between, create_graph=True)
+        return (gradient.flatten(1).norm(dim=1) - 1).pow(2).mean()
+
+    def _regenerate(self, x: torch.Tensor) -> torch.Tensor:
+        return self.generator_(self.encoder_(x))
+
+    def _residuals(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        rebuilt = self._regenerate(x)
+        features = (self.critic_.features(rebuilt) - self.critic_.features(x)).pow(2).mean(dim=1)
+        return pixel_error(rebuilt, x), features
+
+    def score_variants(self, images: np.ndarray) -> dict[str, np.ndarray]:
+        def parts(x: torch.Tensor) -> torch.Tensor:
+            return torch.stack(self._residuals(x), dim=1)
+
+        values = batched_map(parts, images, 128, self.context.device)
+        variants = {
+            "anomaly": values[:, 0] + self.params.kappa * values[:, 1],
+            "image": values[:, 0],
+            "features": values[:, 1],
+        }
+        return reported_first(variants, self.params.score)
+
+    def score(self, images: np.ndarray) -> np.ndarray:
+        return self.score_variants(images)[self.params.score]

@@ -1,0 +1,67 @@
+"""anomalib models through the bridge, offline, on uadbench's own tiny synthetic split."""
+
+import pytest
+
+from uadbench import registry
+from uadbench.registry import UnknownNameError
+from uadbench.runner import RunRequest, execute, plan
+
+from .conftest import TINY_SYNTHETIC
+
+
+def run(tmp_path, method, size=64, **params):
+    request = RunRequest(
+        method=method,
+        dataset="synthetic",
+        data_options=TINY_SYNTHETIC,
+        image_size=size,
+        params={"epochs": "1", **params},
+        device="cpu",
+        results_dir=tmp_path / "r",
+    )
+    [planned] = plan(request)
+    return execute(planned, tmp_path / "cache")
+
+
+@pytest.mark.parametrize(
+    ("method", "weights"),
+    [
+        ("anomalib-padim", "none"),
+        ("anomalib-padim", "efficientnet-lite0"),
+        ("anomalib-dfm", "none"),
+        ("anomalib-patchcore", "none"),
+        ("anomalib-ganomaly", "none"),
+        ("anomalib-fastflow", "none"),
+    ],
+)
+def test_bridged_models_run_offline_and_write_nothing_else(tmp_path, monkeypatch, method, weights):
+    monkeypatch.chdir(tmp_path)
+    outcome = run(tmp_path, method, weights=weights)
+    assert outcome.status == "ok", outcome.record.get("error")
+    assert outcome.record["config"]["params"]["weights"] == weights
+    assert len(outcome.record["test"]["scores"]) == 24
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cache", "r"]  # no anomalib folders
+
+
+def test_the_family_lists_its_models_without_importing_anomalib():
+    names = registry.methods.names()
+    assert {"anomalib-padim", "anomalib-patchcore", "anomalib-reverse-distillation"} <= set(names)
+
+
+def test_sizes_a_model_cannot_take_fail_before_training():
+    with pytest.raises(ValueError, match="at least 128 px"):
+        plan(RunRequest(method="anomalib-cflow", dataset="synthetic", image_size=64))
+    with pytest.raises(ValueError, match="divisible by 32"):
+        plan(RunRequest(method="anomalib-padim", dataset="synthetic", image_size=80))
+
+
+def test_a_model_that_needs_pretrained_weights_says_which_choice_works():
+    with pytest.raises(ValueError, match="weights=efficientnet-lite0"):
+        plan(RunRequest(method="anomalib-stfpm", dataset="synthetic", params={"weights": "none"}))
+
+
+def test_an_unknown_anomalib_model_lists_the_known_ones():
+    with pytest.raises(
+        UnknownNameError, match=r"anomalib has no image model 'nonsense'.*anomalib-padim"
+    ):
+        registry.methods.get("anomalib-nonsense")

@@ -1,0 +1,183 @@
+"""A self-contained benchmark report: leaderboard, figures, protocol and the list of runs.
+
+``write_report`` turns a results folder into ``report.md`` (readable on GitHub) and
+``report.html``, with the figures beside them. Every number comes from the run records, and the
+run list names the record of each run.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import defaultdict
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from uadbench.leaderboard import build_leaderboard
+from uadbench.leaderboard_export import to_markdown
+from uadbench.plots import plot_all
+from uadbench.published import published_results
+
+PAGE = """<!doctype html>
+<html><head><meta charset="utf-8"><title>uadbench report</title>
+<style>body{{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em}}
+table{{border-collapse:collapse;font-size:13px}}td,th{{border:1px solid #ccc;padding:3px 6px}}
+img{{max-width:100%}}code{{background:#f4f4f4}}</style></head><body>
+{body}
+</body></html>
+"""
+
+
+def write_report(results_dir: Path, out: Path, title: str = "uadbench report") -> list[Path]:
+    """Write ``out/report.md``, ``out/report.html`` and ``out/figures/``; return their paths."""
+    from uadbench.records import scan_records
+
+    records, unreadable = scan_records(results_dir)
+    if unreadable:
+        names = ", ".join(str(u.path) for u in unreadable[:3])
+        raise ValueError(
+            f"{len(unreadable)} record(s) cannot be read ({names}); fix or remove them"
+        )
+    board = build_leaderboard(records)
+    if not board.rows:
+        raise ValueError(f"no run records under {Path(results_dir) / 'runs'}")
+    out = Path(out)
+    figures = plot_all(board, records, out / "figures")
+    text = "\n".join(
+        [
+            f"# {title}",
+            "",
+            f"Generated {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC from {len(records)} run "
+            f"records in `{_relative(Path(results_dir), out)}` by `uadbench report`.",
+            "",
+            "## Leaderboard",
+            "",
+            to_markdown(board),
+            "## Figures",
+            "",
+            *[f"![{p.stem}](figures/{p.name})\n" for p in figures if p.suffix == ".png"],
+            "Every figure is also in the `figures/` folder as PDF.",
+            "",
+            _protocol(records),
+            _other_published(board),
+            _run_list(records, out),
+        ]
+    )
+    markdown_path = out / "report.md"
+    markdown_path.write_text(text)
+    html_path = out / "report.html"
+    html_path.write_text(PAGE.format(body=_html(text)))
+    return [markdown_path, html_path, *figures]
+
+
+def _html(text: str) -> str:
+    import markdown
+
+    return markdown.markdown(text, extensions=["tables"])
+
+
+def _relative(path: Path, start: Path) -> str:
+    return os.path.relpath(path.resolve(), start.resolve())
+
+
+def _protocol(records: list[dict[str, Any]]) -> str:
+    ok = [r for r in records if r["status"] == "ok"]
+    lines = [
+        "## Protocol",
+        "",
+        "### Data",
+        "",
+        "| data set | split | checksum | train | val | test |",
+        "|---|---|---|---|---|---|",
+    ]
+    seen = set()
+    for r in ok:
+        key = (r["dataset"], r["split_version"], r["data"]["checksum"])
+        if key not in seen:
+            seen.add(key)
+            d = r["data"]
+            lines.append(
+                _md_row(*key[:2], f"`{key[2][:12]}`", d["n_train"], d["n_val"], d["n_test"])
+            )
+    lines += [
+        "",
+        "Training and validation sets hold normal images only; the validation normals are carved "
+        "from the training normals and set the operating-point threshold. Every method of a data "
+        "set gets the same prepared arrays (grayscale, 8 bit, resized straight to its image size).",
+        "",
+        "### Methods, profiles and hyperparameters",
+        "",
+    ]
+    configs: dict[tuple[str, str, int], dict[str, Any]] = {}
+    seeds: dict[tuple[str, str, int], set[int]] = defaultdict(set)
+    for r in ok:
+        key = (r["method"], r["profile"], r["image_size"])
+        configs[key] = r["config"]["params"]
+        seeds[key].add(r["seed"])
+    for (method, profile, size), params in sorted(configs.items()):
+        shown = ", ".join(f"{k}={v}" for k, v in params.items())
+        used = sorted(seeds[(method, profile, size)])
+        lines.append(f"- **{method}** ({profile}, {size} px; seeds {used}): {shown}")
+    hardware = {
+        (
+            r["hardware"].get("device"),
+            r["hardware"].get("gpu") or r["hardware"].get("cpu"),
+            r["hardware"].get("cpu_count"),
+        )
+        for r in ok
+    }
+    versions: dict[str, set[str]] = defaultdict(set)
+    for r in ok:
+        for package, version in r["versions"].items():
+            versions[package].add(version)
+    lines += ["", "### Hardware and software", ""]
+    lines += [
+        f"- device {d}: {name}, {cores} CPU cores" for d, name, cores in sorted(hardware, key=str)
+    ]
+    lines.append(
+        "- " + ", ".join(f"{p} {'/'.join(sorted(v))}" for p, v in sorted(versions.items()))
+    )
+    return "\n".join(lines) + "\n"
+
+
+def _other_published(board: Any) -> str:
+    shown = {(r.dataset, r.split_version, r.method) for r in board.rows}
+    others = [p for p in published_results() if (p.dataset, p.split_version, p.method) not in shown]
+    if not others:
+        return ""
+    lines = [
+        "## Published numbers on splits not run here",
+        "",
+        "Not comparable with the measured numbers above: the splits differ. Listed for reference.",
+        "",
+        "| data set | split | method | AUROC % | source |",
+        "|---|---|---|---|---|",
+    ]
+    for p in others:
+        spread = f" ± {p.auroc_std:g}" if p.auroc_std is not None else ""
+        lines.append(
+            _md_row(p.dataset, p.split_version, p.published_name, f"{p.auroc:g}{spread}", p.source)
+        )
+    return "\n".join(lines) + "\n"
+
+
+def _run_list(records: list[dict[str, Any]], out: Path) -> str:
+    lines = [
+        "## Runs",
+        "",
+        "| data set | method | profile | size | seed | status | AUROC % | wall s | record |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in sorted(
+        records, key=lambda r: (r["dataset"], r["method"], r["profile"], r["image_size"], r["seed"])
+    ):
+        auroc = f"{100 * r['metrics']['auroc']:.1f}" if r["status"] == "ok" else "-"
+        wall = r.get("timings", {}).get("wall_s", "-")
+        path = _relative(Path(r["_path"]), out)
+        cells = [r[k] for k in ("dataset", "method", "profile", "image_size", "seed", "status")]
+        lines.append(_md_row(*cells, auroc, wall, f"[{Path(path).name}]({path})"))
+    return "\n".join(lines) + "\n"
+
+
+def _md_row(*cells: Any) -> str:
+    return "| " + " | ".join(str(c) for c in cells) + " |"
