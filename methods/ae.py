@@ -20,13 +20,13 @@ from torch import nn
 
 from methods.reconstruction_nets import (
     ConvDecoder,
-    check_size,
+    ReconstructionMethod,
     collapse_warning,
     conv_encoder,
     epoch_batches,
     pixel_error,
 )
-from uadbench import ImageSet, Method
+from uadbench import ImageSet
 from uadbench.tensors import batched_map, seeded_generator, to_signed_unit
 
 
@@ -43,11 +43,10 @@ class ConvAutoEncoder(nn.Module):
         return self.decoder(self.encoder(x))
 
 
-class AutoEncoder(Method):
+class AutoEncoder(ReconstructionMethod):
     """Convolutional autoencoder; score = mean squared reconstruction error."""
 
     name = "ae"
-    min_image_size = 16
 
     @dataclass(frozen=True)
     class Params:
@@ -62,11 +61,6 @@ class AutoEncoder(Method):
         "quick": Params(),
         "paper": Params(epochs=250),
     }
-
-    @classmethod
-    def check_params(cls, params: Params) -> None:
-        super().check_params(params)
-        check_size(cls.name, params.image_size)
 
     def fit(self, train: ImageSet, val: ImageSet | None = None) -> AutoEncoder:
         p, ctx = self.params, self.context

@@ -23,13 +23,13 @@ from torch import nn
 
 from methods.reconstruction_nets import (
     ConvDecoder,
-    check_size,
+    ReconstructionMethod,
     collapse_warning,
     conv_encoder,
     epoch_batches,
     pixel_error,
 )
-from uadbench import ImageSet, Method
+from uadbench import ImageSet
 from uadbench.method import reported_first
 from uadbench.tensors import batched_map, seeded_generator, to_signed_unit
 
@@ -46,11 +46,10 @@ class Critic(nn.Module):
         return self.out(self.features(x)).squeeze(1)
 
 
-class FAnoGAN(Method):
+class FAnoGAN(ReconstructionMethod):
     """f-AnoGAN: WGAN-GP, then an encoder; score = image + critic-feature residual."""
 
     name = "f-anogan"
-    min_image_size = 16
 
     @dataclass(frozen=True)
     class Params:
@@ -67,11 +66,6 @@ class FAnoGAN(Method):
         score: Literal["anomaly", "image", "features"] = "anomaly"
 
     profiles = {"quick": Params(), "paper": Params(gan_epochs=250, encoder_epochs=250)}
-
-    @classmethod
-    def check_params(cls, params: Params) -> None:
-        super().check_params(params)
-        check_size(cls.name, params.image_size)
 
     def fit(self, train: ImageSet, val: ImageSet | None = None) -> FAnoGAN:
         p, ctx = self.params, self.context

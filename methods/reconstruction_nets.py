@@ -1,4 +1,5 @@
-"""Convolutional building blocks of the reconstruction baselines (AE, VAE, f-AnoGAN).
+"""Convolutional building blocks of the reconstruction baselines (AE, VAE, f-AnoGAN), and
+their common base class.
 
 DCGAN-style: an encoder of strided 4x4 convolutions halving the side down to 4 x 4, widths
 doubling from ``base_width``, and a decoder that mirrors it with transposed convolutions and a
@@ -10,9 +11,12 @@ from __future__ import annotations
 import itertools
 import math
 from collections.abc import Iterator
+from typing import Any
 
 import torch
 from torch import nn
+
+from uadbench import Method
 
 
 def check_size(method: str, size: int) -> None:
@@ -99,3 +103,14 @@ def epoch_batches(
             batch = order[start : start + batch_size]
             if len(batch) >= 2:
                 yield epoch, batch
+
+
+class ReconstructionMethod(Method):
+    """Base of the reconstruction baselines: DCGAN-style networks, so sizes of 4 * 2**k."""
+
+    min_image_size = 16
+
+    @classmethod
+    def check_params(cls, params: Any) -> None:
+        super().check_params(params)
+        check_size(cls.name, params.image_size)

@@ -21,13 +21,13 @@ from torch import nn
 
 from methods.reconstruction_nets import (
     ConvDecoder,
-    check_size,
+    ReconstructionMethod,
     collapse_warning,
     conv_encoder,
     epoch_batches,
     pixel_error,
 )
-from uadbench import ImageSet, Method
+from uadbench import ImageSet
 from uadbench.method import reported_first
 from uadbench.tensors import batched_map, seeded_generator, to_signed_unit
 
@@ -46,11 +46,10 @@ class ConvVAE(nn.Module):
         return mean, log_var.clamp(-10, 10)
 
 
-class VAE(Method):
+class VAE(ReconstructionMethod):
     """Variational autoencoder; score = reconstruction error (or the ELBO)."""
 
     name = "vae"
-    min_image_size = 16
 
     @dataclass(frozen=True)
     class Params:
@@ -64,11 +63,6 @@ class VAE(Method):
         score: Literal["reconstruction", "elbo"] = "reconstruction"
 
     profiles = {"quick": Params(), "paper": Params(epochs=250)}
-
-    @classmethod
-    def check_params(cls, params: Params) -> None:
-        super().check_params(params)
-        check_size(cls.name, params.image_size)
 
     def _loss_terms(
         self, x: torch.Tensor, sample: bool

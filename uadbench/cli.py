@@ -185,6 +185,96 @@ def run(
 
 
 @app.command()
+def sweep(
+    grid_file: Annotated[
+        Path | None, typer.Argument(help="TOML or YAML grid file (options below override it).")
+    ] = None,
+    method: Annotated[list[str], typer.Option("--method", help="Method (repeatable).")] = [],  # noqa: B006
+    dataset: Annotated[list[str], typer.Option("--dataset", help="Data set (repeatable).")] = [],  # noqa: B006
+    seeds: Annotated[str | None, typer.Option(help="Seeds: 0,1,2 or 0-4.")] = None,
+    profile: Annotated[str | None, typer.Option(help="quick or paper.")] = None,
+    image_size: Annotated[
+        list[int], typer.Option("--image-size", help="Image size (repeatable).")
+    ] = [],  # noqa: B006
+    param: Annotated[list[str], typer.Option("--param", help="Hyperparameter key=value.")] = [],  # noqa: B006
+    data_option: Annotated[
+        list[str], typer.Option("--data-option", help="Data set option key=value.")
+    ] = [],  # noqa: B006
+    results_dir: Annotated[Path | None, typer.Option(help="Folder of run records.")] = None,
+    data_root: DataRootOption = None,
+    cache_dir: Annotated[Path | None, typer.Option(help="Prepared-array cache.")] = None,
+    device: Annotated[str | None, typer.Option(help="auto, cpu, cuda or cuda:N.")] = None,
+    executor: Annotated[str, typer.Option(help="local (one cell after another) or ray.")] = "local",
+    ray_address: Annotated[
+        str | None, typer.Option(help="Join this Ray cluster (default: start a local instance).")
+    ] = None,
+    cpus_per_cell: Annotated[float, typer.Option(help="CPUs a Ray cell asks for.")] = 1,
+    gpus_per_cell: Annotated[float, typer.Option(help="GPUs a Ray cell asks for.")] = 0,
+    plugin: PluginOption = [],  # noqa: B006
+) -> None:
+    """Run every cell of a grid (methods x data sets x seeds) that has no finished record."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from uadbench.prepare import default_cache_dir
+    from uadbench.sweep import Grid, load_grid, run_sweep
+
+    overrides = {
+        "methods": method or None,
+        "datasets": dataset or None,
+        "seeds": parse_seeds(seeds) if seeds else None,
+        "profile": profile,
+        "image_sizes": image_size or None,
+        "params": _pairs(param, "--param") or None,
+        "data_options": _pairs(data_option, "--data-option") or None,
+        "results_dir": results_dir,
+        "data_root": data_root,
+        "device": device,
+        "plugins": plugin or None,
+    }
+    with _user_errors():
+        if grid_file is not None:
+            grid = load_grid(grid_file, **overrides)
+        else:
+            grid = Grid(**{k: v for k, v in overrides.items() if v is not None})
+        if executor not in ("local", "ray"):
+            raise ValueError(f"unknown executor {executor!r}; choose local or ray")
+        with Progress(
+            TextColumn("sweep"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.description}"),
+            TimeElapsedColumn(),
+            console=err,
+        ) as bar:
+            task = bar.add_task("", total=None)
+
+            def show(status) -> None:
+                finished = status.done + status.skipped + len(status.failed)
+                bar.update(task, total=status.total, completed=finished, description=status.line())
+
+            status = run_sweep(
+                grid,
+                cache_dir or default_cache_dir(),
+                executor,
+                ray_address,
+                cpus_per_cell,
+                gpus_per_cell,
+                show,
+            )
+    _show_leaderboard(grid.results_dir, "table", set(grid.datasets))
+    err.print(status.line())
+    for cell, message in status.failed:
+        config = cell.config
+        err.print(
+            f"[bold red]FAILED[/] {config['method']} on {config['dataset']} seed {config['seed']}: "
+            f"{message}\n  record: {cell.path}",
+            highlight=False,
+        )
+    if status.failed:
+        _exit(f"{len(status.failed)} of {status.total} cell(s) failed", code=1)
+
+
+@app.command()
 def leaderboard(
     results_dir: ResultsOption = DEFAULT_RESULTS,
     format: Annotated[

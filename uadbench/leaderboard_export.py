@@ -150,6 +150,19 @@ def to_json(board: Leaderboard) -> str:
     return json.dumps({"rows": rows, "did_not_finish": problems, "legend": LEGEND}, indent=1) + "\n"
 
 
+TERMINAL_COLUMNS = (
+    "#",
+    "method",
+    "size",
+    "seeds",
+    "AUROC %",
+    "95% CI",
+    "AP %",
+    "sens/spec %",
+    "vs best",
+    "published",
+    "failed",
+)
 DOCUMENT_COLUMNS = (
     "#",
     "method",
@@ -243,21 +256,7 @@ def print_table(board: Leaderboard, console: Any = None) -> None:
     if not board.rows:
         console.print("No runs recorded yet.")
     for (dataset, split), members in _groups(board).items():
-        ambiguous = len({(r["method"], r["size"]) for r in members}) < len(members)
-        columns = [
-            "#",
-            "method",
-            "size",
-            *(["config"] if ambiguous else []),
-            "seeds",
-            "AUROC %",
-            "95% CI",
-            "AP %",
-            "sens/spec %",
-            "vs best",
-            "published",
-            "failed",
-        ]
+        columns = _with_config(members, TERMINAL_COLUMNS)
         table = Table(title=f"{dataset} · split {split}", caption=LEGEND, caption_justify="left")
         for column in columns:
             table.add_column(

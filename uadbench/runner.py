@@ -69,6 +69,7 @@ class PlannedRun:
     device: str
     config: dict[str, Any]
     path: Path
+    request: RunRequest
 
     @property
     def seed(self) -> int:
@@ -117,7 +118,7 @@ def plan(request: RunRequest) -> list[PlannedRun]:
             "skip_unreadable": request.skip_unreadable,
         }
         path = record_path(request.results_dir, config)
-        runs.append(PlannedRun(method_cls, params, dataset, device, config, path))
+        runs.append(PlannedRun(method_cls, params, dataset, device, config, path, request))
     return runs
 
 
@@ -168,6 +169,14 @@ def execute(
         _fail(record, f"{type(error).__name__}: {error}", traceback.format_exc())
     _finish(run, record, started, history)
     return Outcome(record["status"], run.path, record)
+
+
+def failure_record(run: PlannedRun, message: str) -> dict[str, Any]:
+    """A ``failed`` record for a run that could not record its own failure (a dead worker)."""
+    record = _new_record(run)
+    _fail(record, message, None)
+    record["finished_at"] = _now()
+    return record
 
 
 def _new_record(run: PlannedRun) -> dict[str, Any]:

@@ -50,6 +50,8 @@ class PretextParams:
     momentum: float = 0.9
     weight_decay: float = 3e-5
     schedule: Literal["cosine", "constant"] = "cosine"
+    freeze_batchnorm: bool = False
+    """Keep the backbone's batch-norm statistics as they were at the start (pretrained ones)."""
     density: Literal["kde", "gaussian"] = "kde"
     bandwidth: float = 1.0
     log_every: int = 10
@@ -97,7 +99,7 @@ class PretextMethod(Method):
         generator = seeded_generator(ctx.seed)
         best = (-1.0, None)
         fallbacks, loss_sum, correct, seen = 0, 0.0, 0, 0
-        self.network_.train()
+        self._train_mode()
         with ctx.progress.task(f"training {self.name}", p.steps) as bar:
             for step, indices in enumerate(_batches(len(images), p.batch_size, p.steps, generator)):
                 x = jitter_images(images[indices.to(device)].float() / 255, JITTER, generator)
@@ -133,6 +135,13 @@ class PretextMethod(Method):
             ctx.history.note(val_pretext_accuracy=self._pretext_accuracy(val, augment))
         return self
 
+    def _train_mode(self) -> None:
+        self.network_.train()
+        if self.params.freeze_batchnorm:
+            for module in self.network_.backbone.modules():
+                if isinstance(module, nn.modules.batchnorm._BatchNorm):
+                    module.eval()
+
     def _optimiser(self) -> tuple[torch.optim.Optimizer, torch.optim.lr_scheduler.LRScheduler]:
         p = self.params
         parameters = self.network_.parameters()
@@ -158,7 +167,8 @@ class PretextMethod(Method):
             x = torch.from_numpy(np.ascontiguousarray(images[start : start + self.embed_batch]))
             x = x.to(self.context.device).float().div_(255).unsqueeze(1)
             out.append(self.network_.backbone(x).cpu())
-        self.network_.train(was_training)
+        if was_training:
+            self._train_mode()
         return l2_normalise(torch.cat(out).numpy())
 
     def _fit_densities(self, train: ImageSet) -> None:

@@ -1,0 +1,92 @@
+"""Run a list of ``uadbench run`` commands one after another, timing each, then write the
+leaderboard and the report of the results folder.
+
+    python benchmarks/leaderboard_runs.py --results-dir results/zhanglab-quick \\
+        --data-root ../shared/data/zhanglab-224 --dataset zhanglab \\
+        --run anatpaste:0,1,2 --run cutpaste:0,1,2 --run imagenet-gaussian:0 ...
+
+Each ``--run METHOD:SEEDS[:key=value;key=value]`` is one ``uadbench run`` process (extra
+``--param``s after the second colon). The commands, their exit status and wall time are
+appended to ``<results-dir>/COMMANDS.md``; a failed run is listed as failed and the others go
+on. At the end ``leaderboard.md`` and ``report/`` are rewritten from every record in the folder.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import subprocess
+import sys
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--results-dir", type=Path, required=True)
+    parser.add_argument("--dataset", required=True)
+    parser.add_argument("--data-root", type=Path)
+    parser.add_argument("--run", action="append", default=[], help="METHOD:SEEDS[:k=v;k=v]")
+    parser.add_argument("--title", default="uadbench report")
+    args = parser.parse_args()
+    log = args.results_dir / "COMMANDS.md"
+    args.results_dir.mkdir(parents=True, exist_ok=True)
+    if not log.exists():
+        header = "| started (UTC) | command | exit | wall s |\n|---|---|---|---|\n"
+        log.write_text(f"# Commands that made these records\n\n{header}")
+    total = 0.0
+    for spec in args.run:
+        method, seeds, *extra = spec.split(":", 2)
+        command = [
+            "uadbench",
+            "run",
+            "--method",
+            method,
+            "--dataset",
+            args.dataset,
+            "--seeds",
+            seeds,
+            "--results-dir",
+            str(args.results_dir),
+        ]
+        if args.data_root:
+            command += ["--data-root", str(args.data_root)]
+        for pair in extra[0].split(";") if extra and extra[0] else []:
+            command += ["--param", pair]
+        started = datetime.now(timezone.utc)
+        clock = time.perf_counter()
+        status = subprocess.run(command, stdout=sys.stderr).returncode
+        wall = time.perf_counter() - clock
+        total += wall
+        with open(log, "a") as handle:
+            handle.write(
+                f"| {started:%Y-%m-%d %H:%M} | `{shlex.join(command)}` | {status} | {wall:.0f} |\n"
+            )
+    with open(log, "a") as handle:
+        handle.write(
+            f"\nThis batch: {len(args.run)} command(s), {total / 60:.1f} minutes of wall time.\n\n"
+        )
+    board = subprocess.run(
+        ["uadbench", "leaderboard", "--results-dir", str(args.results_dir), "--format", "markdown"],
+        capture_output=True,
+        text=True,
+    )
+    (args.results_dir / "leaderboard.md").write_text(board.stdout)
+    subprocess.run(
+        [
+            "uadbench",
+            "report",
+            "--results-dir",
+            str(args.results_dir),
+            "--title",
+            args.title,
+            "--out",
+            str(args.results_dir / "report"),
+        ],
+        check=False,
+    )
+
+
+if __name__ == "__main__":
+    main()

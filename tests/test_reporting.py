@@ -1,0 +1,104 @@
+"""Leaderboard exports, figures and the report, from tiny real runs."""
+
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from uadbench import registry
+from uadbench.cli import app
+from uadbench.leaderboard import build_leaderboard
+from uadbench.records import scan_records
+from uadbench.runner import RunRequest, execute, plan
+
+from .conftest import TINY_SYNTHETIC
+
+cli = CliRunner()
+
+
+@pytest.fixture
+def results(tmp_path, plugin_file):
+    """mean-distance with two seeds and two parameter settings, and a second split version."""
+    registry.load_plugin(str(plugin_file))
+    for params, seeds, options in (
+        ({}, (0, 1), TINY_SYNTHETIC),
+        ({"power": "2"}, (0,), TINY_SYNTHETIC),
+        ({}, (0,), {**TINY_SYNTHETIC, "data_seed": "5"}),
+    ):
+        request = RunRequest(
+            method="mean-distance",
+            dataset="synthetic",
+            seeds=seeds,
+            params=params,
+            data_options=options,
+            device="cpu",
+            results_dir=tmp_path / "results",
+        )
+        for planned in plan(request):
+            assert execute(planned, tmp_path / "cache").status == "ok"
+    return tmp_path / "results"
+
+
+def test_rows_stats_and_comparisons(results):
+    records, _ = scan_records(results)
+    board = build_leaderboard(records)
+    assert len(board.rows) == 3
+    versions = {row.split_version for row in board.rows}
+    assert len(versions) == 2  # split versions are never pooled
+    two_seeds = next(r for r in board.rows if r.n == 2)
+    assert two_seeds.std("auroc") is not None and two_seeds.auroc_ci95[0] <= two_seeds.auroc_mean
+    one_seed = next(r for r in board.rows if r.n == 1)
+    assert one_seed.std("auroc") is None
+    same_test = [r for r in board.rows if r.split_version == two_seeds.split_version]
+    assert {r.verdict for r in same_test} <= {"best", "not worse", "worse"}
+    assert sum(r.verdict == "best" for r in same_test) == 1
+    assert all(0 <= r.mean("specificity") <= 1 for r in board.rows)  # threshold from val normals
+
+
+def test_every_export_format(results):
+    for fmt in ("csv", "markdown", "latex", "json"):
+        result = cli.invoke(app, ["leaderboard", "--results-dir", str(results), "--format", fmt])
+        assert result.exit_code == 0, result.output
+    data = json.loads(
+        cli.invoke(app, ["leaderboard", "--results-dir", str(results), "--format", "json"]).output
+    )
+    assert len(data["rows"]) == 3 and len(data["rows"][0]["per_seed"]["auroc"]) >= 1
+    markdown = cli.invoke(
+        app, ["leaderboard", "--results-dir", str(results), "--format", "markdown"]
+    ).output
+    assert "(one seed)" in markdown  # one seed: no standard deviation printed
+    latex = cli.invoke(
+        app, ["leaderboard", "--results-dir", str(results), "--format", "latex"]
+    ).output
+    assert latex.count("\\begin{tabular}") == 2 and "\\pm" in latex
+
+
+def test_report_with_figures_traces_every_run(results, tmp_path):
+    result = cli.invoke(
+        app, ["report", "--results-dir", str(results), "--out", str(tmp_path / "rep")]
+    )
+    assert result.exit_code == 0, result.output
+    text = (tmp_path / "rep" / "report.md").read_text()
+    for name in ("roc_curves", "auroc_heatmap", "training_curves"):
+        assert (tmp_path / "rep" / "figures" / f"{name}.png").is_file()
+        assert (tmp_path / "rep" / "figures" / f"{name}.pdf").is_file()
+        assert f"figures/{name}.png" in text
+    records = list((results / "runs").rglob("*.json"))
+    assert all(path.name in text for path in records)  # every run is listed with its record
+    assert "<table>" in (tmp_path / "rep" / "report.html").read_text()
+    assert "## Protocol" in text and "## Published numbers on splits not run here" in text
+
+
+def test_empty_results_are_said_so(tmp_path):
+    board = cli.invoke(app, ["leaderboard", "--results-dir", str(tmp_path)])
+    assert board.exit_code == 0 and "no run records" in board.output
+    report = cli.invoke(app, ["report", "--results-dir", str(tmp_path)])
+    assert report.exit_code == 2 and "no run records" in report.output
+
+
+def test_published_numbers_only_beside_the_same_split():
+    from uadbench.published import published_for
+
+    assert published_for("zhanglab", "official", "cutpaste").auroc == 73.9
+    assert published_for("zhanglab", "uadbench-v1", "cutpaste") is None
+    assert published_for("zhanglab", "anatpaste-paper", "anatpaste").auroc == 92.1
