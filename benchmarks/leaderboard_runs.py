@@ -33,8 +33,9 @@ def main() -> None:
     log = args.results_dir / "COMMANDS.md"
     args.results_dir.mkdir(parents=True, exist_ok=True)
     if not log.exists():
-        header = "| started (UTC) | command | exit | wall s |\n|---|---|---|---|\n"
-        log.write_text(f"# Commands that made these records\n\n{header}")
+        log.write_text("# Commands that made these records\n\n")
+    with open(log, "a") as handle:
+        handle.write("| started (UTC) | command | exit | wall s |\n|---|---|---|---|\n")
     total = 0.0
     for spec in args.run:
         method, seeds, *extra = spec.split(":", 2)

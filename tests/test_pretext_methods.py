@@ -10,6 +10,7 @@ from typer.testing import CliRunner
 from methods.pretext.network import PretextNetwork
 from uadbench.backbones import WeightsNotFoundError, build_backbone
 from uadbench.cli import app
+from uadbench.registry import methods
 from uadbench.runner import RunRequest, execute, plan
 
 from .conftest import TINY_SYNTHETIC
@@ -44,7 +45,7 @@ def test_runs_end_to_end_and_records_both_densities(tmp_path, method):
     [outcome] = run(tmp_path, method)
     assert outcome.status == "ok", outcome.record.get("error")
     record = outcome.record
-    reported = "kde" if method == "anatpaste" else "gaussian"
+    reported = methods.get(method).profiles["quick"].density
     assert record["test"]["reported_score"] == reported
     assert set(record["test"]["score_variants"]) == {"kde", "gaussian"}
     assert record["metrics"]["auroc"] == record["metrics"]["variants"][reported]["auroc"]
@@ -54,6 +55,11 @@ def test_runs_end_to_end_and_records_both_densities(tmp_path, method):
         assert 0 <= record["notes"]["empty_lung_masks"] <= record["data"]["n_train"]
         assert record["notes"]["pastes_anywhere"] >= 0
     assert record["label_use"] is None
+
+
+def test_paper_profiles_report_the_reference_density():
+    assert methods.get("anatpaste").profiles["paper"].density == "kde"
+    assert methods.get("cutpaste").profiles["paper"].density == "gaussian"
 
 
 def test_same_seed_same_scores(tmp_path):

@@ -45,7 +45,8 @@ class BackboneSpec:
 
 class Backbone(nn.Module):
     """Grey images in [0, 1] -> pooled features ``(B, feature_dim)``; ``stages`` gives the
-    feature maps after each stage as well (for feature-based baselines)."""
+    feature map of every level (stem, each stage, and the head where there is one) for
+    feature-based baselines."""
 
     def __init__(self, body: nn.Module, stages: list[nn.Module], spec: BackboneSpec) -> None:
         super().__init__()
@@ -90,8 +91,9 @@ def _resnet18(weights: str) -> Backbone:
             torch.load(resnet18_weights_file(), map_location="cpu", weights_only=True)
         )
     model.fc = nn.Identity()
-    stem = nn.Sequential(model.conv1, model.bn1, model.relu, model.maxpool, model.layer1)
-    stages = [stem, model.layer2, model.layer3, model.layer4]
+    stem = nn.Sequential(model.conv1, model.bn1, model.relu)
+    stages = [stem, nn.Sequential(model.maxpool, model.layer1), model.layer2, model.layer3]
+    stages.append(model.layer4)
     mean, std = (IMAGENET_MEAN, IMAGENET_STD) if weights == "imagenet" else ((0.5,) * 3, (0.5,) * 3)
     return Backbone(model, stages, BackboneSpec(512, mean, std))
 
@@ -115,7 +117,9 @@ def _efficientnet_lite0(weights: str) -> Backbone:
     model = timm.create_model("efficientnet_lite0", pretrained=False, num_classes=0)
     if weights == "imagenet":
         _load_by_position(model, efficientnet_lite0_weights_file())
-    stages = [nn.Sequential(model.conv_stem, model.bn1, *model.blocks[:2]), *model.blocks[2:]]
+    stem = nn.Sequential(model.conv_stem, model.bn1)
+    head = nn.Sequential(model.conv_head, model.bn2)
+    stages = [stem, *model.blocks, head]
     return Backbone(model, stages, BackboneSpec(1280, (0.5,) * 3, (0.5,) * 3))
 
 

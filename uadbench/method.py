@@ -117,6 +117,9 @@ class Method(ABC):
     requires: ClassVar[tuple[str, ...]] = ()
     """Names of per-image extras (see ``uadbench.extras``) the method needs in ``fit``."""
 
+    version: ClassVar[int] = 1
+    """Bumped when the algorithm changes, so that older records are not taken for new ones."""
+
     def __init__(self, params: Any, context: RunContext | None = None) -> None:
         self.params = params
         self.context = context if context is not None else RunContext()

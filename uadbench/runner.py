@@ -117,6 +117,8 @@ def plan(request: RunRequest) -> list[PlannedRun]:
             "label_use": method_cls.label_use(params),
             "skip_unreadable": request.skip_unreadable,
         }
+        if method_cls.version != 1:  # version 1 is implied, so older records keep their hash
+            config["method_version"] = method_cls.version
         path = record_path(request.results_dir, config)
         runs.append(PlannedRun(method_cls, params, dataset, device, config, path, request))
     return runs

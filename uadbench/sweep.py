@@ -242,7 +242,10 @@ def _run_on_ray(
     cpus: float,
     gpus: float,
 ) -> None:
-    import ray
+    try:
+        import ray
+    except ImportError:
+        raise ValueError("the ray executor needs Ray: pip install 'uadbench[ray]'") from None
     import torch
 
     started_here = not ray.is_initialized()

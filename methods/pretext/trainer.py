@@ -98,7 +98,7 @@ class PretextMethod(Method):
         optimizer, schedule = self._optimiser()
         generator = seeded_generator(ctx.seed)
         best = (-1.0, None)
-        fallbacks, loss_sum, correct, seen = 0, 0.0, 0, 0
+        fallbacks, loss_sum, logged, correct, seen = 0, 0.0, 0, 0, 0
         self._train_mode()
         with ctx.progress.task(f"training {self.name}", p.steps) as bar:
             for step, indices in enumerate(_batches(len(images), p.batch_size, p.steps, generator)):
@@ -108,21 +108,19 @@ class PretextMethod(Method):
                 batch, labels = _pretext_batch(x, views)
                 _, logits = self.network_(batch)
                 loss = nn.functional.cross_entropy(logits, labels)
+                value = loss.item()
+                if not np.isfinite(value):
+                    ctx.history.record(step, loss=value)  # raises, naming the step
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 optimizer.step()
                 schedule.step()
-                value = loss.item()
-                if not np.isfinite(value):
-                    ctx.history.record(step, loss=value)  # raises, naming the step
-                loss_sum += value
+                loss_sum, logged = loss_sum + value, logged + 1
                 correct += int((logits.argmax(1) == labels).sum())
                 seen += len(labels)
                 if (step + 1) % p.log_every == 0 or step + 1 == p.steps:
-                    ctx.history.record(
-                        step + 1, loss=loss_sum / p.log_every, accuracy=correct / seen
-                    )
-                    loss_sum, correct, seen = 0.0, 0, 0
+                    ctx.history.record(step + 1, loss=loss_sum / logged, accuracy=correct / seen)
+                    loss_sum, logged, correct, seen = 0.0, 0, 0, 0
                 if p.select_checkpoint_by_test_auroc and (step + 1) % p.selection_every == 0:
                     best = self._keep_if_better(best, train, step + 1)
                 bar.advance(loss=value)
