@@ -242,7 +242,9 @@ class AnomalibMethod(Method):
             steps.append(Normalize(mean=IMAGENET_MEAN, std=IMAGENET_STD))
         kwargs = dict(self.spec.kwargs)
         if self.params.weights == "efficientnet-lite0":
-            kwargs.update(self.spec.lite0_layers, pre_trained=True)
+            kwargs.update(self.spec.lite0_layers)
+            if "pre_trained" in kwargs:  # models without the switch (STFPM) always pretrain
+                kwargs["pre_trained"] = True
         if self.model == "draem":
             kwargs["dtd_dir"] = self.context.scratch / "no-dtd-textures"
             kwargs["dtd_dir"].mkdir(exist_ok=True)

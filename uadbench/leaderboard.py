@@ -49,6 +49,8 @@ class Row:
     values: dict[str, list[float]] = field(default_factory=lambda: {m: [] for m in METRICS})
     auroc_ci95: tuple[float, float] | None = None
     failed: int = 0
+    settings: dict[str, Any] = field(default_factory=dict)
+    """The method's parameters (and its version), to tell apart rows of one method."""
     p_value: float | None = None
     p_holm: float | None = None
     verdict: str | None = None
@@ -146,6 +148,7 @@ def _row(key: str, records: list[dict[str, Any]]) -> Row:
         config["profile"],
         key[:8],
         config.get("label_use"),
+        settings={**config["params"], "method_version": config.get("method_version", 1)},
     )
     finished = sorted(
         (r for r in records if r["status"] == "ok"), key=lambda r: r["config"]["seed"]
@@ -169,6 +172,25 @@ def _row(key: str, records: list[dict[str, Any]]) -> Row:
         row.labels, row.scores = aligned_scores(finished)
         row.auroc_ci95 = auroc_interval(row.labels, row.scores)
     return row
+
+
+def distinctions(rows: list[Row]) -> dict[int, str]:
+    """For rows of one method on one test set: the settings that tell them apart, by ``id``."""
+    siblings: dict[tuple[str, str, str], list[Row]] = defaultdict(list)
+    for row in rows:
+        siblings[(row.dataset, row.split_version, row.method)].append(row)
+    out = {}
+    for group in siblings.values():
+        if len(group) < 2:
+            continue
+        settings = [
+            {"profile": r.profile, "size": f"{r.image_size}px", **r.settings} for r in group
+        ]
+        keys = sorted({k for s in settings for k in s})
+        differing = [k for k in keys if len({repr(s.get(k)) for s in settings}) > 1]
+        for row, s in zip(group, settings, strict=True):
+            out[id(row)] = ", ".join(f"{k}={s.get(k)}" for k in differing) or row.config
+    return out
 
 
 def _by_test_set(rows: list[Row]) -> dict[tuple[str, str], list[Row]]:

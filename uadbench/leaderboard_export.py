@@ -11,7 +11,7 @@ import io
 import json
 from typing import Any
 
-from uadbench.leaderboard import ALPHA, METRICS, Leaderboard, Row
+from uadbench.leaderboard import ALPHA, METRICS, Leaderboard, Row, distinctions
 from uadbench.operating_point import VAL_PERCENTILE
 
 FORMATS = ("table", "csv", "markdown", "latex", "json")
@@ -67,6 +67,7 @@ def human_rows(board: Leaderboard) -> list[dict[str, str]]:
     """Rows of display strings, ranked within each data set and split."""
     rank: dict[tuple[str, str], int] = {}
     out = []
+    differences = distinctions(board.rows)
     for row in board.rows:
         group = (row.dataset, row.split_version)
         rank[group] = rank.get(group, 0) + 1
@@ -78,7 +79,7 @@ def human_rows(board: Leaderboard) -> list[dict[str, str]]:
                 "split": row.split_version,
                 "method": _method(row),
                 "size": f"{row.image_size}px",
-                "config": row.config,
+                "config": differences.get(id(row), row.config),
                 "seeds": str(row.n),
                 "AUROC %": _mean_std(row, "auroc"),
                 "95% CI": _interval(row),
@@ -179,7 +180,7 @@ DOCUMENT_COLUMNS = (
 
 
 def _with_config(rows: list[dict[str, str]], columns: tuple[str, ...]) -> list[str]:
-    """``columns``, plus the configuration hash after ``size`` when a method appears twice."""
+    """``columns``, plus what tells rows apart after ``size`` when a method appears twice."""
     ambiguous = len({(r["method"], r["size"]) for r in rows}) < len(rows)
     out = list(columns)
     if ambiguous:
@@ -200,11 +201,10 @@ def to_markdown(board: Leaderboard) -> str:
         return "_No runs._\n"
     text = ""
     for (dataset, split), rows in _groups(board).items():
+        columns = _with_config(rows, DOCUMENT_COLUMNS)
         text += f"\n**{dataset}**, split `{split}`\n\n"
-        text += (
-            "| " + " | ".join(DOCUMENT_COLUMNS) + " |\n|" + "---|" * len(DOCUMENT_COLUMNS) + "\n"
-        )
-        text += "".join("| " + " | ".join(r[c] for c in DOCUMENT_COLUMNS) + " |\n" for r in rows)
+        text += "| " + " | ".join(columns) + " |\n|" + "---|" * len(columns) + "\n"
+        text += "".join("| " + " | ".join(r[c] for c in columns) + " |\n" for r in rows)
     text += f"\n{LEGEND}\n"
     if board.problems:
         text += "\n**Runs that did not finish**\n\n| dataset | method | seed | status | error |\n"

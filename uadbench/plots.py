@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from uadbench.leaderboard import Leaderboard, Row, group_key
+from uadbench.leaderboard import Leaderboard, Row, distinctions, group_key
 from uadbench.metrics import stratified_bootstrap_indices
 
 FPR_GRID = np.linspace(0, 1, 201)
@@ -48,9 +48,9 @@ def save_figure(fig: Any, path: Path, dpi: int = 150) -> list[Path]:
 
 
 def _label(row: Row, rows: list[Row]) -> str:
-    """The method name, qualified only where it is ambiguous within ``rows``."""
-    same = [r for r in rows if r.method == row.method]
-    return row.method if len(same) == 1 else f"{row.method} ({row.profile}, {row.image_size}px)"
+    """The method's name, and what tells it apart from other rows of the same method."""
+    distinction = distinctions(rows).get(id(row))
+    return f"{row.method} ({distinction})" if distinction else row.method
 
 
 def _panels(board: Leaderboard) -> dict[tuple[str, str], list[Row]]:

@@ -13,7 +13,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from uadbench.leaderboard import build_leaderboard
+from uadbench.leaderboard import build_leaderboard, group_key
 from uadbench.leaderboard_export import to_markdown
 from uadbench.plots import plot_all
 from uadbench.published import published_results
@@ -48,7 +48,7 @@ def write_report(results_dir: Path, out: Path, title: str = "uadbench report") -
             f"# {title}",
             "",
             f"Generated {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC from {len(records)} run "
-            f"records in `{_relative(Path(results_dir), out)}` by `uadbench report`.",
+            f"records in `{results_dir}` by `uadbench report`.",
             "",
             "## Leaderboard",
             "",
@@ -108,15 +108,15 @@ def _protocol(records: list[dict[str, Any]]) -> str:
         "### Methods, profiles and hyperparameters",
         "",
     ]
-    configs: dict[tuple[str, str, int], dict[str, Any]] = {}
-    seeds: dict[tuple[str, str, int], set[int]] = defaultdict(set)
+    configs: dict[str, tuple[tuple[str, str, int], dict[str, Any]]] = {}
+    seeds: dict[str, set[int]] = defaultdict(set)
     for r in ok:
-        key = (r["method"], r["profile"], r["image_size"])
-        configs[key] = r["config"]["params"]
+        key = group_key(r["config"])
+        configs[key] = ((r["method"], r["profile"], r["image_size"]), r["config"]["params"])
         seeds[key].add(r["seed"])
-    for (method, profile, size), params in sorted(configs.items()):
+    for key, ((method, profile, size), params) in sorted(configs.items(), key=lambda c: c[1][0]):
         shown = ", ".join(f"{k}={v}" for k, v in params.items())
-        used = sorted(seeds[(method, profile, size)])
+        used = sorted(seeds[key])
         lines.append(f"- **{method}** ({profile}, {size} px; seeds {used}): {shown}")
     hardware = {
         (
@@ -172,7 +172,8 @@ def _run_list(records: list[dict[str, Any]], out: Path) -> str:
         records, key=lambda r: (r["dataset"], r["method"], r["profile"], r["image_size"], r["seed"])
     ):
         auroc = f"{100 * r['metrics']['auroc']:.1f}" if r["status"] == "ok" else "-"
-        wall = r.get("timings", {}).get("wall_s", "-")
+        wall = r.get("timings", {}).get("wall_s")
+        wall = "-" if wall is None else f"{wall:.0f}"
         path = _relative(Path(r["_path"]), out)
         cells = [r[k] for k in ("dataset", "method", "profile", "image_size", "seed", "status")]
         lines.append(_md_row(*cells, auroc, wall, f"[{Path(path).name}]({path})"))
