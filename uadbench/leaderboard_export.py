@@ -79,7 +79,7 @@ def human_rows(board: Leaderboard) -> list[dict[str, str]]:
                 "split": row.split_version,
                 "method": _method(row),
                 "size": f"{row.image_size}px",
-                "config": differences.get(id(row), row.config),
+                "config": differences.get(id(row), ""),
                 "seeds": str(row.n),
                 "AUROC %": _mean_std(row, "auroc"),
                 "95% CI": _interval(row),
@@ -180,7 +180,8 @@ DOCUMENT_COLUMNS = (
 
 
 def _with_config(rows: list[dict[str, str]], columns: tuple[str, ...]) -> list[str]:
-    """``columns``, plus what tells rows apart after ``size`` when a method appears twice."""
+    """``columns``, plus what tells rows apart after ``size`` when a method appears twice
+    (empty for the other rows)."""
     ambiguous = len({(r["method"], r["size"]) for r in rows}) < len(rows)
     out = list(columns)
     if ambiguous:

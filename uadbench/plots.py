@@ -132,7 +132,8 @@ def plot_auroc_heatmap(board: Leaderboard, out: Path) -> list[Path]:
             notes[i, j] = (
                 f"{100 * row.auroc_mean:.1f}\n[{100 * low:.1f}, {100 * high:.1f}]\nn={row.n}"
             )
-    fig, ax = plt.subplots(figsize=(2.5 + 2 * len(columns), 1.2 + 0.6 * len(names)))
+    label_width = 0.08 * max(len(name) for name in names)  # inches, at the tick font size
+    fig, ax = plt.subplots(figsize=(2 + label_width + 2 * len(columns), 1.4 + 0.6 * len(names)))
     sns.heatmap(
         values,
         annot=notes,
@@ -146,7 +147,7 @@ def plot_auroc_heatmap(board: Leaderboard, out: Path) -> list[Path]:
         cbar_kws={"label": "AUROC (%)"},
         annot_kws={"fontsize": 7},
     )
-    ax.set_title("Mean AUROC over seeds [bootstrap 95% CI]")
+    ax.set_title("Mean AUROC over seeds\n[bootstrap 95% CI]")
     return save_figure(fig, Path(out) / "auroc_heatmap")
 
 

@@ -38,6 +38,15 @@ def record_path(results_dir: Path, config: dict[str, Any]) -> Path:
     return folder / f"{name}.json"
 
 
+def _current_umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+_UMASK = _current_umask()
+
+
 def write_record(path: Path, record: dict[str, Any]) -> None:
     """Write ``record`` to ``path`` atomically: readers see the old file or the whole new one."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -48,6 +57,7 @@ def write_record(path: Path, record: dict[str, Any]) -> None:
             handle.write(text)
             handle.flush()
             os.fsync(handle.fileno())
+        os.chmod(partial, 0o666 & ~_UMASK)  # as an ordinary file, not mkstemp's owner-only
         os.replace(partial, path)
     except BaseException:
         Path(partial).unlink(missing_ok=True)

@@ -167,6 +167,10 @@ def execute(
         _fail(record, "interrupted by the user (Ctrl-C)", None)
         _finish(run, record, started, history)
         raise
+    except SystemExit as stop:  # e.g. Lightning turns SIGTERM into a SystemExit with status 0
+        _fail(record, f"stopped before the end (SystemExit {stop.code!r}, a signal?)", None)
+        _finish(run, record, started, history)
+        raise SystemExit(f"uadbench: run stopped before the end; see {run.path}") from stop
     except Exception as error:
         _fail(record, f"{type(error).__name__}: {error}", traceback.format_exc())
     _finish(run, record, started, history)
