@@ -74,6 +74,20 @@ def test_every_export_format(results):
     assert latex.count("\\begin{tabular}") == 2 and "\\pm" in latex
 
 
+@pytest.mark.parametrize("width", [80, 200])
+def test_terminal_table_keeps_names_and_settings_readable(results, width):
+    from rich.console import Console
+
+    from uadbench.leaderboard_export import print_table
+
+    console = Console(width=width, record=True)
+    print_table(build_leaderboard(scan_records(results)[0]), console)
+    text = console.export_text()
+    assert max(len(line) for line in text.splitlines()) <= width
+    assert "mean-distance" in text and "[power=2.0]" in text
+    assert ("AP %" in text) == (width == 200)
+
+
 def test_report_with_figures_traces_every_run(results, tmp_path):
     result = cli.invoke(
         app, ["report", "--results-dir", str(results), "--out", str(tmp_path / "rep")]

@@ -164,6 +164,12 @@ TERMINAL_COLUMNS = (
     "published",
     "failed",
 )
+NARROW_COLUMNS = ("#", "method", "size", "seeds", "AUROC %", "95% CI", "vs best", "failed")
+WIDE_TERMINAL = 140
+"""Below this many characters the terminal table keeps only ``NARROW_COLUMNS``."""
+NARROW_NOTE = (
+    " Narrow terminal: AP, sens/spec, published and p-values left out; widen it or use --format."
+)
 DOCUMENT_COLUMNS = (
     "#",
     "method",
@@ -250,23 +256,39 @@ def _tex(text: str) -> str:
 
 def print_table(board: Leaderboard, console: Any = None) -> None:
     """Rich tables on the terminal, one per data set and split; then unfinished runs."""
+    from rich import box
     from rich.console import Console
     from rich.table import Table
+    from rich.text import Text
 
     console = console or Console()
     if not board.rows:
         console.print("No runs recorded yet.")
+    narrow = console.width < WIDE_TERMINAL
     for (dataset, split), members in _groups(board).items():
-        columns = _with_config(members, TERMINAL_COLUMNS)
-        table = Table(title=f"{dataset} · split {split}", caption=LEGEND, caption_justify="left")
+        shown = NARROW_COLUMNS if narrow else TERMINAL_COLUMNS
+        columns = [c for c in shown if any(r[c] for r in members)]
+        caption = LEGEND + (NARROW_NOTE if narrow else "")
+        table = Table(
+            title=f"{dataset} · split {split}",
+            caption=caption,
+            caption_justify="left",
+            box=box.SIMPLE_HEAD if narrow else box.HEAVY_HEAD,
+            collapse_padding=narrow,
+            pad_edge=not narrow,
+        )
         for column in columns:
             table.add_column(
                 column,
                 justify="right" if column in ("#", "seeds") else "left",
-                no_wrap=column in ("AUROC %", "95% CI", "AP %"),
+                no_wrap=column in ("size", "95% CI"),
+                min_width=max(len(r[column]) for r in members) if column == "method" else None,
             )
         for r in members:
-            table.add_row(*(r[c] for c in columns))
+            cells = {**r, "method": r["method"] + (f"\n[{r['config']}]" if r["config"] else "")}
+            if narrow:  # the verdict only; its p-value is in the wide and document formats
+                cells["vs best"] = r["vs best"].split(" (")[0]
+            table.add_row(*(Text(cells[c]) for c in columns))  # Text: "[...]" is not markup
         console.print(table)
     if board.problems:
         table = Table(title="Runs that did not finish", title_style="bold red")
