@@ -184,30 +184,36 @@ def plot_score_distributions(board: Leaderboard, out: Path) -> list[Path]:
 def plot_training_curves(
     board: Leaderboard, records: list[dict[str, Any]], out: Path
 ) -> list[Path]:
-    """The training loss each method recorded, one line per seed, a panel per row."""
+    """Every training curve the methods recorded (loss, or e.g. a GAN's several), one line per
+    seed, a panel per row and curve."""
     plt = pyplot()
     by_row: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for record in records:
-        if record["status"] == "ok" and record.get("history", {}).get("loss"):
+        if record["status"] == "ok" and record.get("history"):
             by_row[group_key(record["config"])[:8]].append(record)
-    rows = [r for r in board.rows if r.config in by_row]
-    if not rows:
+    panels = [
+        (row, name)
+        for row in board.rows
+        if row.config in by_row
+        for name in dict.fromkeys(n for r in by_row[row.config] for n in r["history"])
+    ]
+    if not panels:
         return []
-    columns = min(4, len(rows))
-    height = -(-len(rows) // columns)
+    columns = min(4, len(panels))
+    height = -(-len(panels) // columns)
     fig, axes = plt.subplots(height, columns, figsize=(3.6 * columns, 2.6 * height), squeeze=False)
     for ax in axes.flat:
         ax.axis("off")
-    for ax, row in zip(axes.flat, rows, strict=False):
+    for ax, (row, name) in zip(axes.flat, panels, strict=False):
         ax.axis("on")
         for record in sorted(by_row[row.config], key=lambda r: r["config"]["seed"]):
-            curve = record["history"]["loss"]
-            ax.plot(
-                curve["step"], curve["value"], linewidth=1, label=f"seed {record['config']['seed']}"
-            )
-        ax.set_title(f"{row.method} on {row.dataset} ({row.image_size}px)", fontsize=8)
+            if curve := record["history"].get(name):
+                seed = record["config"]["seed"]
+                ax.plot(curve["step"], curve["value"], linewidth=1, label=f"seed {seed}")
+        label = _label(row, board.rows)
+        ax.set_title(f"{label} on {row.dataset} ({row.image_size}px)", fontsize=8)
         ax.set_xlabel("step or epoch", fontsize=7)
-        ax.set_ylabel("training loss", fontsize=7)
+        ax.set_ylabel(name.replace("_", " "), fontsize=7)
         ax.tick_params(labelsize=6)
         ax.legend(fontsize=6)
     return save_figure(fig, Path(out) / "training_curves")
