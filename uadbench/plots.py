@@ -41,7 +41,7 @@ def save_figure(fig: Any, path: Path, dpi: int = 150) -> list[Path]:
     written = []
     for suffix in FORMATS if path.suffix == "" else (path.suffix.lstrip("."),):
         target = path.with_suffix(f".{suffix}")
-        fig.savefig(target, dpi=dpi)
+        fig.savefig(target, dpi=dpi, bbox_inches="tight")
         written.append(target)
     pyplot().close(fig)
     return written
