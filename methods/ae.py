@@ -21,7 +21,6 @@ from torch import nn
 from methods.reconstruction_nets import (
     ConvDecoder,
     ReconstructionMethod,
-    collapse_warning,
     conv_encoder,
     epoch_batches,
     pixel_error,
@@ -69,25 +68,21 @@ class AutoEncoder(ReconstructionMethod):
         images = to_signed_unit(train.images, ctx.device)
         self.model_.train()
         batches = epoch_batches(len(images), p.epochs, p.batch_size, seeded_generator(ctx.seed))
-        total, count, last_epoch = 0.0, 0, 0
         with ctx.progress.task(f"training {self.name}", p.epochs) as bar:
-            for epoch, batch in batches:
-                if epoch != last_epoch:
-                    ctx.history.record(last_epoch, loss=total / count)
-                    bar.advance(loss=total / count)
-                    total, count, last_epoch = 0.0, 0, epoch
-                x = images[batch]
-                loss = nn.functional.mse_loss(self.model_(x), x)
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                optimizer.step()
-                total, count = total + loss.item() * len(batch), count + len(batch)
-            ctx.history.record(last_epoch, loss=total / count)
-            bar.advance(loss=total / count)
+            for epoch, epoch_batch_list in enumerate(batches):
+                total = 0.0
+                for batch in epoch_batch_list:
+                    x = images[batch]
+                    loss = nn.functional.mse_loss(self.model_(x), x)
+                    optimizer.zero_grad(set_to_none=True)
+                    loss.backward()
+                    optimizer.step()
+                    total += loss.item() * len(batch)
+                mean = total / sum(len(batch) for batch in epoch_batch_list)
+                ctx.history.record(epoch, loss=mean)
+                bar.advance(loss=mean)
         self.model_.eval()
-        rebuilt = batched_map(self.model_, train.images[:256], 128, ctx.device)
-        if warning := collapse_warning(torch.from_numpy(rebuilt)):
-            ctx.history.warn(warning)
+        self.warn_if_collapsed(self.model_, train.images)
         return self
 
     def score(self, images: np.ndarray) -> np.ndarray:

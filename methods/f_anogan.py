@@ -24,7 +24,6 @@ from torch import nn
 from methods.reconstruction_nets import (
     ConvDecoder,
     ReconstructionMethod,
-    collapse_warning,
     conv_encoder,
     epoch_batches,
     pixel_error,
@@ -79,9 +78,7 @@ class FAnoGAN(ReconstructionMethod):
         self._train_gan(images, generator)
         self._train_encoder(images, generator)
         self.encoder_.eval()
-        rebuilt = batched_map(self._regenerate, train.images[:256], 128, device)
-        if warning := collapse_warning(torch.from_numpy(rebuilt)):
-            ctx.history.warn(warning)
+        self.warn_if_collapsed(self._regenerate, train.images)
         return self
 
     def _train_gan(self, images: torch.Tensor, generator: torch.Generator) -> None:
@@ -89,30 +86,31 @@ class FAnoGAN(ReconstructionMethod):
         adam = dict(lr=p.lr, betas=(0.0, 0.9))
         opt_g = torch.optim.Adam(self.generator_.parameters(), **adam)
         opt_d = torch.optim.Adam(self.critic_.parameters(), **adam)
-        step, sums, last = 0, np.zeros(3), 0
+        step = 0
         with ctx.progress.task("training f-anogan GAN", p.gan_epochs) as bar:
-            for epoch, batch in epoch_batches(len(images), p.gan_epochs, p.batch_size, generator):
-                if epoch != last:
-                    self._log_gan(last, sums, bar)
-                    sums[:], last = 0, epoch
-                real = images[batch]
-                fake = self.generator_(self._noise(len(batch), generator)).detach()
-                critic_loss = self.critic_(fake).mean() - self.critic_(real).mean()
-                loss_d = critic_loss + p.gradient_penalty * self._penalty(real, fake, generator)
-                opt_d.zero_grad(set_to_none=True)
-                loss_d.backward()
-                opt_d.step()
-                sums += [-critic_loss.item(), 0.0, 1]
-                step += 1
-                if step % p.n_critic == 0:
-                    loss_g = -self.critic_(
-                        self.generator_(self._noise(len(batch), generator))
-                    ).mean()
-                    opt_g.zero_grad(set_to_none=True)
-                    loss_g.backward()
-                    opt_g.step()
-                    sums[1] += loss_g.item() * p.n_critic
-            self._log_gan(last, sums, bar)
+            batches = epoch_batches(len(images), p.gan_epochs, p.batch_size, generator)
+            for epoch, epoch_batch_list in enumerate(batches):
+                sums = np.zeros(3)
+                for batch in epoch_batch_list:
+                    real = images[batch]
+                    fake = self.generator_(self._noise(len(batch), generator)).detach()
+                    critic_loss = self.critic_(fake).mean() - self.critic_(real).mean()
+                    penalty = self._penalty(real, fake, generator)
+                    loss_d = critic_loss + p.gradient_penalty * penalty
+                    opt_d.zero_grad(set_to_none=True)
+                    loss_d.backward()
+                    opt_d.step()
+                    sums += [-critic_loss.item(), 0.0, 1]
+                    step += 1
+                    if step % p.n_critic == 0:
+                        loss_g = -self.critic_(
+                            self.generator_(self._noise(len(batch), generator))
+                        ).mean()
+                        opt_g.zero_grad(set_to_none=True)
+                        loss_g.backward()
+                        opt_g.step()
+                        sums[1] += loss_g.item() * p.n_critic
+                self._log_gan(epoch, sums, bar)
 
     def _log_gan(self, epoch: int, sums: np.ndarray, bar: object) -> None:
         distance = sums[0] / max(sums[2], 1)
@@ -127,23 +125,20 @@ class FAnoGAN(ReconstructionMethod):
             module.eval().requires_grad_(False)
         optimizer = torch.optim.Adam(self.encoder_.parameters(), lr=p.lr, betas=(0.5, 0.999))
         self.encoder_.train()
-        total, count, last = 0.0, 0, 0
         with ctx.progress.task("training f-anogan encoder", p.encoder_epochs) as bar:
-            for epoch, batch in epoch_batches(
-                len(images), p.encoder_epochs, p.batch_size, generator
-            ):
-                if epoch != last:
-                    ctx.history.record(last, encoder_loss=total / count)
-                    bar.advance(loss=total / count)
-                    total, count, last = 0.0, 0, epoch
-                image_part, feature_part = self._residuals(images[batch])
-                loss = (image_part + p.kappa * feature_part).mean()
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                optimizer.step()
-                total, count = total + loss.item() * len(batch), count + len(batch)
-            ctx.history.record(last, encoder_loss=total / count)
-            bar.advance(loss=total / count)
+            batches = epoch_batches(len(images), p.encoder_epochs, p.batch_size, generator)
+            for epoch, epoch_batch_list in enumerate(batches):
+                total = 0.0
+                for batch in epoch_batch_list:
+                    image_part, feature_part = self._residuals(images[batch])
+                    loss = (image_part + p.kappa * feature_part).mean()
+                    optimizer.zero_grad(set_to_none=True)
+                    loss.backward()
+                    optimizer.step()
+                    total += loss.item() * len(batch)
+                mean = total / sum(len(batch) for batch in epoch_batch_list)
+                ctx.history.record(epoch, encoder_loss=mean)
+                bar.advance(loss=mean)
 
     def _noise(self, n: int, generator: torch.Generator) -> torch.Tensor:
         return torch.randn(n, self.params.latent_dim, generator=generator).to(self.context.device)

@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
+import numpy as np
 import torch
 from torch import nn
 
 from uadbench import Method
+from uadbench.tensors import batched_map
 
 
 def check_size(method: str, size: int) -> None:
@@ -94,15 +96,12 @@ def collapse_warning(reconstructions: torch.Tensor) -> str | None:
 
 def epoch_batches(
     n: int, epochs: int, batch_size: int, generator: torch.Generator
-) -> Iterator[tuple[int, torch.Tensor]]:
-    """``(epoch, index batch)`` over ``epochs`` shuffled passes through ``range(n)`` (a last
+) -> Iterator[list[torch.Tensor]]:
+    """One list of index batches per epoch, each epoch a new shuffle of ``range(n)`` (a last
     batch of one image is dropped: batch norm needs two)."""
-    for epoch in range(epochs):
+    for _ in range(epochs):
         order = torch.randperm(n, generator=generator)
-        for start in range(0, n, batch_size):
-            batch = order[start : start + batch_size]
-            if len(batch) >= 2:
-                yield epoch, batch
+        yield [batch for batch in order.split(batch_size) if len(batch) >= 2]
 
 
 class ReconstructionMethod(Method):
@@ -114,3 +113,12 @@ class ReconstructionMethod(Method):
     def check_params(cls, params: Any) -> None:
         super().check_params(params)
         check_size(cls.name, params.image_size)
+
+    def warn_if_collapsed(
+        self, rebuild: Callable[[torch.Tensor], torch.Tensor], images: np.ndarray
+    ) -> None:
+        """Warn in the run record when ``rebuild`` gives every one of (up to 256 of) ``images``
+        nearly the same reconstruction."""
+        rebuilt = batched_map(rebuild, images[:256], 128, self.context.device)
+        if warning := collapse_warning(torch.from_numpy(rebuilt)):
+            self.context.history.warn(warning)

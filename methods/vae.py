@@ -22,7 +22,6 @@ from torch import nn
 from methods.reconstruction_nets import (
     ConvDecoder,
     ReconstructionMethod,
-    collapse_warning,
     conv_encoder,
     epoch_batches,
     pixel_error,
@@ -79,28 +78,20 @@ class VAE(ReconstructionMethod):
         optimizer = torch.optim.Adam(self.model_.parameters(), lr=p.lr)
         images = to_signed_unit(train.images, ctx.device)
         self.model_.train()
-        sums = np.zeros(3)
-        last = 0
+        batches = epoch_batches(len(images), p.epochs, p.batch_size, seeded_generator(ctx.seed))
         with ctx.progress.task(f"training {self.name}", p.epochs) as bar:
-            for epoch, batch in epoch_batches(
-                len(images), p.epochs, p.batch_size, seeded_generator(ctx.seed)
-            ):
-                if epoch != last:
-                    self._log(last, sums, bar)
-                    sums[:], last = 0, epoch
-                _, error, kl = self._loss_terms(images[batch], sample=True)
-                loss = (error + p.beta * kl).mean()
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                optimizer.step()
-                sums += [error.sum().item(), kl.sum().item(), len(batch)]
-            self._log(last, sums, bar)
+            for epoch, epoch_batch_list in enumerate(batches):
+                sums = np.zeros(3)
+                for batch in epoch_batch_list:
+                    _, error, kl = self._loss_terms(images[batch], sample=True)
+                    loss = (error + p.beta * kl).mean()
+                    optimizer.zero_grad(set_to_none=True)
+                    loss.backward()
+                    optimizer.step()
+                    sums += [error.sum().item(), kl.sum().item(), len(batch)]
+                self._log(epoch, sums, bar)
         self.model_.eval()
-        rebuilt = batched_map(
-            lambda x: self._loss_terms(x, False)[0], train.images[:256], 128, ctx.device
-        )
-        if warning := collapse_warning(torch.from_numpy(rebuilt)):
-            ctx.history.warn(warning)
+        self.warn_if_collapsed(lambda x: self._loss_terms(x, False)[0], train.images)
         return self
 
     def _log(self, epoch: int, sums: np.ndarray, bar: object) -> None:
