@@ -50,7 +50,8 @@ class ModelSpec:
     quick_epochs: int = 1
     quick_weights: str = "none"
     quick_max_steps: int = -1
-    """A cap on training batches for models too slow for one full epoch on a 2-core CPU."""
+    """A cap on Lightning's optimiser steps (one per batch for most models; CFLOW steps once per
+    fiber batch) for models too slow for one full epoch on a 2-core CPU."""
     min_size: int = 64
     multiple: int = 32
     normalise: bool = True
@@ -63,6 +64,12 @@ class ModelSpec:
     needs_pretrained: bool = False
     """True where the model is meaningless with random weights (a frozen pretrained network)."""
     reference: str = ""
+
+    @property
+    def pretrained(self) -> dict[str, dict[str, Any]]:
+        """Constructor arguments per ``weights`` value other than ``none`` that the model takes."""
+        layers = {"efficientnet-lite0": self.lite0_layers, "resnet18": self.resnet18_layers}
+        return {weights: arguments for weights, arguments in layers.items() if arguments}
 
 
 OFFLINE = {"pre_trained": False}
@@ -235,7 +242,7 @@ class AnomalibMethod(Method):
                 f"method {cls.name!r} needs an image size divisible by {cls.spec.multiple}; "
                 f"got {params.image_size}"
             )
-        choices = cls.pretrained_choices()
+        choices = list(cls.spec.pretrained)
         accepted = choices if cls.spec.needs_pretrained else [*choices, "none"]
         if params.weights not in accepted:
             needs = "needs a pretrained network" if params.weights == "none" else "cannot use it"
@@ -249,12 +256,6 @@ class AnomalibMethod(Method):
             others = [f"weights={choice}" for choice in accepted if choice != "resnet18"]
             resnet18_weights_file(f"use {' or '.join(others)}" if others else "")
 
-    @classmethod
-    def pretrained_choices(cls) -> list[str]:
-        """The ``weights`` values other than ``none`` that this model takes."""
-        layers = {"efficientnet-lite0": cls.spec.lite0_layers, "resnet18": cls.spec.resnet18_layers}
-        return [name for name, arguments in layers.items() if arguments]
-
     def _build(self) -> Any:
         from anomalib.models import get_model
         from anomalib.pre_processing import PreProcessor
@@ -267,8 +268,7 @@ class AnomalibMethod(Method):
             steps.append(Normalize(mean=IMAGENET_MEAN, std=IMAGENET_STD))
         kwargs = dict(self.spec.kwargs)
         if self.params.weights != "none":
-            pretrained = {"efficientnet-lite0": self.spec.lite0_layers}
-            kwargs.update(pretrained.get(self.params.weights, self.spec.resnet18_layers))
+            kwargs.update(self.spec.pretrained[self.params.weights])
             if "pre_trained" in kwargs:  # models without the switch (STFPM) always pretrain
                 kwargs["pre_trained"] = True
         if self.model == "draem":

@@ -13,7 +13,7 @@ import json
 import os
 import re
 import socket
-import tempfile
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,29 +38,21 @@ def record_path(results_dir: Path, config: dict[str, Any]) -> Path:
     return folder / f"{name}.json"
 
 
-def _current_umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-_UMASK = _current_umask()
-
-
 def write_record(path: Path, record: dict[str, Any]) -> None:
     """Write ``record`` to ``path`` atomically: readers see the old file or the whole new one."""
     path.parent.mkdir(parents=True, exist_ok=True)
     text = json.dumps(record, indent=1, allow_nan=False, default=_json_default)
-    fd, partial = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".partial")
+    partial = path.parent / f".{path.name}.{uuid.uuid4().hex}.partial"
+    # mode 0o666 under the umask, as an ordinary file (mkstemp would make it owner-only)
+    fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
     try:
         with os.fdopen(fd, "w") as handle:
             handle.write(text)
             handle.flush()
             os.fsync(handle.fileno())
-        os.chmod(partial, 0o666 & ~_UMASK)  # as an ordinary file, not mkstemp's owner-only
         os.replace(partial, path)
     except BaseException:
-        Path(partial).unlink(missing_ok=True)
+        partial.unlink(missing_ok=True)
         raise
 
 
