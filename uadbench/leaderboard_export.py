@@ -41,11 +41,11 @@ def _interval(row: Row) -> str:
     return f"[{_pct(row.auroc_ci95[0])}, {_pct(row.auroc_ci95[1])}]"
 
 
-def _versus_best(row: Row) -> str:
+def _versus_best(row: Row, with_p: bool = True) -> str:
     if row.verdict is None:
         return "-"
-    if row.verdict == "best":
-        return "best"
+    if row.verdict == "best" or not with_p:
+        return {"best": "best", "not worse": "n.s.", "worse": "worse"}[row.verdict]
     p = "p<0.001" if row.p_holm < 0.001 else f"p={row.p_holm:.3f}"
     return f"n.s. ({p})" if row.verdict == "not worse" else f"worse ({p})"
 
@@ -87,6 +87,7 @@ def human_rows(board: Leaderboard) -> list[dict[str, str]]:
                 "sens/spec %": "-" if sens is None else f"{_pct(sens)}/{_pct(spec)}",
                 "F1 %": _pct(row.mean("f1")),
                 "vs best": _versus_best(row),
+                "verdict": _versus_best(row, with_p=False),
                 "published": _published(row),
                 "failed": str(row.failed) if row.failed else "",
             }
@@ -287,7 +288,7 @@ def print_table(board: Leaderboard, console: Any = None) -> None:
         for r in members:
             cells = {**r, "method": r["method"] + (f"\n[{r['config']}]" if r["config"] else "")}
             if narrow:  # the verdict only; its p-value is in the wide and document formats
-                cells["vs best"] = r["vs best"].split(" (")[0]
+                cells["vs best"] = r["verdict"]
             table.add_row(*(Text(cells[c]) for c in columns))  # Text: "[...]" is not markup
         console.print(table)
     if board.problems:
