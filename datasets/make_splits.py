@@ -6,7 +6,9 @@ Inputs (the public label tables; none of the images are needed except for ZhangL
 metadata is its file listing):
 - ZhangLab: the release folder (``<shared>/data/zhanglab-224/chest_xray``); besides
   ``uadbench-v1`` it writes ``official``: the official partition exactly (all 1,341 training
-  normals, no validation set), the split of SQUID's published ZhangLab numbers;
+  normals, no validation set), the split of SQUID's published ZhangLab numbers, and
+  ``confirmation``: the same training normals, tested on the validation normals against the
+  otherwise unused ``train/PNEUMONIA`` images;
 - CheXpert: ``train.csv`` of CheXpert-v1.0-small (``<shared>/metadata/chexpert_train.csv.gz``);
 - RSNA: ``stage_2_train_labels.csv``, the DICOM header table, and the patients of the "Normal"
   class. That class is listed in the Kaggle release's ``stage_2_detailed_class_info.csv``
@@ -63,6 +65,10 @@ def main() -> None:
         args.shared / "data" / "zhanglab-224" / "chest_xray", val_fraction=0
     )
     write_split_file(official, "zhanglab", "official", made_by, args.out)
+    confirmation = zhanglab.build_confirmation_split(
+        tables["zhanglab"], args.shared / "data" / "zhanglab-224" / "chest_xray"
+    )
+    write_split_file(confirmation, "zhanglab", "confirmation", made_by, args.out)
     for name, table in tables.items():
         path = write_split_file(table, name, DEFAULT_VERSION, made_by, args.out)
         counts = table.groupby(["split", "label"]).size().to_dict()

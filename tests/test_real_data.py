@@ -51,6 +51,7 @@ def test_make_splits_reproduces_the_committed_files(shared_dir, tmp_path):
         "chexpert/uadbench-v1.csv.gz",
         "rsna/uadbench-v1.csv.gz",
         "vindr/uadbench-v1.csv.gz",
+        "zhanglab/confirmation.csv.gz",
         "zhanglab/official.csv.gz",
         "zhanglab/uadbench-v1.csv.gz",
     ]

@@ -35,6 +35,20 @@ def test_expected_counts():
     assert rsna[("train", 0)] + rsna[("val", 0)] == 8851 - 1000  # every other "Normal" patient
 
 
+def test_zhanglab_confirmation_split_tests_on_images_the_official_test_set_lacks():
+    v1 = read_split_file("zhanglab", "uadbench-v1")
+    confirmation = read_split_file("zhanglab", "confirmation")
+    validate_split_table(confirmation.assign(source=confirmation["id"]), "zhanglab")
+    train = confirmation[confirmation["split"] == "train"]
+    test = confirmation[confirmation["split"] == "test"]
+    assert set(train["id"]) == set(v1.loc[v1["split"] == "train", "id"])
+    assert set(test.loc[test["label"] == 0, "id"]) == set(v1.loc[v1["split"] == "val", "id"])
+    abnormal = test.loc[test["label"] == 1, "id"]
+    assert len(abnormal) == 3875 and abnormal.str.startswith("train/PNEUMONIA/").all()
+    assert not set(test["id"]) & set(v1.loc[v1["split"] == "test", "id"])
+    assert not set(test["patient"]) & set(train["patient"]), "a patient in train and test"
+
+
 def test_a_changed_split_file_is_refused(tmp_path):
     table = read_split_file("zhanglab", "uadbench-v1")
     write_split_file(table, "zhanglab", "uadbench-v1", "test", tmp_path)

@@ -6,7 +6,8 @@ AnatPaste and SQUID papers: train on ``train/NORMAL``; test ``test/NORMAL`` (234
 ``test/PNEUMONIA`` (390, abnormal). ``train/PNEUMONIA`` and the official 16-image ``val`` folder
 are not used. Split ``uadbench-v1`` keeps the official partition and moves the images of 10% of
 the training patients (file names ``IM-0115-0001`` or ``NORMAL2-IM-0007-0001`` name the patient)
-into validation.
+into validation. Split ``confirmation`` (see ``build_confirmation_split``) tests on images the
+official test set does not hold.
 """
 
 from __future__ import annotations
@@ -49,6 +50,17 @@ def build_split(release: Path, val_fraction: float = VAL_FRACTION) -> pd.DataFra
             rows.append((f"{split}/{cls}/{path.stem}", label, split, patient_of(path.name)))
     table = pd.DataFrame(rows, columns=["id", "label", "split", "patient"])
     return carve_validation(table, val_fraction, SALT)
+
+
+def build_confirmation_split(v1: pd.DataFrame, release: Path) -> pd.DataFrame:
+    """Split ``confirmation``: the training normals of ``uadbench-v1`` (``v1``) train; its
+    validation normals and every ``train/PNEUMONIA`` image test. It shares no test image with
+    the official test set, so it can check a choice that was made with that test set in view."""
+    kept = v1[v1["split"].isin(["train", "val"])].copy()
+    kept.loc[kept["split"] == "val", "split"] = "test"
+    pneumonia = sorted((release / "train" / "PNEUMONIA").glob("*.jpeg"))
+    rows = [(f"train/PNEUMONIA/{p.stem}", 1, "test", patient_of(p.name)) for p in pneumonia]
+    return pd.concat([kept, pd.DataFrame(rows, columns=kept.columns)], ignore_index=True)
 
 
 class ZhangLab(SplitFileDataset):
