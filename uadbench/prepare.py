@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from uadbench.atomic import write_atomically
 from uadbench.dataset import Dataset, table_checksum, validate_split_table
 from uadbench.extras import get_extra
 from uadbench.image_files import ImageReadError, resize_square
@@ -80,7 +81,8 @@ class PreparedData:
                     self.progress, images, f"computing {name} ({split})", len(images)
                 )
             ]
-            _atomic_save(path, np.stack(per_image) if per_image else np.empty((0,)))
+            array = np.stack(per_image) if per_image else np.empty((0,))
+            write_atomically(path, lambda handle: np.save(handle, array))
         return np.load(path)
 
 
@@ -201,14 +203,6 @@ def _read_meta(folder: Path) -> dict[str, Any] | None:
         return json.loads((folder / "meta.json").read_text())
     except (OSError, ValueError):
         return None
-
-
-def _atomic_save(path: Path, array: np.ndarray) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
-    with open(partial, "wb") as handle:
-        np.save(handle, array)
-    os.replace(partial, path)
 
 
 def _slug(text: str) -> str:

@@ -13,11 +13,12 @@ import json
 import os
 import re
 import socket
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from uadbench.atomic import write_atomically
 
 SCHEMA = "uadbench.run/1"
 RUNS_FOLDER = "runs"
@@ -40,20 +41,8 @@ def record_path(results_dir: Path, config: dict[str, Any]) -> Path:
 
 def write_record(path: Path, record: dict[str, Any]) -> None:
     """Write ``record`` to ``path`` atomically: readers see the old file or the whole new one."""
-    path.parent.mkdir(parents=True, exist_ok=True)
     text = json.dumps(record, indent=1, allow_nan=False, default=_json_default)
-    partial = path.parent / f".{path.name}.{uuid.uuid4().hex}.partial"
-    # mode 0o666 under the umask, as an ordinary file (mkstemp would make it owner-only)
-    fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-    try:
-        with os.fdopen(fd, "w") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(partial, path)
-    except BaseException:
-        partial.unlink(missing_ok=True)
-        raise
+    write_atomically(path, lambda handle: handle.write(text.encode()))
 
 
 def read_record(path: Path) -> dict[str, Any]:
@@ -95,18 +84,34 @@ def _record_files(results_dir: Path) -> Iterator[Path]:
 
 
 def process_info() -> dict[str, Any]:
-    """This process, so that readers can tell a live run from a killed one."""
-    return {"pid": os.getpid(), "host": socket.gethostname()}
+    """This process, so that readers can tell a live run from a killed one: pid and host, and
+    on Linux the boot and the process's start time, which tell a reused pid apart."""
+    return {"pid": os.getpid(), "host": socket.gethostname(), **_identity(os.getpid())}
+
+
+def _identity(pid: int) -> dict[str, str]:
+    """The boot id and start time (clock ticks since boot) of ``pid``; empty without /proc."""
+    try:
+        boot = Path("/proc/sys/kernel/random/boot_id").read_text().strip()
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return {}
+    # fields after the parenthesised command name start at field 3; start time is field 22
+    return {"boot": boot, "start": stat.rsplit(")", 1)[1].split()[19]}
 
 
 def _is_alive(process: dict[str, Any]) -> bool:
     if process.get("host") != socket.gethostname():
         return True  # cannot tell for another machine; trust the record
     try:
-        os.kill(int(process.get("pid", -1)), 0)
-    except (OSError, ValueError):
+        pid = int(process.get("pid", -1))
+        os.kill(pid, 0)
+    except PermissionError:
+        pass  # the pid exists, under another user
+    except (OSError, ValueError, OverflowError):
         return False
-    return True
+    current = _identity(pid)
+    return all(current.get(key) == process[key] for key in ("boot", "start") if key in process)
 
 
 def _safe(text: str) -> str:

@@ -1,0 +1,53 @@
+"""Run records on disk: atomic writes, and telling a live run from a killed one."""
+
+import sys
+
+import numpy as np
+import pytest
+
+from uadbench.atomic import write_atomically
+from uadbench.records import SCHEMA, process_info, scan_records, write_record
+
+LINUX = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+
+
+def status_seen(tmp_path, process: dict) -> str:
+    path = tmp_path / "runs" / "synthetic" / "ae" / "quick-32px-seed0-abc.json"
+    write_record(path, {"schema": SCHEMA, "status": "running", "process": process})
+    [record], unreadable = scan_records(tmp_path)
+    assert not unreadable
+    return record["status"]
+
+
+def test_a_running_record_of_this_process_is_running(tmp_path):
+    assert status_seen(tmp_path, process_info()) == "running"
+
+
+def test_a_running_record_of_a_dead_pid_is_interrupted(tmp_path):
+    assert status_seen(tmp_path, {**process_info(), "pid": 2**22 + 1}) == "interrupted"
+
+
+@LINUX
+@pytest.mark.parametrize("key", ["start", "boot"])
+def test_a_reused_pid_or_an_earlier_boot_is_not_taken_for_the_run(tmp_path, key):
+    # the pid is alive (it is ours), but it was started at another time or before a reboot
+    assert status_seen(tmp_path, {**process_info(), key: "another"}) == "interrupted"
+
+
+def test_records_without_start_time_fall_back_to_the_pid(tmp_path):
+    legacy = {key: value for key, value in process_info().items() if key in ("pid", "host")}
+    assert status_seen(tmp_path, legacy) == "running"
+
+
+def test_a_failed_atomic_write_leaves_the_old_file_and_no_debris(tmp_path):
+    path = tmp_path / "extras" / "mask.npy"
+    write_atomically(path, lambda handle: np.save(handle, np.arange(3)))
+
+    def broken(handle):
+        handle.write(b"half")
+        raise OSError("disk full")
+
+    with pytest.raises(OSError, match="disk full"):
+        write_atomically(path, broken)
+    assert np.load(path).tolist() == [0, 1, 2]
+    assert [p.name for p in path.parent.iterdir()] == ["mask.npy"]
