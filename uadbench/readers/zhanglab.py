@@ -54,8 +54,9 @@ def build_split(release: Path, val_fraction: float = VAL_FRACTION) -> pd.DataFra
 
 def build_confirmation_split(v1: pd.DataFrame, release: Path) -> pd.DataFrame:
     """Split ``confirmation``: the training normals of ``uadbench-v1`` (``v1``) train; its
-    validation normals and every ``train/PNEUMONIA`` image test. It shares no test image with
-    the official test set, so it can check a choice that was made with that test set in view."""
+    validation normals and every ``train/PNEUMONIA`` image test. It shares no image with the
+    official test set, so it can check a choice that was made with that test set in view; it
+    may share children (person numbers occur in both folders of the release)."""
     kept = v1[v1["split"].isin(["train", "val"])].copy()
     kept.loc[kept["split"] == "val", "split"] = "test"
     pneumonia = sorted((release / "train" / "PNEUMONIA").glob("*.jpeg"))
