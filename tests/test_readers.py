@@ -286,3 +286,10 @@ def test_cache_built_with_skips_is_refused_without_the_flag(tmp_path):
     prepare(dataset("folder", root), 32, tmp_path / "cache", skip_unreadable=True)
     with pytest.raises(ImageReadError, match=r"1\.png"):
         prepare(dataset("folder", root), 32, tmp_path / "cache")
+
+
+def test_missing_messages_say_where_to_get_the_data_only_when_there_is_a_source(tmp_path):
+    own = registry.datasets.get("folder")(tmp_path / "nowhere").missing_message()
+    assert "Download" not in own and "\nLay it out as:\n  ROOT/train/normal/*" in own
+    public = zhanglab.ZhangLab(tmp_path / "nowhere").missing_message()
+    assert "Download it from https://data.mendeley.com" in public and "and lay it out as:" in public

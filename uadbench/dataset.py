@@ -119,7 +119,7 @@ class Dataset(ABC):
         if self.homepage:
             lines.append(f"Download it from {self.homepage}")
         if self.layout:
-            lines.append(f"and lay it out as:\n{self.layout}")
+            lines.append(f"{'and l' if self.homepage else 'L'}ay it out as:\n{self.layout}")
         lines.append(
             f"Point uadbench at it with --data-root DIR (or ${DATA_ROOT_ENV}); the root is DIR "
             f"itself or DIR/{self.name}."

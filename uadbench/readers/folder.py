@@ -34,7 +34,6 @@ class Folder(Dataset):
     """Your own images: ROOT/{train,test}/{normal,abnormal}/ folders, or a CSV list."""
 
     name = "folder"
-    homepage = "your own images"
     layout = (
         "  ROOT/train/normal/*, ROOT/test/normal/*, ROOT/test/abnormal/* (ROOT/val/normal/* "
         "optional)\n  or --data-option csv=FILE with columns path,label,split[,patient]"
