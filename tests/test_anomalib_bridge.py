@@ -1,9 +1,15 @@
 """anomalib models through the bridge, offline, on uadbench's own tiny synthetic split."""
 
+import subprocess
+import sys
+from types import SimpleNamespace
+
+import numpy as np
 import pytest
 import torch
 import torchvision
 
+from methods.anomalib_bridge import _offline_backbones
 from uadbench import registry
 from uadbench.backbones import RESNET18_FILE, WeightsNotFoundError
 from uadbench.registry import UnknownNameError
@@ -63,11 +69,70 @@ def test_bridged_models_run_offline_and_write_nothing_else(
     assert outcome.record["config"]["params"]["weights"] == weights
     assert len(outcome.record["test"]["scores"]) == 24
     assert sorted(p.name for p in tmp_path.iterdir()) == ["cache", "r"]  # no anomalib folders
+    if method == "anomalib-draem":
+        assert "Perlin" in outcome.record["notes"]["anomaly_source"]
 
 
-def test_the_family_lists_its_models_without_importing_anomalib():
-    names = registry.methods.names()
-    assert {"anomalib-padim", "anomalib-patchcore", "anomalib-reverse-distillation"} <= set(names)
+def test_a_bridged_model_that_rebuilds_every_image_alike_is_flagged():
+    method_class = registry.methods.get("anomalib-ganomaly")
+    method = method_class(method_class.params_for("quick"))
+    method.model_ = torch.nn.Module()  # stands in for a trained anomalib model
+    method.model_.pre_processor = SimpleNamespace(transform=lambda x: x)
+    method.model_.model = SimpleNamespace(generator=lambda x: (torch.zeros_like(x), None, None))
+    images = np.random.default_rng(0).integers(0, 256, (8, 64, 64), dtype=np.uint8)
+    method.warn_if_collapsed(method.spec.reconstruction, images)
+    [warning] = method.context.history.warnings
+    assert "collapsed" in warning
+    method.model_.model.generator = lambda x: (x, None, None)  # rebuilds each image as it is
+    method.context.history.warnings.clear()
+    method.warn_if_collapsed(method.spec.reconstruction, images)
+    assert not method.context.history.warnings
+
+
+def test_the_family_lists_and_plans_its_models_without_importing_anomalib():
+    code = (
+        "import sys\n"
+        "from uadbench import registry\n"
+        "from uadbench.runner import RunRequest, plan\n"
+        "names = registry.methods.names()\n"
+        "assert {'anomalib-padim', 'anomalib-reverse-distillation'} <= set(names), names\n"
+        "plan(RunRequest(method='anomalib-padim', dataset='synthetic'))\n"
+        "assert 'anomalib' not in sys.modules\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_an_unlisted_model_is_built_with_its_pretraining_switch_off():
+    method_class = registry.methods.get("anomalib-fre")
+    method = method_class(method_class.params_for("quick"))
+    assert method.params.weights == "none"
+    with _offline_backbones("none"):
+        method._build()  # would ask timm for pretrained ResNet-50 weights with the switch on
+
+
+@pytest.mark.parametrize(
+    ("method", "message"),
+    [
+        ("anomalib-uflow", "pretrained 'cait_m48_448' weights although weights=none"),
+        ("anomalib-cfa", "wide_resnet50_2-9ba9bcbe.pth although weights=none"),
+        ("anomalib-efficient-ad", "reads anomalib's own datamodule"),
+    ],
+)
+def test_unlisted_models_that_cannot_run_here_fail_saying_why(tmp_path, method, message):
+    outcome = run(tmp_path, method, weights="none")
+    assert outcome.status == "failed"
+    assert message in outcome.record["error"]["message"]
+
+
+def test_torchvision_weights_load_only_from_the_local_cache(resnet18_file, tmp_path, monkeypatch):
+    with _offline_backbones("resnet18"):
+        model = torchvision.models.resnet18(weights="IMAGENET1K_V1")
+    saved = torch.load(resnet18_file, weights_only=True)
+    assert torch.equal(model.layer3[0].conv1.weight, saved["layer3.0.conv1.weight"])
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "empty"))
+    missing = rf"{RESNET18_FILE}, which is not at .*empty"
+    with pytest.raises(WeightsNotFoundError, match=missing), _offline_backbones("resnet18"):
+        torchvision.models.resnet18(weights="IMAGENET1K_V1")
 
 
 def test_sizes_a_model_cannot_take_fail_before_training():
@@ -92,9 +157,7 @@ def test_an_unknown_anomalib_model_lists_the_known_ones():
 def test_resnet18_requests_are_served_from_the_torchvision_file(resnet18_file):
     import timm
 
-    from methods.anomalib_bridge import _offline_backbones
-
-    with _offline_backbones():
+    with _offline_backbones("resnet18"):
         model = timm.create_model("resnet18", pretrained=True)
     saved = torch.load(resnet18_file, weights_only=True)
     assert torch.equal(model.layer3[0].conv1.weight, saved["layer3.0.conv1.weight"])
