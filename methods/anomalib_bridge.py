@@ -5,8 +5,9 @@ through a plain DataLoader (anomalib's Folder datamodule and its splitting are n
 and scores test images by the model's raw image score (no post-processing, no thresholds, no
 metrics, nothing written to disk). anomalib is imported only when one of its models runs.
 
-Grey images are repeated to three channels and, except for the models that expect raw inputs,
-normalised with ImageNet statistics, as anomalib does by default; anomalib's pre-processor is
+Grey images in [0, 1] are repeated to three channels and normalised with ImageNet statistics,
+as anomalib does by default, except for DRAEM (fed [0, 1]) and GANomaly (fed [-1, 1], as its
+authors' code and uadbench's reconstruction models are); anomalib's pre-processor is
 told to keep the run's image size. No weights are downloaded:
 - ``weights=none`` sets ``pre_trained=False`` on every model that has the switch; a model that
   asks for pretrained weights anyway (it has no switch) fails, naming what it asked for;
@@ -65,7 +66,10 @@ class ModelSpec:
     fiber batch) for models too slow for one full epoch on a 2-core CPU."""
     min_size: int = 64
     multiple: int = 32
-    normalise: bool = True
+    intensities: Literal["imagenet", "unit", "signed"] = "imagenet"
+    """What the model is fed: ImageNet-normalised (anomalib's default), [0, 1] or [-1, 1]."""
+    version: int = 1
+    """Bumped when the bridge changes what the model computes, so that old records stay apart."""
     lite0_layers: dict[str, Any] = field(default_factory=dict)
     """Constructor arguments that make the model use EfficientNet-Lite0 (empty: it cannot)."""
     resnet18_layers: dict[str, Any] = field(default_factory=dict)
@@ -161,15 +165,18 @@ MODELS: dict[str, ModelSpec] = {
         quick_epochs=15,
         quick_size=64,
         min_size=32,
+        intensities="signed",
+        version=2,  # 1 fed ImageNet-normalised inputs, outside its generator's tanh range
         reconstruction=lambda model, x: model.generator(_padded_to_power_of_two(x))[0],
-        reference="Akcay et al., GANomaly, ACCV 2018 (anomalib config: 256 px, 100 epochs)",
+        reference="Akcay et al., GANomaly, ACCV 2018 (anomalib config: 256 px, 100 epochs); "
+        "inputs in [-1, 1] as in the authors' code and uadbench's reconstruction models",
     ),
     "draem": ModelSpec(
         paper_epochs=700,
         quick_epochs=1,
         quick_max_steps=20,
         quick_size=64,
-        normalise=False,
+        intensities="unit",
         reconstruction=lambda model, x: model.reconstructive_subnetwork(x),
         reference="Zavrtanik et al., DRAEM, ICCV 2021 (anomalib config: 256 px, 700 epochs); "
         "without the DTD textures it pastes Perlin noise only",
@@ -236,6 +243,7 @@ class AnomalibFamily:
                     ),
                 },
                 "min_image_size": spec.min_size,
+                "version": spec.version,
                 "__module__": __name__,
             },
         )
@@ -280,8 +288,10 @@ class AnomalibMethod(Method):
         size = (self.params.image_size, self.params.image_size)
         # resizing to the same size changes nothing, but models read their input size from it
         steps: list[Any] = [Resize(size, antialias=True)]
-        if self.spec.normalise:
+        if self.spec.intensities == "imagenet":
             steps.append(Normalize(mean=IMAGENET_MEAN, std=IMAGENET_STD))
+        elif self.spec.intensities == "signed":
+            steps.append(Normalize(mean=[0.5] * 3, std=[0.5] * 3))
         model_class = _get_model_class_by_name(self.model)
         kwargs = dict(self.spec.kwargs)
         if "pre_trained" in inspect.signature(model_class).parameters:

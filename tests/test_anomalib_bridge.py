@@ -73,6 +73,23 @@ def test_bridged_models_run_offline_and_write_nothing_else(
         assert "Perlin" in outcome.record["notes"]["anomaly_source"]
 
 
+@pytest.mark.parametrize(
+    ("method", "black", "white"),
+    [("anomalib-ganomaly", -1.0, 1.0), ("anomalib-draem", 0.0, 1.0), ("anomalib-padim", -2.1, 2.6)],
+)
+def test_each_model_is_fed_the_intensities_it_expects(method, black, white):
+    method_class = registry.methods.get(method)
+    method = method_class(method_class.params_for("quick"))
+    with _offline_backbones(method.params.weights):
+        model = method._build()
+    size = method.params.image_size
+    x = model.pre_processor.transform(
+        torch.stack([torch.zeros(3, size, size), torch.ones(3, size, size)])
+    )
+    assert x[0].min().item() == pytest.approx(black, abs=0.05)
+    assert x[1].max().item() == pytest.approx(white, abs=0.05)
+
+
 def test_a_bridged_model_that_rebuilds_every_image_alike_is_flagged():
     method_class = registry.methods.get("anomalib-ganomaly")
     method = method_class(method_class.params_for("quick"))
