@@ -5,9 +5,9 @@
 
 The features are those of the method (``ImageNetGaussian.features``, quick profile, 224 px);
 the four scores are computed from the same features:
-- version 2 (the method now): ``gaussian``, one Ledoit-Wolf Gaussian per level, Mahalanobis
-  distances summed; ``knn``, mean cosine distance to the k nearest training normals of the
-  concatenated levels, each level L2-normalised first;
+- version 2 (version 3 computes the same, and reports ``knn``): ``gaussian``, one Ledoit-Wolf
+  Gaussian per level, Mahalanobis distances summed; ``knn``, mean cosine distance to the k
+  nearest training normals of the concatenated levels, each level L2-normalised first;
 - version 1 (superseded): one Gaussian on the raw concatenated levels, and k-NN on the raw
   concatenation, of fewer levels: the outputs of EfficientNet-Lite0's blocks 1 to 6 (version 2
   added the stem, block 0 and the head).

