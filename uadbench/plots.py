@@ -47,10 +47,14 @@ def save_figure(fig: Any, path: Path, dpi: int = 150) -> list[Path]:
     return written
 
 
-def _label(row: Row, rows: list[Row]) -> str:
-    """The method's name, and what tells it apart from other rows of the same method."""
-    distinction = distinctions(rows).get(id(row))
-    return f"{row.method} ({distinction})" if distinction else row.method
+def _labels(rows: list[Row]) -> dict[int, str]:
+    """Each row's label by ``id``: the method's name, and what tells it apart from other rows
+    of the same method on the same test set."""
+    differences = distinctions(rows)
+    return {
+        id(row): f"{row.method} ({differences[id(row)]})" if id(row) in differences else row.method
+        for row in rows
+    }
 
 
 def _panels(board: Leaderboard) -> dict[tuple[str, str], list[Row]]:
@@ -87,7 +91,7 @@ def plot_roc_curves(board: Leaderboard, out: Path) -> list[Path]:
     plt = pyplot()
     import seaborn as sns
 
-    panels = _panels(board)
+    panels, labels = _panels(board), _labels(board.rows)
     fig, axes = plt.subplots(1, len(panels), figsize=(5.2 * len(panels), 5), squeeze=False)
     palette = sns.color_palette("tab10", 10) + sns.color_palette("Set2", 8)
     for ax, ((dataset, split), rows) in zip(axes[0], panels.items(), strict=True):
@@ -99,7 +103,7 @@ def plot_roc_curves(board: Leaderboard, out: Path) -> list[Path]:
                 FPR_GRID,
                 mean_roc(row.labels, row.scores),
                 color=colour,
-                label=f"{_label(row, rows)}  {100 * row.auroc_mean:.1f}",
+                label=f"{labels[id(row)]}  {100 * row.auroc_mean:.1f}",
             )
         ax.plot([0, 1], [0, 1], color="grey", linestyle=":", linewidth=1)
         ax.set(
@@ -119,14 +123,14 @@ def plot_auroc_heatmap(board: Leaderboard, out: Path) -> list[Path]:
     plt = pyplot()
     import seaborn as sns
 
-    panels = _panels(board)
+    panels, labels = _panels(board), _labels(board.rows)
     columns = [f"{d}\n({s})" for d, s in panels]
-    names = sorted({_label(r, rows) for rows in panels.values() for r in rows})
+    names = sorted({labels[id(r)] for rows in panels.values() for r in rows})
     values = np.full((len(names), len(columns)), np.nan)
     notes = np.full(values.shape, "", dtype=object)
     for j, rows in enumerate(panels.values()):
         for row in rows:
-            i = names.index(_label(row, rows))
+            i = names.index(labels[id(row)])
             low, high = row.auroc_ci95
             values[i, j] = 100 * row.auroc_mean
             notes[i, j] = (
@@ -155,7 +159,7 @@ def plot_score_distributions(board: Leaderboard, out: Path) -> list[Path]:
     """Per data set and method: the test scores of normal and abnormal images (first seed),
     standardised by the normal scores so that methods share an axis."""
     plt = pyplot()
-    written = []
+    written, labels = [], _labels(board.rows)
     for (dataset, split), rows in _panels(board).items():
         columns = min(4, len(rows))
         height = -(-len(rows) // columns)
@@ -172,7 +176,7 @@ def plot_score_distributions(board: Leaderboard, out: Path) -> list[Path]:
             bins = np.linspace(np.percentile(z, 0.5), np.percentile(z, 99.5), 40)
             ax.hist(z[row.labels == 0], bins=bins, alpha=0.6, label="normal", color="tab:blue")
             ax.hist(z[row.labels == 1], bins=bins, alpha=0.6, label="abnormal", color="tab:red")
-            ax.set_title(f"{_label(row, rows)} ({100 * row.auroc_mean:.1f})", fontsize=8)
+            ax.set_title(f"{labels[id(row)]} ({100 * row.auroc_mean:.1f})", fontsize=8)
             ax.set_xlabel("score (normal-standardised)", fontsize=7)
             ax.tick_params(labelsize=6)
         axes.flat[0].legend(fontsize=7)
@@ -187,6 +191,7 @@ def plot_training_curves(
     """Every training curve the methods recorded (loss, or e.g. a GAN's several), one line per
     seed, a panel per row and curve."""
     plt = pyplot()
+    labels = _labels(board.rows)
     by_row: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for record in records:
         if record["status"] == "ok" and record.get("history"):
@@ -210,8 +215,7 @@ def plot_training_curves(
             if curve := record["history"].get(name):
                 seed = record["config"]["seed"]
                 ax.plot(curve["step"], curve["value"], linewidth=1, label=f"seed {seed}")
-        label = _label(row, board.rows)
-        ax.set_title(f"{label} on {row.dataset} ({row.image_size}px)", fontsize=8)
+        ax.set_title(f"{labels[id(row)]} on {row.dataset} ({row.image_size}px)", fontsize=8)
         ax.set_xlabel("step or epoch", fontsize=7)
         ax.set_ylabel(name.replace("_", " "), fontsize=7)
         ax.tick_params(labelsize=6)
