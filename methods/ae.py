@@ -69,18 +69,14 @@ class AutoEncoder(ReconstructionMethod):
         self.model_.train()
         batches = epoch_batches(len(images), p.epochs, p.batch_size, seeded_generator(ctx.seed))
         with ctx.progress.task(f"training {self.name}", p.epochs) as bar:
-            for epoch, epoch_batch_list in enumerate(batches):
-                total = 0.0
-                for batch in epoch_batch_list:
-                    x = images[batch]
-                    loss = nn.functional.mse_loss(self.model_(x), x)
-                    optimizer.zero_grad(set_to_none=True)
-                    loss.backward()
-                    optimizer.step()
-                    total += loss.item() * len(batch)
-                mean = total / sum(len(batch) for batch in epoch_batch_list)
-                ctx.history.record(epoch, loss=mean)
-                bar.advance(loss=mean)
+            self.minimise(
+                lambda x: nn.functional.mse_loss(self.model_(x), x),
+                optimizer,
+                images,
+                batches,
+                "loss",
+                bar,
+            )
         self.model_.eval()
         self.warn_if_collapsed(self.model_, train.images)
         return self

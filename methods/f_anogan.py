@@ -125,20 +125,14 @@ class FAnoGAN(ReconstructionMethod):
             module.eval().requires_grad_(False)
         optimizer = torch.optim.Adam(self.encoder_.parameters(), lr=p.lr, betas=(0.5, 0.999))
         self.encoder_.train()
+
+        def loss_of(x: torch.Tensor) -> torch.Tensor:
+            image_part, feature_part = self._residuals(x)
+            return (image_part + p.kappa * feature_part).mean()
+
         with ctx.progress.task("training f-anogan encoder", p.encoder_epochs) as bar:
             batches = epoch_batches(len(images), p.encoder_epochs, p.batch_size, generator)
-            for epoch, epoch_batch_list in enumerate(batches):
-                total = 0.0
-                for batch in epoch_batch_list:
-                    image_part, feature_part = self._residuals(images[batch])
-                    loss = (image_part + p.kappa * feature_part).mean()
-                    optimizer.zero_grad(set_to_none=True)
-                    loss.backward()
-                    optimizer.step()
-                    total += loss.item() * len(batch)
-                mean = total / sum(len(batch) for batch in epoch_batch_list)
-                ctx.history.record(epoch, encoder_loss=mean)
-                bar.advance(loss=mean)
+            self.minimise(loss_of, optimizer, images, batches, "encoder_loss", bar)
 
     def _noise(self, n: int, generator: torch.Generator) -> torch.Tensor:
         return torch.randn(n, self.params.latent_dim, generator=generator).to(self.context.device)

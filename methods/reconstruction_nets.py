@@ -114,6 +114,29 @@ class ReconstructionMethod(Method):
         super().check_params(params)
         check_size(cls.name, params.image_size)
 
+    def minimise(
+        self,
+        loss_of: Callable[[torch.Tensor], torch.Tensor],
+        optimizer: torch.optim.Optimizer,
+        images: torch.Tensor,
+        batches: Iterator[list[torch.Tensor]],
+        curve: str,
+        bar: Any,
+    ) -> None:
+        """One optimiser step on ``loss_of(images[batch])`` per batch of each epoch of
+        ``batches``; the epoch's mean loss per image goes into the history as ``curve``."""
+        for epoch, epoch_batch_list in enumerate(batches):
+            total = 0.0
+            for batch in epoch_batch_list:
+                loss = loss_of(images[batch])
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                optimizer.step()
+                total += loss.item() * len(batch)
+            mean = total / sum(len(batch) for batch in epoch_batch_list)
+            self.context.history.record(epoch, **{curve: mean})
+            bar.advance(loss=mean)
+
     def warn_if_collapsed(
         self, rebuild: Callable[[torch.Tensor], torch.Tensor], images: np.ndarray
     ) -> None:
