@@ -4,7 +4,8 @@
         > results/imagenet-gaussian-confirmation/confirmation.md
 
 The features are those of the method (``ImageNetGaussian.features``, quick profile, 224 px);
-the four scores are computed from the same features:
+the four scores come from the same features, version 2's from the method itself
+(``ImageNetGaussian.score_features``):
 - version 2 (version 3 computes the same, and reports ``knn``): ``gaussian``, one Ledoit-Wolf
   Gaussian per level, Mahalanobis distances summed; ``knn``, mean cosine distance to the k
   nearest training normals of the concatenated levels, each level L2-normalised first;
@@ -33,7 +34,7 @@ import torch
 
 from methods.imagenet_gaussian import ImageNetGaussian
 from uadbench.delong import compare
-from uadbench.density import GaussianDensity, KNNCosine, l2_normalise
+from uadbench.density import GaussianDensity, KNNCosine
 from uadbench.metrics import auroc, auroc_interval
 from uadbench.prepare import prepare
 from uadbench.readers.zhanglab import ZhangLab
@@ -48,19 +49,13 @@ PAIRS = [
 ]
 
 
-def scores(train: list[np.ndarray], test: list[np.ndarray], k: int) -> dict[str, np.ndarray]:
-    """The four scores of the test images, from per-level features."""
+def version_1_scores(
+    train: list[np.ndarray], test: list[np.ndarray], k: int
+) -> dict[str, np.ndarray]:
+    """Version 1's two scores of the test images, from version 2's per-level features."""
     raw_train = np.concatenate(train[VERSION_1_LEVELS], axis=1)
     raw_test = np.concatenate(test[VERSION_1_LEVELS], axis=1)
-
-    def normalised(levels: list[np.ndarray]) -> np.ndarray:
-        return np.concatenate([l2_normalise(level) for level in levels], axis=1)
-
     return {
-        "v2 gaussian": sum(
-            GaussianDensity().fit(a).score(b) for a, b in zip(train, test, strict=True)
-        ),
-        "v2 knn": KNNCosine(k).fit(normalised(train)).score(normalised(test)),
         "v1 gaussian": GaussianDensity().fit(raw_train).score(raw_test),
         "v1 knn": KNNCosine(k).fit(raw_train).score(raw_test),
     }
@@ -83,7 +78,12 @@ def main() -> None:
         method.fit(prepared.split("train"))
         train = method.features(prepared.split("train").images)
         test = method.features(prepared.split("test").images)
-    variants = scores(train, test, params.k)
+    version_2 = method.score_features(test)  # the method's own scores (version 3 = 2)
+    variants = {
+        "v2 gaussian": version_2["gaussian"],
+        "v2 knn": version_2["knn"],
+        **version_1_scores(train, test, params.k),
+    }
     seconds = time.perf_counter() - started
     lines = [
         f"# imagenet-gaussian, versions 1 and 2, ZhangLab split `{prepared.split_version}`",

@@ -84,7 +84,10 @@ class ImageNetGaussian(Method):
         return self
 
     def score_variants(self, images: np.ndarray) -> dict[str, np.ndarray]:
-        levels = self.features(images)
+        return self.score_features(self.features(images))
+
+    def score_features(self, levels: list[np.ndarray]) -> dict[str, np.ndarray]:
+        """Both scores of images given by their ``features``, the reported one first."""
         variants = {
             "gaussian": sum(
                 g.score(level) for g, level in zip(self.gaussians_, levels, strict=True)
