@@ -434,9 +434,9 @@ def _no_downloads(model: str) -> Iterator[None]:
 def _offline_backbones(weights: str) -> Iterator[None]:
     """While a model is built, a timm request for pretrained EfficientNet-Lite0 is served from
     the local package, one for ResNet-18 from torchvision's file in the local torch cache (timm's
-    ResNet-18 has torchvision's parameter names); torchvision weights load only from the local
-    torch cache. Any other request, or any request at all with ``weights=none``, fails naming
-    what the model wanted."""
+    ResNet-18 has torchvision's parameter names); a torchvision request is served only for that
+    file, and only with ``weights=resnet18``. Any other request, or any request at all with
+    ``weights=none``, fails naming what the model wanted."""
     import timm
     import torch
     import torchvision.models._api as torchvision_weights
@@ -458,20 +458,20 @@ def _offline_backbones(weights: str) -> Iterator[None]:
     original_from_url = torchvision_weights.load_state_dict_from_url
 
     def create_model(model_name: str, pretrained: bool = False, **kwargs: Any) -> Any:
-        name = model_name  # timm's own argument name: anomalib passes it by keyword too
+        # timm's own argument name: anomalib passes it by keyword too
         if not pretrained:
-            return original(name, pretrained=False, **kwargs)
+            return original(model_name, pretrained=False, **kwargs)
         if weights == "none":
-            raise unswitchable(f"pretrained {name!r} weights")
-        if name not in (LITE0, "resnet18"):
+            raise unswitchable(f"pretrained {model_name!r} weights")
+        if model_name not in (LITE0, "resnet18"):
             raise WeightsNotFoundError(
-                f"anomalib asked for pretrained {name!r} weights, which would be downloaded; "
+                f"anomalib asked for pretrained {model_name!r} weights, which would be downloaded; "
                 "uadbench runs offline: use weights=none, or weights=efficientnet-lite0 or "
                 "weights=resnet18 where the model takes that backbone"
             )
         with tempfile.TemporaryDirectory() as folder:
-            local = f"{folder}/{name}.pth"
-            if name == LITE0:  # the package's keys map onto timm's by position
+            local = f"{folder}/{model_name}.pth"
+            if model_name == LITE0:  # the package's keys map onto timm's by position
                 reference = original(LITE0, pretrained=False).state_dict()
                 shipped = torch.load(
                     efficientnet_lite0_weights_file(), map_location="cpu", weights_only=True
@@ -480,7 +480,7 @@ def _offline_backbones(weights: str) -> Iterator[None]:
             else:
                 local = str(resnet18_weights_file())
             overlay = {**(kwargs.pop("pretrained_cfg_overlay", None) or {}), "file": local}
-            return original(name, pretrained=True, pretrained_cfg_overlay=overlay, **kwargs)
+            return original(model_name, pretrained=True, pretrained_cfg_overlay=overlay, **kwargs)
 
     def load_state_dict_from_url(url: str, *args: Any, **kwargs: Any) -> Any:
         if weights == "none":
