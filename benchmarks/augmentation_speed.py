@@ -34,6 +34,7 @@ from reference_style_anatpaste import anatpaste_one
 from methods.anatpaste import QUICK
 from methods.anatpaste_augmentation import AnatPasteAugmentation
 from methods.pretext.network import PretextNetwork
+from methods.pretext.trainer import pretext_batch
 from uadbench.lung_mask import lung_mask
 from uadbench.prepare import prepare
 from uadbench.readers.zhanglab import ZhangLab
@@ -79,10 +80,9 @@ def training_step(images: np.ndarray, masks: np.ndarray, repeats: int) -> tuple[
     for _ in range(repeats):
         index = torch.randint(0, len(x), (p.batch_size,), generator=generator)
         started = time.perf_counter()
-        [(augmented, _)], _ = augment(x[index], index, generator)
+        views, _ = augment(x[index], index, generator)
         middle = time.perf_counter()
-        batch = torch.cat([x[index], augmented]).unsqueeze(1)
-        labels = torch.cat([torch.zeros(p.batch_size), torch.ones(p.batch_size)]).long()
+        batch, labels = pretext_batch(x[index], views)
         loss = torch.nn.functional.cross_entropy(network(batch)[1], labels)
         optimizer.zero_grad()
         loss.backward()

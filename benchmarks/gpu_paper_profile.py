@@ -26,6 +26,7 @@ from methods.anatpaste import PAPER
 from methods.anatpaste_augmentation import AnatPasteAugmentation
 from methods.pretext.network import PretextNetwork
 from methods.pretext.paste import jitter_images
+from methods.pretext.trainer import pretext_batch
 from uadbench.lung_mask import lung_mask
 from uadbench.prepare import prepare
 from uadbench.readers.zhanglab import ZhangLab
@@ -60,11 +61,10 @@ def main() -> None:
         torch.cuda.synchronize()
         started = time.perf_counter()
         x = jitter_images(x_all[index.to(device)].float() / 255, 0.1, generator)
-        [(augmented, _)], _ = augment(x, index, generator)
+        views, _ = augment(x, index, generator)
         torch.cuda.synchronize()
         middle = time.perf_counter()
-        batch = torch.cat([x, augmented]).unsqueeze(1)
-        labels = torch.cat([torch.zeros(len(x)), torch.ones(len(x))]).long().to(device)
+        batch, labels = pretext_batch(x, views)
         loss = torch.nn.functional.cross_entropy(network(batch)[1], labels)
         optimizer.zero_grad()
         loss.backward()

@@ -105,7 +105,7 @@ class PretextMethod(Method):
                 x = jitter_images(images[indices.to(device)].float() / 255, JITTER, generator)
                 views, empty = augment(x, indices, generator)
                 fallbacks += empty
-                batch, labels = _pretext_batch(x, views)
+                batch, labels = pretext_batch(x, views)
                 _, logits = self.network_(batch)
                 loss = nn.functional.cross_entropy(logits, labels)
                 value = loss.item()
@@ -211,13 +211,13 @@ class PretextMethod(Method):
             indices = torch.arange(start, min(start + self.embed_batch, len(val)))
             x = torch.from_numpy(np.ascontiguousarray(val.images[start : start + self.embed_batch]))
             x = x.to(device).float() / 255
-            batch, labels = _pretext_batch(x, augment(x, indices, generator)[0])
+            batch, labels = pretext_batch(x, augment(x, indices, generator)[0])
             correct += int((self.network_(batch)[1].argmax(1) == labels).sum())
             total += len(labels)
         return correct / max(total, 1)
 
 
-def _pretext_batch(
+def pretext_batch(
     originals: torch.Tensor, views: list[tuple[torch.Tensor, int]]
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Originals (class 0) and each augmented view (its class) as one ``(N, 1, H, W)`` batch."""
