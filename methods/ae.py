@@ -26,6 +26,7 @@ from methods.reconstruction_nets import (
     pixel_error,
 )
 from uadbench import ImageSet
+from uadbench.method import at_least
 from uadbench.tensors import batched_map, seeded_generator, to_signed_unit
 
 
@@ -60,6 +61,8 @@ class AutoEncoder(ReconstructionMethod):
         "quick": Params(),
         "paper": Params(epochs=250),
     }
+    param_ranges = {**ReconstructionMethod.param_ranges, "epochs": at_least(0)}
+    training_length = ("epochs",)
 
     def fit(self, train: ImageSet, val: ImageSet | None = None) -> AutoEncoder:
         p, ctx = self.params, self.context

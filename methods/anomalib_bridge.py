@@ -42,13 +42,15 @@ from typing import Any, Literal
 import numpy as np
 
 from uadbench import ImageSet, Method
+from uadbench.errors import ParameterError, UserError
+from uadbench.method import at_least
 
 PREFIX = "anomalib-"
 IMAGENET_MEAN, IMAGENET_STD = [0.485, 0.456, 0.406], [0.229, 0.224, 0.225]
 LITE0 = "efficientnet_lite0"
 
 
-class BridgeError(RuntimeError):
+class BridgeError(UserError, RuntimeError):
     """An anomalib model that cannot run through the bridge, and why."""
 
 
@@ -257,12 +259,18 @@ class AnomalibMethod(Method):
 
     model: str
     spec: ModelSpec
+    param_ranges = {"epochs": at_least(1), "batch_size": at_least(1)}
 
     @classmethod
     def check_params(cls, params: Any) -> None:
         super().check_params(params)
+        if params.max_steps == 0 or params.max_steps < -1:
+            raise ParameterError(
+                f"method {cls.name!r}: max_steps={params.max_steps} is out of range; it must be "
+                "-1 (no cap) or >= 1"
+            )
         if params.image_size % cls.spec.multiple:
-            raise ValueError(
+            raise ParameterError(
                 f"method {cls.name!r} needs an image size divisible by {cls.spec.multiple}; "
                 f"got {params.image_size}"
             )
@@ -270,7 +278,7 @@ class AnomalibMethod(Method):
         accepted = choices if cls.spec.needs_pretrained else [*choices, "none"]
         if params.weights not in accepted:
             needs = "needs a pretrained network" if params.weights == "none" else "cannot use it"
-            raise ValueError(
+            raise ParameterError(
                 f"method {cls.name!r} got weights={params.weights} and {needs}; use "
                 + " or ".join(f"weights={choice}" for choice in accepted)
             )

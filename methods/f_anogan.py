@@ -29,7 +29,7 @@ from methods.reconstruction_nets import (
     pixel_error,
 )
 from uadbench import ImageSet
-from uadbench.method import reported_first
+from uadbench.method import at_least, reported_first
 from uadbench.tensors import batched_map, seeded_generator, to_signed_unit
 
 
@@ -65,6 +65,15 @@ class FAnoGAN(ReconstructionMethod):
         score: Literal["anomaly", "image", "features"] = "anomaly"
 
     profiles = {"quick": Params(), "paper": Params(gan_epochs=250, encoder_epochs=250)}
+    param_ranges = {
+        **ReconstructionMethod.param_ranges,
+        "gan_epochs": at_least(0),
+        "encoder_epochs": at_least(0),
+        "n_critic": at_least(1),
+        "gradient_penalty": at_least(0),
+        "kappa": at_least(0),
+    }
+    training_length = ("gan_epochs", "encoder_epochs")
 
     def fit(self, train: ImageSet, val: ImageSet | None = None) -> FAnoGAN:
         p, ctx = self.params, self.context

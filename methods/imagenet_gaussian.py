@@ -33,7 +33,7 @@ import torch
 from uadbench import ImageSet, Method
 from uadbench.backbones import build_backbone
 from uadbench.density import GaussianDensity, KNNCosine, l2_normalise
-from uadbench.method import reported_first
+from uadbench.method import at_least, reported_first
 
 
 class ImageNetGaussian(Method):
@@ -53,6 +53,7 @@ class ImageNetGaussian(Method):
         batch_size: int = 32
 
     profiles = {"quick": Params(), "paper": Params(score="gaussian")}
+    param_ranges = {"k": at_least(1), "batch_size": at_least(1)}
 
     @classmethod
     def check_params(cls, params: Params) -> None:

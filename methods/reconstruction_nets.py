@@ -18,14 +18,16 @@ import torch
 from torch import nn
 
 from uadbench import Method
+from uadbench.errors import ParameterError
+from uadbench.method import POSITIVE, at_least
 from uadbench.tensors import batched_map
 
 
 def check_size(method: str, size: int) -> None:
-    """Raise ``ValueError`` unless ``size`` is 4 * 2**k with k >= 2."""
+    """Raise ``ParameterError`` unless ``size`` is 4 * 2**k with k >= 2."""
     stages = math.log2(size / 4) if size >= 16 else -1
     if stages != int(stages) or stages < 2:
-        raise ValueError(
+        raise ParameterError(
             f"method {method!r} needs an image size of 4 * 2**k (16, 32, 64, 128, ...); got {size}"
         )
 
@@ -108,6 +110,12 @@ class ReconstructionMethod(Method):
     """Base of the reconstruction baselines: DCGAN-style networks, so sizes of 4 * 2**k."""
 
     min_image_size = 16
+    param_ranges = {
+        "latent_dim": at_least(1),
+        "base_width": at_least(1),
+        "batch_size": at_least(1),
+        "lr": POSITIVE,
+    }
 
     @classmethod
     def check_params(cls, params: Any) -> None:

@@ -27,7 +27,7 @@ from methods.reconstruction_nets import (
     pixel_error,
 )
 from uadbench import ImageSet
-from uadbench.method import reported_first
+from uadbench.method import at_least, reported_first
 from uadbench.tensors import batched_map, seeded_generator, to_signed_unit
 
 
@@ -62,6 +62,12 @@ class VAE(ReconstructionMethod):
         score: Literal["reconstruction", "elbo"] = "reconstruction"
 
     profiles = {"quick": Params(), "paper": Params(epochs=250)}
+    param_ranges = {
+        **ReconstructionMethod.param_ranges,
+        "epochs": at_least(0),
+        "beta": at_least(0),
+    }
+    training_length = ("epochs",)
 
     def _loss_terms(
         self, x: torch.Tensor, sample: bool

@@ -55,6 +55,19 @@ def write_dicom(path: Path, pixels: np.ndarray, bits_stored: int, photometric: s
     ds.save_as(path, enforce_file_format=True)
 
 
+def rsna_id(i: int) -> str:
+    """A patient id in the RSNA release's form (a UUID)."""
+    return f"{i:08x}-0000-4000-8000-{i:012x}"
+
+
+def vindr_id(i: int) -> str:
+    """An image id in the VinDr-CXR release's form (32 hex digits)."""
+    return f"{i:032x}"
+
+
+MEDAD_IDS = {"rsna": rsna_id, "vindr": vindr_id}
+
+
 def zhanglab_release(root: Path, n_train: int = 12, n_test: int = 4) -> Path:
     """``root/chest_xray/{train,test}/{NORMAL,PNEUMONIA}`` with RGB JPEGs, as released."""
     release = root / "chest_xray"
@@ -119,7 +132,7 @@ def rsna_kaggle_release(
     """``stage_2_train_images/*.dcm`` (8-bit MONOCHROME2 and 12-bit MONOCHROME1) and the CSVs."""
     labels, classes = [], []
     for i in range(normals + opacities + not_normal):
-        pid = f"pid-{i:03d}"
+        pid = rsna_id(i)
         kind = (
             "Normal"
             if i < normals
@@ -149,15 +162,17 @@ def rsna_kaggle_release(
     return root
 
 
-def medad_packaging(root: Path, n_train: int = 10, n_test: int = 4) -> Path:
-    """``images/*.png`` and ``data.json`` in the Med-AD / MedIAnomaly shape."""
-    names = {"train0": [], "test0": [], "test1": [], "unl": []}
-    for i in range(n_train):
-        names["train0"].append(f"n{i:03d}.png")
-    for i in range(n_test):
-        names["test0"].append(f"t{i:03d}.png")
-        names["test1"].append(f"a{i:03d}.png")
-    names["unl"] = ["u000.png"]
+def medad_packaging(root: Path, dataset: str = "rsna", n_train: int = 10, n_test: int = 4) -> Path:
+    """``images/*.png`` and ``data.json`` in the Med-AD / MedIAnomaly shape, with the ids of
+    ``dataset`` (``rsna`` or ``vindr``): training normals 0.., test normals 100..,
+    test abnormals 200.., one unlabeled image 900."""
+    image_id = MEDAD_IDS[dataset]
+    names = {
+        "train0": [f"{image_id(i)}.png" for i in range(n_train)],
+        "test0": [f"{image_id(100 + i)}.png" for i in range(n_test)],
+        "test1": [f"{image_id(200 + i)}.png" for i in range(n_test)],
+        "unl": [f"{image_id(900)}.png"],
+    }
     for key, files in names.items():
         for j, name in enumerate(files):
             save_png(

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from uadbench.cli import app, parse_seeds
+from uadbench.cli import app
+from uadbench.runner import parse_seeds
 
 from .conftest import TINY_SYNTHETIC
 
@@ -78,7 +79,7 @@ def test_plot_without_runs_says_so(tmp_path):
         (["--image-size", "0"], "positive number of pixels"),
         (["--image-size", "-64"], "positive number of pixels"),
         (["--seeds", ""], "--seeds is empty"),
-        (["--seeds", "a,b"], "--seeds wants numbers"),
+        (["--seeds", "a,b"], "--seeds wants seeds"),
         (["--param", "epochs"], "--param wants key=value"),
         (["--device", "tpu"], "unknown device 'tpu'"),
         (

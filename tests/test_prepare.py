@@ -107,7 +107,7 @@ def test_file_images_become_resized_grayscale(tmp_path):
 
 def test_missing_files_are_counted_and_named_before_any_work(tmp_path):
     write_pngs(tmp_path / "data", names=("a.png", "b.png"))
-    with pytest.raises(DataNotFoundError, match=r"2 of 4 images .* absent .*\n  c.png\n  d.png"):
+    with pytest.raises(DataNotFoundError, match=r"2 of 4 images .* absent .*e\.g\. c\.png, d\.png"):
         prepare(FileDataset(tmp_path / "data"), 16, tmp_path / "cache")
 
 

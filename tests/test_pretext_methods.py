@@ -80,8 +80,14 @@ def test_label_using_selection_is_marked_in_record_and_leaderboard(tmp_path):
     board = CliRunner().invoke(
         app, ["leaderboard", "--results-dir", str(tmp_path / "r"), "--format", "markdown"]
     )
-    assert "anatpaste (uses labels)" in board.output
-    assert board.output.count("| anatpaste |") == 1
+    rows = [
+        line
+        for line in board.output.splitlines()
+        if line.startswith("| 1 | anatpaste") or line.startswith("| 2 | anatpaste")
+    ]
+    assert len(rows) == 2
+    marked = [row for row in rows if "(uses labels)" in row]
+    assert len(marked) == 1 and "select_checkpoint_by_test_auroc=True" in marked[0]
 
 
 def test_a_nan_loss_stops_the_run_naming_the_step(tmp_path, monkeypatch):

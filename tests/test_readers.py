@@ -135,7 +135,8 @@ def test_rsna_kaggle_dicoms_run_end_to_end(tmp_path):
         n_test=2,
     )
     # 10 normals and the 2 test opacities; "Not Normal" patients are left out
-    assert len(table) == 12 and not table["id"].isin(["pid-014", "pid-015"]).any()
+    not_normal = [fx.rsna_id(14), fx.rsna_id(15)]
+    assert len(table) == 12 and not table["id"].isin(not_normal).any()
     outcome = run(tmp_path, "rsna", root, split_file=write_split(tmp_path, table))
     assert outcome.status == "ok", outcome.record.get("error")
     assert outcome.record["config"]["dataset_options"]["layout"] == "kaggle-dicom"
@@ -150,9 +151,9 @@ def test_rsna_kaggle_dicoms_run_end_to_end(tmp_path):
 def test_rsna_normals_must_be_the_normal_class(tmp_path):
     root = fx.rsna_kaggle_release(tmp_path / "rsna")
     table = pd.DataFrame(
-        {"id": ["pid-015", "pid-011"], "label": [0, 1], "split": ["train", "test"]}
+        {"id": [fx.rsna_id(15), fx.rsna_id(11)], "label": [0, 1], "split": ["train", "test"]}
     )
-    with pytest.raises(SplitTableError, match=r"not in the 'Normal' class.*pid-015"):
+    with pytest.raises(SplitTableError, match=rf"not in the 'Normal' class.*{fx.rsna_id(15)}"):
         dataset("rsna", root, split_file=write_split(tmp_path, table)).split_table()
 
 
@@ -160,9 +161,9 @@ def test_rsna_medad_packaging_runs_with_its_own_split(tmp_path):
     root = fx.medad_packaging(tmp_path / "rsna")
     ds = dataset("rsna", root, split="medad")
     table = validate_split_table(ds.split_table(), "rsna")
-    assert ds.split_version == "medad"
+    assert ds.split_version.startswith("custom-")  # read as Med-AD's, but not the benchmark's file
     assert len(table) == 18 and not (table["split"] == "val").any()  # Med-AD has no val set
-    assert set(table.loc[table["split"] != "test", "id"]) == {f"n{i:03d}" for i in range(10)}
+    assert set(table.loc[table["split"] != "test", "id"]) == {fx.rsna_id(i) for i in range(10)}
     outcome = run(tmp_path, "rsna", root, split="medad")
     assert outcome.status == "ok", outcome.record.get("error")
 
@@ -171,7 +172,10 @@ def test_rsna_medad_packaging_runs_with_its_own_split(tmp_path):
     ("data", "message"),
     [
         ({"train": {"0": []}}, "top-level key 'test'"),
-        ({"train": {"0": ["a.png"]}, "test": {"0": ["b.png"]}}, r"test\['1'\] must be a list"),
+        (
+            {"train": {"0": [f"{fx.rsna_id(1)}.png"]}, "test": {"0": [f"{fx.rsna_id(2)}.png"]}},
+            r"test\['1'\] must be a list",
+        ),
         ([1, 2], "top-level key 'train'"),
     ],
 )
@@ -192,7 +196,7 @@ def test_an_unknown_split_version_lists_the_known_ones(tmp_path):
 
 
 def test_vindr_medad_packaging_runs_end_to_end(tmp_path):
-    root = fx.medad_packaging(tmp_path / "vindr")
+    root = fx.medad_packaging(tmp_path / "vindr", "vindr")
     outcome = run(tmp_path, "vindr", root, split="medad")
     assert outcome.status == "ok", outcome.record.get("error")
     assert outcome.record["config"]["dataset_options"]["layout"] == "medad-png"

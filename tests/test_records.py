@@ -6,14 +6,26 @@ import numpy as np
 import pytest
 
 from uadbench.atomic import write_atomically
-from uadbench.records import SCHEMA, process_info, scan_records, write_record
+from uadbench.processes import process_info
+from uadbench.records import SCHEMA, scan_records, write_record
 
 LINUX = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
 
 
 def status_seen(tmp_path, process: dict) -> str:
     path = tmp_path / "runs" / "synthetic" / "ae" / "quick-32px-seed0-abc.json"
-    write_record(path, {"schema": SCHEMA, "status": "running", "process": process})
+    config = {
+        "method": "ae",
+        "dataset": "synthetic",
+        "profile": "quick",
+        "image_size": 32,
+        "seed": 0,
+        "params": {},
+        "split_version": "v1",
+    }
+    write_record(
+        path, {"schema": SCHEMA, "status": "running", "config": config, "process": process}
+    )
     [record], unreadable = scan_records(tmp_path)
     assert not unreadable
     return record["status"]

@@ -23,6 +23,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from uadbench.errors import UserError
+
 BACKBONES = ("resnet18", "efficientnet-lite0")
 WEIGHTS = ("none", "imagenet")
 RESNET18_FILE = "resnet18-f37072fd.pth"
@@ -30,7 +32,7 @@ RESNET18_URL = f"https://download.pytorch.org/models/{RESNET18_FILE}"
 IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
 
 
-class WeightsNotFoundError(FileNotFoundError):
+class WeightsNotFoundError(UserError, FileNotFoundError):
     """Pretrained weights that are not on this machine (uadbench never downloads them)."""
 
 

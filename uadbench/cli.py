@@ -1,11 +1,17 @@
-"""The ``uadbench`` command line: run, leaderboard, plot, and the lists of methods and data sets.
+"""The ``uadbench`` command line: run, sweep, leaderboard, plot, report, and the lists of methods
+and data sets.
 
-Heavy libraries (torch, pandas, matplotlib) are imported inside the commands that need them,
-so ``uadbench --help`` answers at once.
+Option parsing and printing only; the work is in the library. A user's mistake (any
+``uadbench.errors.UserError``) is printed as one line starting ``error:`` and exits 2 when no
+work was started; a run or cell that failed exits 1 and keeps its failure record; Ctrl-C exits
+130. Anything else is a bug and shows its traceback. Heavy libraries (torch, pandas,
+matplotlib) are imported inside the commands that need them, so ``uadbench --help`` answers at
+once.
 """
 
 from __future__ import annotations
 
+import signal
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -14,10 +20,14 @@ from typing import Annotated, NoReturn
 
 import typer
 from rich.console import Console
+from rich.text import Text
+
+from uadbench.errors import UserError, one_line
 
 DEFAULT_METHOD = "ae"
 DEFAULT_DATASET = "synthetic"
 DEFAULT_RESULTS = Path("results")
+INTERRUPTED = 130
 
 app = typer.Typer(
     help="Benchmark unsupervised anomaly detection in chest radiographs.",
@@ -45,61 +55,64 @@ DataRootOption = Annotated[
         "default $UADBENCH_DATA_ROOT or ~/uadbench-data.",
     ),
 ]
+CacheOption = Annotated[
+    Path | None,
+    typer.Option(help="Prepared-array cache; default $UADBENCH_CACHE_DIR or ~/.cache/uadbench."),
+]
+SkipOption = Annotated[
+    bool, typer.Option(help="Leave out unreadable images (listed in the run record).")
+]
+
+
+def _say(style: str, prefix: str, message: str) -> None:
+    """One line on stderr: ``prefix`` styled, ``message`` as plain text (never markup)."""
+    err.print(Text.assemble((prefix, style), one_line(message)), soft_wrap=True, highlight=False)
 
 
 def _exit(message: str, code: int = 2) -> NoReturn:
-    err.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    _say("bold red", "error: ", message)
     raise typer.Exit(code)
 
 
 @contextmanager
 def _user_errors() -> Iterator[None]:
-    """Turn the errors a user can fix into one clear message and exit status 2."""
-    from uadbench.backbones import WeightsNotFoundError
-    from uadbench.dataset import DataNotFoundError, SplitTableError
-    from uadbench.registry import PluginError, UnknownNameError
-    from uadbench.runner import ResultsDirError
-    from uadbench.runtime import DeviceError
-
+    """A ``UserError`` becomes its one-line message and exit status 2; Ctrl-C exits 130."""
     try:
         yield
-    except (
-        UnknownNameError,
-        PluginError,
-        DataNotFoundError,
-        SplitTableError,
-        ResultsDirError,
-        DeviceError,
-        WeightsNotFoundError,
-        ValueError,
-    ) as error:
+    except UserError as error:
         _exit(str(error))
+    except KeyboardInterrupt:
+        _exit("interrupted (Ctrl-C); finished records are kept", INTERRUPTED)
+
+
+@contextmanager
+def _sigterm_stops() -> Iterator[None]:
+    """SIGTERM stops the command as an exit does, so a run's record says it was stopped."""
+
+    def stop(signum: int, frame: object) -> None:
+        raise SystemExit(128 + signum)
+
+    try:
+        previous = signal.signal(signal.SIGTERM, stop)
+    except ValueError:  # not the main thread: leave signals alone
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _pairs(values: list[str], option: str) -> dict[str, str]:
+    from uadbench.errors import ParameterError
+
     pairs = {}
     for value in values:
         key, sep, text = value.partition("=")
-        if not sep or not key:
-            _exit(f"{option} wants key=value, got {value!r}")
+        if not sep or not key.strip():
+            raise ParameterError(f"{option} wants key=value, got {value!r}")
         pairs[key.strip()] = text.strip()
     return pairs
-
-
-def parse_seeds(text: str) -> list[int]:
-    """``"0,1,2"`` or ``"0-4"`` (or a mix) as a list of seeds."""
-    seeds: list[int] = []
-    for part in (p.strip() for p in text.split(",")):
-        if not part:
-            continue
-        low, dash, high = part.partition("-")
-        try:
-            seeds.extend(range(int(low), int(high) + 1) if dash else [int(part)])
-        except ValueError:
-            raise ValueError(f"--seeds wants numbers like 0,1,2 or 0-4, got {text!r}") from None
-    if not seeds:
-        raise ValueError("--seeds is empty; give at least one seed, e.g. --seeds 0,1,2")
-    return seeds
 
 
 @app.command()
@@ -110,7 +123,7 @@ def run(
     dataset: Annotated[
         str, typer.Option(help="Data set name (see `uadbench datasets`).")
     ] = DEFAULT_DATASET,
-    seed: Annotated[int, typer.Option(help="Seed of the run.")] = 0,
+    seed: Annotated[int | None, typer.Option(help="Seed of the run (default 0).")] = None,
     seeds: Annotated[str | None, typer.Option(help="Several seeds: 0,1,2 or 0-4.")] = None,
     profile: Annotated[
         str, typer.Option(help="quick (this CPU) or paper (published recipe).")
@@ -127,32 +140,29 @@ def run(
     ] = [],  # noqa: B006
     results_dir: ResultsOption = DEFAULT_RESULTS,
     data_root: DataRootOption = None,
-    cache_dir: Annotated[
-        Path | None,
-        typer.Option(
-            help="Prepared-array cache; default $UADBENCH_CACHE_DIR or ~/.cache/uadbench."
-        ),
-    ] = None,
+    cache_dir: CacheOption = None,
     plugin: PluginOption = [],  # noqa: B006
     force: Annotated[
         bool, typer.Option(help="Run again even if an identical record exists.")
     ] = False,
-    skip_unreadable: Annotated[
-        bool, typer.Option(help="Leave out unreadable images (listed in the run record).")
-    ] = False,
+    skip_unreadable: SkipOption = False,
 ) -> None:
     """Run a method on a data set for one or more seeds, record it, print the leaderboard."""
     from uadbench import registry
+    from uadbench.errors import ParameterError
     from uadbench.prepare import default_cache_dir
     from uadbench.progress import RichProgress
-    from uadbench.runner import RunRequest, execute, plan
+    from uadbench.runner import RunRequest, execute, parse_seeds, plan
 
+    cache = cache_dir or default_cache_dir()
     with _user_errors():
+        if seed is not None and seeds is not None:
+            raise ParameterError("give --seed or --seeds, not both (--seeds 0,1,2 takes a list)")
         registry.load_plugins(plugin)
         request = RunRequest(
             method=method,
             dataset=dataset,
-            seeds=parse_seeds(seeds) if seeds is not None else [seed],
+            seeds=parse_seeds(seeds) if seeds is not None else [0 if seed is None else seed],
             profile=profile,
             image_size=image_size,
             params=_pairs(param, "--param"),
@@ -162,26 +172,35 @@ def run(
             results_dir=results_dir,
             skip_unreadable=skip_unreadable,
         )
-        runs = plan(request)
-    failed = []
-    for planned in runs:
-        label = f"{planned.config['method']} on {planned.config['dataset']} (seed {planned.seed})"
-        outcome = execute(planned, cache_dir or default_cache_dir(), RichProgress(), force=force)
-        if outcome.status == "skipped":
-            err.print(f"[dim]{label}: already recorded in {outcome.path}; --force runs it again[/]")
-        elif outcome.status == "ok":
-            auroc = outcome.record["metrics"]["auroc"]
-            err.print(f"[green]{label}: AUROC {100 * auroc:.1f}[/] -> {outcome.path}")
-        else:
-            failed.append(outcome)
-            err.print(
-                f"[bold red]{label} FAILED:[/] {outcome.record['error']['message']}",
-                highlight=False,
-            )
-            err.print(f"  failure record: {outcome.path}")
-    _show_leaderboard(results_dir, "table", {dataset})
-    if failed:
-        _exit(f"{len(failed)} of {len(runs)} run(s) failed; see the records above", code=1)
+        runs = plan(request, cache)
+    not_done, warned = [], []
+    with _user_errors(), _sigterm_stops():
+        for planned in runs:
+            outcome = execute(planned, cache, RichProgress(), force=force)
+            if outcome.status == "skipped":
+                err.print(
+                    Text(
+                        f"{planned.label}: already recorded in {outcome.path}; --force runs it "
+                        "again",
+                        style="dim",
+                    ),
+                    soft_wrap=True,
+                )
+            elif outcome.status == "ok":
+                auroc = outcome.record["metrics"]["auroc"]
+                _say("green", f"{planned.label}: AUROC {100 * auroc:.1f} -> ", str(outcome.path))
+            else:
+                not_done.append(outcome)
+                _say("bold red", f"{planned.label} {outcome.status.upper()}: ", outcome.message)
+                if outcome.status == "failed":
+                    err.print(f"  failure record: {outcome.path}", highlight=False, markup=False)
+            if outcome.status in ("ok", "skipped"):
+                warned += [(planned.label, w) for w in outcome.record.get("warnings", [])]
+    _show_leaderboard(results_dir, "table", {dataset}, strict=False)
+    for label, warning in warned:
+        _say("bold yellow", f"warning: {label}: ", warning)
+    if not_done:
+        _exit(f"{len(not_done)} of {len(runs)} run(s) did not finish; see above", code=1)
 
 
 @app.command()
@@ -202,7 +221,7 @@ def sweep(
     ] = [],  # noqa: B006
     results_dir: Annotated[Path | None, typer.Option(help="Folder of run records.")] = None,
     data_root: DataRootOption = None,
-    cache_dir: Annotated[Path | None, typer.Option(help="Prepared-array cache.")] = None,
+    cache_dir: CacheOption = None,
     device: Annotated[str | None, typer.Option(help="auto, cpu, cuda or cuda:N.")] = None,
     executor: Annotated[str, typer.Option(help="local (one cell after another) or ray.")] = "local",
     ray_address: Annotated[
@@ -211,65 +230,70 @@ def sweep(
     cpus_per_cell: Annotated[float, typer.Option(help="CPUs a Ray cell asks for.")] = 1,
     gpus_per_cell: Annotated[float, typer.Option(help="GPUs a Ray cell asks for.")] = 0,
     plugin: PluginOption = [],  # noqa: B006
+    skip_unreadable: SkipOption = False,
 ) -> None:
     """Run every cell of a grid (methods x data sets x seeds) that has no finished record."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from uadbench.prepare import default_cache_dir
-    from uadbench.sweep import Grid, load_grid, run_sweep
+    from uadbench.runner import parse_seeds
+    from uadbench.sweep import Grid, GridError, load_grid, run_sweep
 
-    overrides = {
-        "methods": method or None,
-        "datasets": dataset or None,
-        "seeds": parse_seeds(seeds) if seeds else None,
-        "profile": profile,
-        "image_sizes": image_size or None,
-        "params": _pairs(param, "--param") or None,
-        "data_options": _pairs(data_option, "--data-option") or None,
-        "results_dir": results_dir,
-        "data_root": data_root,
-        "device": device,
-        "plugins": plugin or None,
-    }
     with _user_errors():
+        overrides = {
+            "methods": method or None,
+            "datasets": dataset or None,
+            "seeds": parse_seeds(seeds) if seeds else None,
+            "profile": profile,
+            "image_sizes": image_size or None,
+            "params": _pairs(param, "--param") or None,
+            "data_options": _pairs(data_option, "--data-option") or None,
+            "results_dir": results_dir,
+            "data_root": data_root,
+            "device": device,
+            "plugins": plugin or None,
+            "skip_unreadable": skip_unreadable or None,
+        }
         if grid_file is not None:
             grid = load_grid(grid_file, **overrides)
-        else:
+        elif method and dataset:
             grid = Grid(**{k: v for k, v in overrides.items() if v is not None})
-        if executor not in ("local", "ray"):
-            raise ValueError(f"unknown executor {executor!r}; choose local or ray")
-        with Progress(
+        else:
+            raise GridError(
+                "give a grid file (uadbench sweep grid.toml) or at least one --method and one "
+                "--dataset"
+            )
+    with (
+        _user_errors(),
+        _sigterm_stops(),
+        Progress(
             TextColumn("sweep"),
             BarColumn(),
             MofNCompleteColumn(),
             TextColumn("{task.description}"),
             TimeElapsedColumn(),
             console=err,
-        ) as bar:
-            task = bar.add_task("", total=None)
+        ) as bar,
+    ):
+        task = bar.add_task("", total=None)
 
-            def show(status) -> None:
-                finished = status.done + status.skipped + len(status.failed)
-                bar.update(task, total=status.total, completed=finished, description=status.line())
+        def show(status) -> None:
+            finished = status.done + status.skipped + len(status.failed)
+            bar.update(task, total=status.total, completed=finished, description=status.line())
 
-            status = run_sweep(
-                grid,
-                cache_dir or default_cache_dir(),
-                executor,
-                ray_address,
-                cpus_per_cell,
-                gpus_per_cell,
-                show,
-            )
-    _show_leaderboard(grid.results_dir, "table", set(grid.datasets))
-    err.print(status.line())
-    for cell, message in status.failed:
-        config = cell.config
-        err.print(
-            f"[bold red]FAILED[/] {config['method']} on {config['dataset']} seed {config['seed']}: "
-            f"{message}\n  record: {cell.path}",
-            highlight=False,
+        status = run_sweep(
+            grid,
+            cache_dir or default_cache_dir(),
+            executor,
+            ray_address,
+            cpus_per_cell,
+            gpus_per_cell,
+            show,
         )
+    _show_leaderboard(grid.results_dir, "table", set(grid.datasets), strict=False)
+    err.print(status.line(), highlight=False, markup=False)
+    for cell, message in status.failed:
+        _say("bold red", f"FAILED {cell.label}: ", f"{message} (record: {cell.path})")
     if status.failed:
         _exit(f"{len(status.failed)} of {status.total} cell(s) failed", code=1)
 
@@ -290,7 +314,10 @@ def leaderboard(
     _show_leaderboard(results_dir, format, set(dataset))
 
 
-def _show_leaderboard(results_dir: Path, format: str, datasets: set[str]) -> None:
+def _show_leaderboard(
+    results_dir: Path, format: str, datasets: set[str], strict: bool = True
+) -> None:
+    """Print the board; unreadable record files are named, and (``strict``) exit 1."""
     from uadbench.leaderboard import build_leaderboard
     from uadbench.leaderboard_export import print_table, to_csv, to_json, to_latex, to_markdown
     from uadbench.records import scan_records
@@ -305,10 +332,13 @@ def _show_leaderboard(results_dir: Path, format: str, datasets: set[str]) -> Non
         writers = {"csv": to_csv, "markdown": to_markdown, "latex": to_latex, "json": to_json}
         sys.stdout.write(writers[format](board))
     if not records and not unreadable:
-        err.print(f"no run records under {results_dir / 'runs'}; start one with `uadbench run`")
-    if unreadable:
-        for bad in unreadable:
-            err.print(f"[red]unreadable record[/] {bad.path}: {bad.reason}", highlight=False)
+        err.print(
+            f"no run records under {results_dir / 'runs'}; start one with `uadbench run`",
+            markup=False,
+        )
+    for bad in unreadable:
+        _say("red", "unreadable record ", f"{bad.path}: {bad.reason}")
+    if unreadable and strict:
         _exit(f"{len(unreadable)} record file(s) could not be read and were left out", code=1)
 
 
@@ -321,15 +351,18 @@ def plot(
 ) -> None:
     """Draw ROC curves, the AUROC heat map, score distributions and training curves (PNG, PDF)."""
     from uadbench.leaderboard import build_leaderboard
-    from uadbench.plots import plot_all
+    from uadbench.plots import output_folder, plot_all
     from uadbench.records import scan_records
 
-    records, unreadable = scan_records(results_dir)
-    board = build_leaderboard(records)
-    if not any(r.auroc_mean is not None for r in board.rows):
-        _exit(f"no finished runs under {results_dir / 'runs'} to plot; run `uadbench run` first")
-    for path in plot_all(board, records, out_dir or results_dir / "figures"):
-        out.print(f"wrote {path}")
+    with _user_errors():
+        target = output_folder(out_dir or results_dir / "figures")
+        records, unreadable = scan_records(results_dir)
+        board = build_leaderboard(records)
+        if not any(r.auroc_mean is not None for r in board.rows):
+            runs = results_dir / "runs"
+            _exit(f"no finished runs under {runs} to plot; start one with `uadbench run`")
+        for path in plot_all(board, records, target):
+            out.print(f"wrote {path}", markup=False, highlight=False)
     if unreadable:
         _exit(
             f"{len(unreadable)} unreadable record file(s) were left out, e.g. {unreadable[0].path}",
@@ -351,7 +384,7 @@ def report(
     with _user_errors():
         written = write_report(results_dir, out_dir or results_dir / "report", title)
     for path in written[:2]:
-        out.print(f"wrote {path}")
+        out.print(f"wrote {path}", markup=False, highlight=False)
 
 
 @app.command()
@@ -370,49 +403,57 @@ def methods(plugin: PluginOption = []) -> None:  # noqa: B006
             cls = registry.methods.get(name)
             profiles = ", ".join(f"{p} {v.image_size}px" for p, v in cls.profiles.items())
             origin = registry.methods.origin(name).split(" (")[0]
-            table.add_row(name, profiles, origin, cls.describe())
+            table.add_row(name, profiles, origin, Text(cls.describe()))
     out.print(table)
 
 
 @app.command()
-def datasets(plugin: PluginOption = [], data_root: DataRootOption = None) -> None:  # noqa: B006
-    """List the registered data sets: where each is looked for, found or not, and its counts."""
+def datasets(
+    names: Annotated[
+        list[str] | None, typer.Argument(help="Only these data sets, with how to get them.")
+    ] = None,
+    plugin: PluginOption = [],  # noqa: B006
+    data_root: DataRootOption = None,
+) -> None:
+    """List the data sets: found (every file of the split), incomplete, missing, not recognised
+    or refused, with their counts."""
     from rich.table import Table
 
     from uadbench import registry
-    from uadbench.dataset import validate_split_table
+    from uadbench.availability import check_availability
 
     with _user_errors():
         registry.load_plugins(plugin)
-    table = Table(title="Data sets")
-    for column in ("name", "status", "split", "train", "val", "test N/A"):
-        table.add_column(column, no_wrap=column != "split", overflow="fold")
-    notes = []
-    for name in registry.datasets.names():
-        cls = registry.datasets.get(name)
-        dataset = cls.from_settings(data_root)
-        where = "generated in memory" if not cls.needs_root else str(dataset.root)
-        try:
-            dataset.check_present()
-            split = validate_split_table(dataset.split_table(), name)
-        except Exception as error:  # every data set is listed, whatever is wrong with it
-            table.add_row(name, "[red]missing[/]", "", "", "", "")
-            notes.append(f"[bold]{name}[/]: {cls.describe()}\n{error}")
-            continue
-        count = split.groupby(["split", "label"]).size()
-        table.add_row(
-            name,
-            "[green]generated[/]" if not cls.needs_root else "[green]found[/]",
-            dataset.split_version,
-            str(count.get(("train", 0), 0)),
-            str(count.get(("val", 0), 0)),
-            f"{count.get(('test', 0), 0)}/{count.get(('test', 1), 0)}",
-        )
-        notes.append(f"[bold]{name}[/]: {cls.describe()} ({where})")
+        chosen = names or registry.datasets.names()
+        classes = {name: registry.datasets.get(name) for name in chosen}
+        table = Table(title="Data sets")
+        for column in ("name", "status", "split", "train", "val", "test N/A"):
+            table.add_column(column, no_wrap=column in ("name", "train", "val"), overflow="fold")
+        notes = []
+        for name, cls in classes.items():
+            dataset = cls.from_settings(data_root)
+            found = check_availability(dataset)
+            counts = found.counts
+            table.add_row(
+                name,
+                Text(found.state, style="green" if found.usable else "red"),
+                dataset.split_version if counts else "",
+                str(counts.get("train", "")),
+                str(counts.get("val", "")),
+                f"{counts['test normal']}/{counts['test abnormal']}" if counts else "",
+            )
+            where = "generated in memory" if not cls.needs_root else str(dataset.root)
+            notes.append(Text.assemble((name, "bold"), f": {cls.describe()} ({where})"))
+            if found.reason:
+                notes.append(Text(f"  {found.reason}", style="red"))
+            if names and not found.usable and cls.needs_root:
+                notes.append(Text(dataset.missing_message()))
     out.print(table)
-    out.print("test N/A: normal/abnormal test images\n")
+    out.print("test N/A: normal/abnormal test images\n", markup=False)
     for note in notes:
         out.print(note, highlight=False)
+    if not names and any(line.style == "red" for line in notes):
+        out.print("`uadbench datasets NAME` says where to get a data set and how to lay it out.")
 
 
 @app.command("contact-sheet")
@@ -429,48 +470,29 @@ def contact_sheet(
         list[str], typer.Option("--data-option", help="Data set option key=value.")
     ] = [],  # noqa: B006
     data_root: DataRootOption = None,
+    cache_dir: CacheOption = None,
     plugin: PluginOption = [],  # noqa: B006
 ) -> None:
     """Save a grid of prepared images: for test, a row of normals then one of abnormals (by
     finding); for train and val, two rows."""
     from uadbench import lung_mask, registry  # noqa: F401  (lung_mask registers its extra)
+    from uadbench.contact_sheet import pick
+    from uadbench.errors import OutputPathError
     from uadbench.plots import plot_contact_sheet
     from uadbench.prepare import default_cache_dir, prepare
     from uadbench.progress import RichProgress
 
     with _user_errors():
+        if out_file.is_dir():
+            raise OutputPathError(f"{out_file} is a folder; give --out a .png file to write")
         registry.load_plugins(plugin)
         data = registry.datasets.get(dataset).from_settings(
             data_root, _pairs(data_option, "--data-option")
         )
-        prepared = prepare(data, image_size, default_cache_dir(), RichProgress())
-        chosen = prepared.table.iloc[prepared.rows(split)]
-        kind = (
-            chosen["finding"]
-            if "finding" in chosen
-            else chosen["label"].map({0: "normal", 1: "abnormal"})
-        )
-        if split == "test":
-            picked = []
-            for label in (0, 1):
-                group = chosen[chosen["label"] == label]
-                # interleave findings so that every kind shows up
-                order = group.groupby(kind[group.index]).cumcount().sort_values(kind="stable").index
-                picked += list(order[:count])
-        else:
-            picked = list(chosen.index[: 2 * count])
-        positions = [prepared.table.index.get_loc(i) for i in picked]
-        masks = None
-        if overlay:
-            extra = prepared.split(split, extras=[overlay]).extras[overlay]
-            where = {row: j for j, row in enumerate(prepared.rows(split))}
-            masks = extra[[where[p] for p in positions]]
-    titles = [
-        str(prepared.table["id"].iat[p]).split("/")[-1][:18] if split != "test" else str(kind[i])
-        for p, i in zip(positions, picked, strict=True)
-    ]
-    path = plot_contact_sheet(prepared.images[positions], titles, out_file, count, masks)
-    out.print(f"wrote {path}")
+        prepared = prepare(data, image_size, cache_dir or default_cache_dir(), RichProgress())
+        sheet = pick(prepared, split, count, overlay)
+        path = plot_contact_sheet(sheet.images, sheet.titles, out_file, count, sheet.masks)
+    out.print(f"wrote {path}", markup=False, highlight=False)
 
 
 def main() -> None:

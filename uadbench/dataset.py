@@ -21,19 +21,20 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from uadbench.errors import UserError
 from uadbench.image_files import read_image_file
-from uadbench.method import replace_params
+from uadbench.method import Range, check_ranges, replace_params
 
 SPLITS = ("train", "val", "test")
 TABLE_COLUMNS = ("id", "source", "label", "split")
 DATA_ROOT_ENV = "UADBENCH_DATA_ROOT"
 
 
-class SplitTableError(ValueError):
+class SplitTableError(UserError, ValueError):
     """A split table (or the file it came from) of the wrong shape or content."""
 
 
-class DataNotFoundError(FileNotFoundError):
+class DataNotFoundError(UserError, FileNotFoundError):
     """The data set's files are not where uadbench looks for them."""
 
 
@@ -65,6 +66,9 @@ class Dataset(ABC):
     layout: ClassVar[str] = ""
     """The files expected under the root, shown when they are missing."""
 
+    option_ranges: ClassVar[Mapping[str, Range]] = {}
+    """The allowed values of numeric options, checked before any work."""
+
     def __init__(self, root: Path | None = None, options: Any = None) -> None:
         self.root = Path(root) if root is not None else None
         self.options = options if options is not None else self.Options()
@@ -84,6 +88,7 @@ class Dataset(ABC):
         ``data_root/<name>``; ``data_root`` defaults to ``default_data_root()``.
         """
         options = replace_params(cls.Options(), overrides or {})
+        check_ranges(options, cls.option_ranges, f"data set {cls.name!r}")
         if not cls.needs_root:
             return cls(None, options)
         base = Path(data_root).expanduser() if data_root else default_data_root()
@@ -135,18 +140,31 @@ class Dataset(ABC):
         assert self.root is not None
         return read_image_file(self.root / source)
 
+    def source_files(self, table: Any) -> list[Path] | None:
+        """The file behind each row of ``table``, whose bytes decide its pixels; None for a data
+        set whose images are not files (its options and split version must decide them)."""
+        if self.root is None:
+            return None
+        return [self.root / source for source in table["source"]]
+
+    def missing_files(self, table: Any) -> list[str]:
+        """The sources of ``table`` whose file is not there."""
+        files = self.source_files(table)
+        if files is None:
+            return []
+        return [s for s, f in zip(table["source"], files, strict=True) if not f.is_file()]
+
     def check_files(self, table: Any) -> None:
         """Raise ``DataNotFoundError`` naming the files of ``table`` absent under the root."""
         self.check_present()
-        assert self.root is not None
-        missing = [s for s in table["source"] if not (self.root / s).is_file()]
+        missing = self.missing_files(table)
         if missing:
-            shown = "\n  ".join(missing[:5])
+            shown = ", ".join(missing[:3])
             raise DataNotFoundError(
                 f"{len(missing)} of {len(table)} images listed in the {self.name!r} split "
-                f"({self.split_version}) are absent under {self.root}, e.g.:\n  {shown}\n"
-                "Check that --data-root points at the complete release, or use a split that "
-                "lists only the images you have."
+                f"({self.split_version}) are absent under {self.root}, e.g. {shown}; check that "
+                "--data-root points at the complete release, or use a split that lists only the "
+                "images you have"
             )
 
 
@@ -203,6 +221,19 @@ def validate_split_table(table: Any, dataset: str) -> Any:
             f"split table of {dataset!r} needs normal and abnormal test images; "
             f"it has labels {sorted(test_labels)} in test"
         )
+    if "patient" in table.columns:
+        known = table[table["patient"].notna()]
+        test = known["split"] == "test"
+        shared = sorted(
+            set(known.loc[test, "patient"].astype(str))
+            & set(known.loc[~test, "patient"].astype(str))
+        )
+        if shared:
+            raise SplitTableError(
+                f"split table of {dataset!r} puts {len(shared)} patient(s) in test and in "
+                f"train/val (e.g. {shared[0]}); keep each patient's images on one side, or the "
+                "test set measures recall of patients seen in training"
+            )
     return table
 
 

@@ -18,6 +18,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from uadbench.errors import UserError
+
+
+class UnknownExtraError(UserError, KeyError):
+    """A per-image extra that no module registered."""
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
 
 @dataclass(frozen=True)
 class Extra:
@@ -56,7 +65,7 @@ def get_extra(name: str) -> Extra:
         return _EXTRAS[name]
     except KeyError:
         known = ", ".join(sorted(_EXTRAS)) or "none"
-        raise KeyError(
+        raise UnknownExtraError(
             f"no per-image extra named {name!r} is registered (known: {known}); the module that "
             "defines it must be imported by the method that requires it"
         ) from None

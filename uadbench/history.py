@@ -5,8 +5,10 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 
+from uadbench.errors import UserError
 
-class NonFiniteLossError(FloatingPointError):
+
+class NonFiniteLossError(UserError, FloatingPointError):
     """A training value became NaN or infinite; the run stops and says at which step."""
 
     def __init__(self, name: str, step: int, value: float) -> None:

@@ -7,8 +7,10 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
+from uadbench.errors import UserError
 
-class ImageReadError(OSError):
+
+class ImageReadError(UserError, OSError):
     """An image file that cannot be decoded (missing, truncated, not an image)."""
 
     def __init__(self, path: Path | str, reason: str) -> None:
@@ -73,6 +75,8 @@ def read_grayscale(path: Path) -> np.ndarray:
         raise ImageReadError(path, "no such file") from None
     except UnidentifiedImageError:
         raise ImageReadError(path, "not an image file PIL can identify") from None
+    except Image.DecompressionBombError as error:  # Pillow's guard against decompression bombs
+        raise ImageReadError(path, f"too large to decode safely ({error})") from None
     except (OSError, SyntaxError, ValueError) as error:
         raise ImageReadError(path, f"{type(error).__name__}: {error}") from None
 

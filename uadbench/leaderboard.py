@@ -1,16 +1,19 @@
 """The leaderboard: run records grouped by configuration and summarised over seeds.
 
-A row is one (data set, split version, image size, method, profile, hyperparameters): runs that
-differ in anything but the seed are never pooled. A row gives, over its seeds:
+A row is one (data set, split version, data fingerprint, image size, method, profile,
+hyperparameters): runs that differ in anything but the seed, their images included, are never
+pooled. Its name says what it is: the method, its profile unless ``quick``, the parameters
+changed from that profile (``anatpaste [steps=20]``), and whether it used labels; a row whose
+runs carry warnings is marked. A row gives, over its seeds:
 
 - AUROC and average precision: mean, sample standard deviation and the number of seeds, and a
   stratified bootstrap 95% interval of the mean AUROC (each resample draws the same test images
   for every seed);
 - sensitivity, specificity and F1 at an honest operating point: the threshold is the 95th
   percentile of the run's scores on its *validation normals*; no test label sets it;
-- DeLong's test of its mean AUROC against the best row on the same test images (same data set
-  and split version), Holm-adjusted over the rows compared; rows not significantly worse than
-  the best at the 5% level are marked;
+- DeLong's test of its mean AUROC against the best row on the same test images (same data set,
+  split version and data fingerprint), Holm-adjusted over the rows compared; rows not
+  significantly worse than the best at the 5% level are marked;
 - a published AUROC, only where the publication used exactly this split.
 Failed and interrupted runs are listed beside the rows, never dropped.
 """
@@ -32,6 +35,8 @@ from uadbench.records import config_hash
 
 ALPHA = 0.05
 METRICS = ("auroc", "average_precision", "sensitivity", "specificity", "f1")
+WARNING_MARK = "⚠"
+"""Marks a row whose runs carry warnings, in every table and figure."""
 
 
 @dataclass
@@ -56,6 +61,12 @@ class Row:
     verdict: str | None = None
     """``best``, ``not worse`` (than the best, Holm-adjusted p >= 0.05) or ``worse``."""
     published: PublishedResult | None = None
+    fingerprint: str | None = None
+    """The data fingerprint of the row's runs (None for records made before there was one)."""
+    changes: dict[str, Any] = field(default_factory=dict)
+    """The parameters that differ from the profile's."""
+    warnings: list[str] = field(default_factory=list)
+    """Every warning of the row's finished runs, once each."""
     labels: np.ndarray | None = field(default=None, repr=False)
     scores: np.ndarray | None = field(default=None, repr=False)
     """Test scores ``(seeds, images)``, images in ``test_ids`` order."""
@@ -77,6 +88,25 @@ class Row:
     @property
     def auroc_mean(self) -> float | None:
         return self.mean("auroc")
+
+    @property
+    def test_set(self) -> tuple[str, str, str | None]:
+        """The test images the row was scored on: data set, split version, data fingerprint."""
+        return self.dataset, self.split_version, self.fingerprint
+
+    @property
+    def name(self) -> str:
+        """The method, its profile unless ``quick``, the parameters changed from that profile
+        and whether it used labels: ``anatpaste (paper) [steps=20]``."""
+        name = self.method if self.profile == "quick" else f"{self.method} ({self.profile})"
+        if self.changes:
+            name += " [" + ", ".join(f"{k}={v}" for k, v in self.changes.items()) + "]"
+        return f"{name} (uses labels)" if self.label_use else name
+
+    @property
+    def label(self) -> str:
+        """``name``, marked when the row has warnings: what every table and figure shows."""
+        return f"{self.name} {WARNING_MARK}" if self.warnings else self.name
 
 
 @dataclass(frozen=True)
@@ -103,10 +133,24 @@ class Leaderboard:
     def datasets(self) -> list[str]:
         return sorted({row.dataset for row in self.rows})
 
+    def test_set_title(self, row: Row) -> str:
+        """``<dataset> · split <version>``, with the data fingerprint where one data set and
+        split have rows on several versions of their images."""
+        title = f"{row.dataset} · split {row.split_version}"
+        versions = {r.fingerprint for r in self.rows if r.test_set[:2] == row.test_set[:2]}
+        return f"{title} · data {row.fingerprint or 'unknown'}" if len(versions) > 1 else title
 
-def group_key(config: dict[str, Any]) -> str:
-    """What identifies a row: the configuration without its seed."""
-    return config_hash({k: v for k, v in config.items() if k != "seed"})
+
+def data_fingerprint(record: dict[str, Any]) -> str | None:
+    """The fingerprint of the images a record's run used (None for older records)."""
+    return (record.get("data") or {}).get("fingerprint")
+
+
+def group_key(record: dict[str, Any]) -> str:
+    """What identifies a record's row: its configuration without the seed, and its data."""
+    config = {k: v for k, v in record["config"].items() if k != "seed"}
+    fingerprint = data_fingerprint(record)
+    return config_hash({**config, "data": fingerprint} if fingerprint else config)
 
 
 def build_leaderboard(records: Iterable[dict[str, Any]]) -> Leaderboard:
@@ -115,7 +159,7 @@ def build_leaderboard(records: Iterable[dict[str, Any]]) -> Leaderboard:
     problems = []
     for record in records:
         config = record["config"]
-        groups[group_key(config)].append(record)
+        groups[group_key(record)].append(record)
         if record["status"] != "ok":
             problems.append(
                 Problem(
@@ -130,11 +174,11 @@ def build_leaderboard(records: Iterable[dict[str, Any]]) -> Leaderboard:
                 )
             )
     rows = [_row(key, members) for key, members in groups.items()]
-    for (dataset, split), members in _by_test_set(rows).items():
+    for (dataset, split, _), members in _by_test_set(rows).items():
         _compare_with_best(members)
         for row in members:
             row.published = published_for(dataset, split, row.method)
-    rows.sort(key=lambda r: (r.dataset, r.split_version, -(r.auroc_mean or -1), r.method))
+    rows.sort(key=lambda r: (*r.test_set[:2], r.fingerprint or "", -(r.auroc_mean or -1), r.method))
     return Leaderboard(rows, problems)
 
 
@@ -149,11 +193,14 @@ def _row(key: str, records: list[dict[str, Any]]) -> Row:
         key[:8],
         config.get("label_use"),
         settings={**config["params"], "method_version": config.get("method_version", 1)},
+        fingerprint=data_fingerprint(records[0]),
+        changes=dict(records[0].get("changed_params") or {}),
     )
     finished = sorted(
         (r for r in records if r["status"] == "ok"), key=lambda r: r["config"]["seed"]
     )
     row.failed = len(records) - len(finished)
+    row.warnings = list(dict.fromkeys(w for r in finished for w in r.get("warnings", [])))
     for record in finished:
         row.seeds.append(record["config"]["seed"])
         row.values["auroc"].append(record["metrics"]["auroc"])
@@ -176,9 +223,9 @@ def _row(key: str, records: list[dict[str, Any]]) -> Row:
 
 def distinctions(rows: list[Row]) -> dict[int, str]:
     """For rows of one method on one test set: the settings that tell them apart, by ``id``."""
-    siblings: dict[tuple[str, str, str], list[Row]] = defaultdict(list)
+    siblings: dict[tuple[Any, ...], list[Row]] = defaultdict(list)
     for row in rows:
-        siblings[(row.dataset, row.split_version, row.method)].append(row)
+        siblings[(*row.test_set, row.name)].append(row)
     out = {}
     for group in siblings.values():
         if len(group) < 2:
@@ -193,10 +240,10 @@ def distinctions(rows: list[Row]) -> dict[int, str]:
     return out
 
 
-def _by_test_set(rows: list[Row]) -> dict[tuple[str, str], list[Row]]:
-    groups: dict[tuple[str, str], list[Row]] = defaultdict(list)
+def _by_test_set(rows: list[Row]) -> dict[tuple[str, str, str | None], list[Row]]:
+    groups: dict[tuple[str, str, str | None], list[Row]] = defaultdict(list)
     for row in rows:
-        groups[(row.dataset, row.split_version)].append(row)
+        groups[row.test_set].append(row)
     return groups
 
 

@@ -2,6 +2,8 @@
 
 Tables for people show percentages with one decimal; CSV and JSON keep full-precision fractions.
 With one seed there is no standard deviation, and the tables say so rather than printing 0.0.
+Every format names a row the same way (``Row.label``: changed parameters in the name, a
+warning mark), lists the warnings of marked rows, and CSV and JSON carry the data fingerprint.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ import io
 import json
 from typing import Any
 
-from uadbench.leaderboard import ALPHA, METRICS, Leaderboard, Row, distinctions
+from uadbench.leaderboard import ALPHA, METRICS, WARNING_MARK, Leaderboard, Row, distinctions
 from uadbench.operating_point import VAL_PERCENTILE
 
 FORMATS = ("table", "csv", "markdown", "latex", "json")
@@ -58,26 +60,24 @@ def _published(row: Row) -> str:
     return f"{p.auroc:g}{spread}"
 
 
-def _method(row: Row) -> str:
-    name = row.method if row.profile == "quick" else f"{row.method} ({row.profile})"
-    return f"{name} (uses labels)" if row.label_use else name
-
-
 def human_rows(board: Leaderboard) -> list[dict[str, str]]:
-    """Rows of display strings, ranked within each data set and split."""
-    rank: dict[tuple[str, str], int] = {}
+    """Rows of display strings, ranked within each set of test images."""
+    rank: dict[tuple[str, str, str | None], int] = {}
     out = []
     differences = distinctions(board.rows)
     for row in board.rows:
-        group = (row.dataset, row.split_version)
+        group = row.test_set
         rank[group] = rank.get(group, 0) + 1
         sens, spec = row.mean("sensitivity"), row.mean("specificity")
         out.append(
             {
                 "#": str(rank[group]),
+                "title": board.test_set_title(row),
                 "dataset": row.dataset,
                 "split": row.split_version,
-                "method": _method(row),
+                "method": row.label,
+                "name": row.name,
+                "warnings": "; ".join(row.warnings),
                 "size": f"{row.image_size}px",
                 "config": differences.get(id(row), ""),
                 "seeds": str(row.n),
@@ -100,9 +100,12 @@ def _plain(row: Row) -> dict[str, Any]:
     out: dict[str, Any] = {
         "dataset": row.dataset,
         "split_version": row.split_version,
+        "data_fingerprint": row.fingerprint,
         "image_size": row.image_size,
         "method": row.method,
+        "name": row.name,
         "profile": row.profile,
+        "changed_params": "; ".join(f"{k}={v}" for k, v in row.changes.items()),
         "config": row.config,
         "label_use": row.label_use,
         "n_seeds": row.n,
@@ -120,6 +123,7 @@ def _plain(row: Row) -> dict[str, Any]:
         "failed": row.failed,
         "published_auroc": row.published.auroc / 100 if row.published else None,
         "published_source": row.published.source if row.published else None,
+        "warnings": "; ".join(row.warnings),
     }
     return out
 
@@ -196,23 +200,37 @@ def _with_config(rows: list[dict[str, str]], columns: tuple[str, ...]) -> list[s
     return out
 
 
-def _groups(board: Leaderboard) -> dict[tuple[str, str], list[dict[str, str]]]:
-    groups: dict[tuple[str, str], list[dict[str, str]]] = {}
+def _groups(board: Leaderboard) -> dict[str, list[dict[str, str]]]:
+    """Display rows by the title of their set of test images."""
+    groups: dict[str, list[dict[str, str]]] = {}
     for r in human_rows(board):
-        groups.setdefault((r["dataset"], r["split"]), []).append(r)
+        groups.setdefault(r["title"], []).append(r)
     return groups
 
 
+def warning_lines(rows: list[dict[str, str]]) -> list[str]:
+    """``⚠ <row name>: <warnings>`` for every marked row."""
+    return [f"{WARNING_MARK} {r['name']}: {r['warnings']}" for r in rows if r["warnings"]]
+
+
+def _markdown_title(title: str) -> str:
+    dataset, _, rest = title.partition(" · split ")
+    version, _, data = rest.partition(" · data ")
+    return f"**{dataset}**, split `{version}`" + (f", data `{data}`" if data else "")
+
+
 def to_markdown(board: Leaderboard) -> str:
-    """GitHub-flavoured Markdown: a table per data set and split, then unfinished runs."""
+    """GitHub-flavoured Markdown: a table per set of test images, then unfinished runs."""
     if not board.rows:
         return "_No runs._\n"
     text = ""
-    for (dataset, split), rows in _groups(board).items():
+    for title, rows in _groups(board).items():
         columns = _with_config(rows, DOCUMENT_COLUMNS)
-        text += f"\n**{dataset}**, split `{split}`\n\n"
+        text += f"\n{_markdown_title(title)}\n\n"
         text += "| " + " | ".join(columns) + " |\n|" + "---|" * len(columns) + "\n"
         text += "".join("| " + " | ".join(r[c] for c in columns) + " |\n" for r in rows)
+        if notes := warning_lines(rows):
+            text += "\n" + "".join(f"- {_one_line(note, 400)}\n" for note in notes)
     text += f"\n{LEGEND}\n"
     if board.problems:
         text += "\n**Runs that did not finish**\n\n| dataset | method | seed | status | error |\n"
@@ -227,17 +245,24 @@ def to_markdown(board: Leaderboard) -> str:
 def to_latex(board: Leaderboard) -> str:
     """A booktabs table per data set and split, ready for a paper."""
     text = ""
-    for (dataset, split), rows in _groups(board).items():
+    for title, rows in _groups(board).items():
         columns = _with_config(
             rows, ("method", "size", "seeds", "AUROC %", "95% CI", "AP %", "vs best", "published")
         )
+        dataset, _, rest = title.partition(" · split ")
+        split, _, data = rest.partition(" · data ")
+        named = f"{_tex(dataset)}, split \\texttt{{{_tex(split)}}}"
+        named += f", data \\texttt{{{_tex(data)}}}" if data else ""
         text += "\\begin{table}[t]\n\\centering\n\\small\n"
-        text += f"\\caption{{{_tex(dataset)}, split \\texttt{{{_tex(split)}}}. {_tex(LEGEND)}}}\n"
+        text += f"\\caption{{{named}. {_tex(LEGEND)}}}\n"
         text += "\\begin{tabular}{l" + "r" * (len(columns) - 1) + "}\n\\toprule\n"
         text += " & ".join(_tex(c) for c in columns) + " \\\\\n\\midrule\n"
         for r in rows:
             text += " & ".join(_tex(r[c]) for c in columns) + " \\\\\n"
-        text += "\\bottomrule\n\\end{tabular}\n\\end{table}\n\n"
+        text += "\\bottomrule\n\\end{tabular}\n"
+        for note in warning_lines(rows):
+            text += f"\n\\par\\footnotesize {_tex(note)}\n"
+        text += "\\end{table}\n\n"
     return text or "% no runs\n"
 
 
@@ -250,6 +275,7 @@ def _tex(text: str) -> str:
         ("#", "\\#"),
         ("±", "$\\pm$"),
         ("<", "$<$"),
+        (WARNING_MARK, "$^{\\dagger}$"),
     ):
         text = text.replace(plain, escaped)
     return text
@@ -266,12 +292,12 @@ def print_table(board: Leaderboard, console: Any = None) -> None:
     if not board.rows:
         console.print("No runs recorded yet.")
     narrow = console.width < WIDE_TERMINAL
-    for (dataset, split), members in _groups(board).items():
+    for title, members in _groups(board).items():
         shown = NARROW_COLUMNS if narrow else TERMINAL_COLUMNS
         columns = [c for c in shown if any(r[c] for r in members)]
         caption = LEGEND + (NARROW_NOTE if narrow else "")
         table = Table(
-            title=f"{dataset} · split {split}",
+            title=title,
             caption=caption,
             caption_justify="left",
             box=box.SIMPLE_HEAD if narrow else box.HEAVY_HEAD,
@@ -291,6 +317,8 @@ def print_table(board: Leaderboard, console: Any = None) -> None:
                 cells["vs best"] = r["verdict"]
             table.add_row(*(Text(cells[c]) for c in columns))  # Text: "[...]" is not markup
         console.print(table)
+        for note in warning_lines(members):
+            console.print(Text(note, style="yellow"))
     if board.problems:
         table = Table(title="Runs that did not finish", title_style="bold red")
         for column in ("dataset", "method", "seed", "status", "error", "record"):

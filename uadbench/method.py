@@ -33,6 +33,7 @@ module to ``--plugin``. Example of a complete method:
 from __future__ import annotations
 
 import dataclasses
+import math
 import types
 import typing
 from abc import ABC, abstractmethod
@@ -43,8 +44,51 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from uadbench.errors import ParameterError
 from uadbench.history import TrainingHistory
 from uadbench.progress import ProgressReporter, SilentProgress
+
+
+@dataclass(frozen=True)
+class Range:
+    """The values a numeric hyperparameter or option may take: from ``low`` to ``high`` (either
+    may be None, for no bound), each end included unless ``open_low`` / ``open_high``."""
+
+    low: float | None = None
+    high: float | None = None
+    open_low: bool = False
+    open_high: bool = False
+
+    def __contains__(self, value: float) -> bool:
+        if self.low is not None and (value <= self.low if self.open_low else value < self.low):
+            return False
+        return self.high is None or (value < self.high if self.open_high else value <= self.high)
+
+    def __str__(self) -> str:
+        parts = []
+        if self.low is not None:
+            parts.append(f"{'>' if self.open_low else '>='} {self.low:g}")
+        if self.high is not None:
+            parts.append(f"{'<' if self.open_high else '<='} {self.high:g}")
+        return " and ".join(parts) or "any number"
+
+
+POSITIVE = Range(0, open_low=True)
+"""Greater than zero (a learning rate, a bandwidth)."""
+
+
+def at_least(low: float) -> Range:
+    """``low`` or more (a count, a size)."""
+    return Range(low)
+
+
+def check_ranges(values: Any, ranges: Mapping[str, Range], owner: str) -> None:
+    """Raise ``ParameterError`` naming the first field of the dataclass ``values`` that lies
+    outside its range in ``ranges``."""
+    for name, allowed in ranges.items():
+        value = getattr(values, name)
+        if value is not None and value not in allowed:
+            raise ParameterError(f"{owner}: {name}={value} is out of range; it must be {allowed}")
 
 
 @dataclass(frozen=True)
@@ -120,6 +164,13 @@ class Method(ABC):
     version: ClassVar[int] = 1
     """Bumped when the algorithm changes, so that older records are not taken for new ones."""
 
+    param_ranges: ClassVar[Mapping[str, Range]] = {}
+    """The allowed values of numeric hyperparameters, checked before any work."""
+
+    training_length: ClassVar[tuple[str, ...]] = ()
+    """Hyperparameters that count training work (epochs, steps): with one of them 0 a stage of
+    the method learns nothing, and the run record and the leaderboard row say so."""
+
     def __init__(self, params: Any, context: RunContext | None = None) -> None:
         self.params = params
         self.context = context if context is not None else RunContext()
@@ -133,7 +184,7 @@ class Method(ABC):
     def params_for(cls, profile: str, overrides: Mapping[str, str] | None = None) -> Any:
         """The profile's hyperparameters with ``overrides`` (strings, as typed) applied."""
         if profile not in cls.profiles:
-            raise ValueError(
+            raise ParameterError(
                 f"method {cls.name!r} has no profile {profile!r}; it has: "
                 f"{', '.join(sorted(cls.profiles))}"
             )
@@ -141,12 +192,23 @@ class Method(ABC):
 
     @classmethod
     def check_params(cls, params: Any) -> None:
-        """Raise ``ValueError`` before any work if ``params`` cannot run (e.g. a too small size)."""
+        """Raise ``ParameterError`` before any work if ``params`` cannot run (e.g. a too small
+        size, a value outside ``param_ranges``)."""
         if params.image_size < cls.min_image_size:
-            raise ValueError(
+            raise ParameterError(
                 f"method {cls.name!r} needs images of at least {cls.min_image_size} px; "
                 f"got --image-size {params.image_size}"
             )
+        check_ranges(params, cls.param_ranges, f"method {cls.name!r}")
+
+    @classmethod
+    def param_warnings(cls, params: Any) -> list[str]:
+        """What a reader of the result must know about ``params`` (e.g. no training at all)."""
+        idle = [name for name in cls.training_length if getattr(params, name) == 0]
+        if idle:
+            settings = ", ".join(f"{name}=0" for name in idle)
+            return [f"{settings}: that training was skipped, so this scores an untrained model"]
+        return []
 
     @classmethod
     def label_use(cls, params: Any) -> str | None:
@@ -186,8 +248,16 @@ def check_method_class(cls: type) -> None:
     params = getattr(cls, "Params", None)
     if not (isinstance(params, type) and dataclasses.is_dataclass(params)):
         problems.append("a dataclass `Params`")
-    elif "image_size" not in {f.name for f in dataclasses.fields(params)}:
-        problems.append("an `image_size` field in `Params`")
+    else:
+        names = {f.name for f in dataclasses.fields(params)}
+        if "image_size" not in names:
+            problems.append("an `image_size` field in `Params`")
+        unknown = sorted({*cls.param_ranges, *cls.training_length} - names)
+        if unknown:
+            problems.append(
+                f"`param_ranges` and `training_length` naming only fields of `Params` "
+                f"(not {', '.join(unknown)})"
+            )
     profiles = getattr(cls, "profiles", None)
     if not isinstance(profiles, Mapping) or not profiles:
         problems.append("a non-empty `profiles` mapping of profile name to Params")
@@ -204,7 +274,7 @@ def replace_params(params: Any, overrides: Mapping[str, str]) -> Any:
     changes = {}
     for key, text in overrides.items():
         if key not in fields:
-            raise ValueError(
+            raise ParameterError(
                 f"unknown parameter {key!r} for {type(params).__qualname__}; valid: "
                 f"{', '.join(fields)}"
             )
@@ -222,19 +292,22 @@ def _parse_value(key: str, text: str, kind: Any) -> Any:
     if typing.get_origin(kind) is typing.Literal:
         choices = typing.get_args(kind)
         if text not in choices:
-            raise ValueError(f"parameter {key!r} must be one of {', '.join(map(str, choices))}")
+            raise ParameterError(f"parameter {key!r} must be one of {', '.join(map(str, choices))}")
         return text
     if kind is bool:
         if text.lower() in ("1", "true", "yes", "on"):
             return True
         if text.lower() in ("0", "false", "no", "off"):
             return False
-        raise ValueError(f"parameter {key!r} wants true or false, got {text!r}")
+        raise ParameterError(f"parameter {key!r} wants true or false, got {text!r}")
     if typing.get_origin(kind) is tuple:
         inner = typing.get_args(kind)[0]
         return tuple(_parse_value(key, part.strip(), inner) for part in text.split(",") if part)
     try:
-        return kind(text)
+        value = kind(text)
     except (TypeError, ValueError):
         wanted = getattr(kind, "__name__", kind)
-        raise ValueError(f"parameter {key!r} wants {wanted}, got {text!r}") from None
+        raise ParameterError(f"parameter {key!r} wants {wanted}, got {text!r}") from None
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ParameterError(f"parameter {key!r} must be a finite number, got {text!r}")
+    return value

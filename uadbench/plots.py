@@ -10,12 +10,14 @@
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from uadbench.errors import OutputPathError
 from uadbench.leaderboard import Leaderboard, Row, distinctions, group_key
 from uadbench.metrics import stratified_bootstrap_indices
 
@@ -34,6 +36,21 @@ def pyplot():
     return plt
 
 
+def output_folder(path: Path) -> Path:
+    """``path`` as a folder for output, made if missing; ``OutputPathError`` if it is a file or
+    cannot be made."""
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise OutputPathError(f"{path} is a file, not a folder; give --out a folder")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise OutputPathError(
+            f"cannot make the folder {path}: {error.strerror or error}; give --out another folder"
+        ) from None
+    return path
+
+
 def save_figure(fig: Any, path: Path, dpi: int = 150) -> list[Path]:
     """Save ``fig`` as ``path`` with each suffix of ``FORMATS`` (folders created); close it."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -48,20 +65,22 @@ def save_figure(fig: Any, path: Path, dpi: int = 150) -> list[Path]:
 
 
 def _labels(rows: list[Row]) -> dict[int, str]:
-    """Each row's label by ``id``: the method's name, and what tells it apart from other rows
-    of the same method on the same test set."""
+    """Each row's label by ``id``: its name as in the tables (changed parameters, warning mark),
+    and what tells it apart from other rows of that name on the same test set."""
     differences = distinctions(rows)
     return {
-        id(row): f"{row.method} ({differences[id(row)]})" if id(row) in differences else row.method
+        id(row): f"{row.label} ({differences[id(row)]})" if id(row) in differences else row.label
         for row in rows
     }
 
 
 def _panels(board: Leaderboard) -> dict[tuple[str, str], list[Row]]:
+    """Rows with scores by (data set, panel title), one panel per set of test images."""
     panels: dict[tuple[str, str], list[Row]] = defaultdict(list)
     for row in board.rows:
         if row.scores is not None:
-            panels[(row.dataset, row.split_version)].append(row)
+            title = board.test_set_title(row).split(" · split ", 1)[1]
+            panels[(row.dataset, title.replace(" · data ", ", data "))].append(row)
     return panels
 
 
@@ -181,7 +200,8 @@ def plot_score_distributions(board: Leaderboard, out: Path) -> list[Path]:
             ax.tick_params(labelsize=6)
         axes.flat[0].legend(fontsize=7)
         fig.suptitle(f"Test score distributions: {dataset} ({split})", fontsize=10)
-        written += save_figure(fig, Path(out) / f"score_distributions_{dataset}_{split}")
+        name = re.sub(r"[^A-Za-z0-9._-]+", "_", f"score_distributions_{dataset}_{split}")
+        written += save_figure(fig, Path(out) / name)
     return written
 
 
@@ -195,7 +215,7 @@ def plot_training_curves(
     by_row: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for record in records:
         if record["status"] == "ok" and record.get("history"):
-            by_row[group_key(record["config"])[:8]].append(record)
+            by_row[group_key(record)[:8]].append(record)
     panels = [
         (row, name)
         for row in board.rows
@@ -245,7 +265,10 @@ def plot_contact_sheet(
 
 
 def plot_all(board: Leaderboard, records: list[dict[str, Any]], out: Path) -> list[Path]:
-    """Every leaderboard figure into ``out``."""
+    """Every leaderboard figure into ``out`` (none when no run has finished)."""
+    if not _panels(board):
+        return []
+    out = output_folder(out)
     return [
         *plot_roc_curves(board, out),
         *plot_auroc_heatmap(board, out),

@@ -26,19 +26,21 @@ from pathlib import Path
 from types import ModuleType
 from typing import Generic, TypeVar
 
+from uadbench.errors import UserError
+
 T = TypeVar("T", bound=type)
 
 PLUGINS_ENV = "UADBENCH_PLUGINS"
 
 
-class UnknownNameError(KeyError):
+class UnknownNameError(UserError, KeyError):
     """A name that no registered method or data set has."""
 
     def __str__(self) -> str:
         return str(self.args[0])
 
 
-class PluginError(ImportError):
+class PluginError(UserError, ImportError):
     """A plugin module that cannot be imported or defines nothing usable."""
 
 
@@ -71,10 +73,10 @@ class Registry(Generic[T]):
             dist = ep.dist.name if ep.dist is not None else "unknown distribution"
             try:
                 families.append((ep.load(), f"{dist} ({ep.value})"))
-            except Exception as error:
+            except (Exception, SystemExit) as error:
                 raise PluginError(
                     f"{self.kind} family {ep.name!r} ({ep.value}) failed to import: "
-                    f"{type(error).__name__}: {error}"
+                    f"{_import_failure(error)}"
                 ) from error
         return families
 
@@ -117,10 +119,10 @@ class Registry(Generic[T]):
             assert entry.entry_point is not None
             try:
                 cls = entry.entry_point.load()
-            except Exception as error:  # a broken installed plugin must name itself
+            except (Exception, SystemExit) as error:  # a broken plugin must name itself
                 raise PluginError(
                     f"{self.kind} {name!r} from {entry.origin} failed to import: "
-                    f"{type(error).__name__}: {error}"
+                    f"{_import_failure(error)}"
                 ) from error
             self._check(cls)
             if cls.name != name:
@@ -227,7 +229,12 @@ def _import(spec: str) -> ModuleType:
         return importlib.import_module(spec)
     except PluginError:
         raise
-    except Exception as error:
-        raise PluginError(
-            f"plugin {spec} failed to import: {type(error).__name__}: {error}"
-        ) from error
+    except (Exception, SystemExit) as error:
+        raise PluginError(f"plugin {spec} failed to import: {_import_failure(error)}") from error
+
+
+def _import_failure(error: BaseException) -> str:
+    """What went wrong while a plugin was imported, in words."""
+    if isinstance(error, SystemExit):
+        return f"it called sys.exit({error.code!r}) while being imported"
+    return f"{type(error).__name__}: {error}"

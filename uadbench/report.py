@@ -13,9 +13,10 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from uadbench.leaderboard import build_leaderboard, group_key
+from uadbench.errors import RecordError
+from uadbench.leaderboard import WARNING_MARK, build_leaderboard, group_key
 from uadbench.leaderboard_export import to_markdown
-from uadbench.plots import plot_all
+from uadbench.plots import output_folder, plot_all
 from uadbench.published import published_results
 
 PAGE = """<!doctype html>
@@ -35,13 +36,15 @@ def write_report(results_dir: Path, out: Path, title: str = "uadbench report") -
     records, unreadable = scan_records(results_dir)
     if unreadable:
         names = ", ".join(str(u.path) for u in unreadable[:3])
-        raise ValueError(
+        raise RecordError(
             f"{len(unreadable)} record(s) cannot be read ({names}); fix or remove them"
         )
     board = build_leaderboard(records)
     if not board.rows:
-        raise ValueError(f"no run records under {Path(results_dir) / 'runs'}")
-    out = Path(out)
+        raise RecordError(
+            f"no run records under {Path(results_dir) / 'runs'}; start one with `uadbench run`"
+        )
+    out = output_folder(out)
     figures = plot_all(board, records, out / "figures")
     text = "\n".join(
         [
@@ -56,7 +59,9 @@ def write_report(results_dir: Path, out: Path, title: str = "uadbench report") -
             "## Figures",
             "",
             *[f"![{p.stem}](figures/{p.name})\n" for p in figures if p.suffix == ".png"],
-            "Every figure is also in the `figures/` folder as PDF.",
+            "Every figure is also in the `figures/` folder as PDF."
+            if figures
+            else "No figures: no run has finished.",
             "",
             _protocol(records),
             _other_published(board),
@@ -87,18 +92,17 @@ def _protocol(records: list[dict[str, Any]]) -> str:
         "",
         "### Data",
         "",
-        "| data set | split | checksum | train | val | test |",
-        "|---|---|---|---|---|---|",
+        "| data set | split | checksum | data fingerprint | train | val | test |",
+        "|---|---|---|---|---|---|---|",
     ]
     seen = set()
     for r in ok:
-        key = (r["dataset"], r["split_version"], r["data"]["checksum"])
+        d = r["data"]
+        key = (r["dataset"], r["split_version"], d["checksum"], d.get("fingerprint") or "-")
         if key not in seen:
             seen.add(key)
-            d = r["data"]
-            lines.append(
-                _md_row(*key[:2], f"`{key[2][:12]}`", d["n_train"], d["n_val"], d["n_test"])
-            )
+            sizes = (d["n_train"], d["n_val"], d["n_test"])
+            lines.append(_md_row(*key[:2], f"`{key[2][:12]}`", f"`{key[3]}`", *sizes))
     lines += [
         "",
         "Training and validation sets hold normal images only; the validation normals are carved "
@@ -111,7 +115,7 @@ def _protocol(records: list[dict[str, Any]]) -> str:
     configs: dict[str, tuple[tuple[str, str, int], dict[str, Any]]] = {}
     seeds: dict[str, set[int]] = defaultdict(set)
     for r in ok:
-        key = group_key(r["config"])
+        key = group_key(r)
         configs[key] = ((r["method"], r["profile"], r["image_size"]), r["config"]["params"])
         seeds[key].add(r["seed"])
     for key, ((method, profile, size), params) in sorted(configs.items(), key=lambda c: c[1][0]):
@@ -176,6 +180,8 @@ def _run_list(records: list[dict[str, Any]], out: Path) -> str:
         wall = "-" if wall is None else f"{wall:.0f}"
         path = _relative(Path(r["_path"]), out)
         cells = [r[k] for k in ("dataset", "method", "profile", "image_size", "seed", "status")]
+        if r.get("warnings"):
+            cells[-1] += f" {WARNING_MARK} {len(r['warnings'])}"
         lines.append(_md_row(*cells, auroc, wall, f"[{Path(path).name}]({path})"))
     return "\n".join(lines) + "\n"
 

@@ -1,14 +1,19 @@
 """Running one method on one data set for one seed, and recording what happened.
 
 ``plan`` turns a request into runs and raises every configuration error before any work
-starts. ``execute`` prepares the data, fits the method on the training normals, scores the
-validation normals and the test images, and writes the run record: ``ok`` with scores and
-metrics, or ``failed`` with the error, never nothing.
+starts (a ``UserError``: no record is written). ``execute`` prepares the data, fits the method
+on the training normals, scores the validation normals and the test images, and writes the run
+record: ``ok`` with scores and metrics, or ``failed`` with the error, never nothing. A finished
+record is never replaced by anything but a finished record of the same cell (see
+``uadbench.records``), and a final write that fails (a full disk) keeps what it can elsewhere
+and says where.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import os
 import tempfile
 import time
 import traceback
@@ -22,24 +27,57 @@ import numpy as np
 
 from uadbench import registry
 from uadbench.dataset import Dataset
+from uadbench.errors import ParameterError, UserError, one_line
+from uadbench.fingerprint import DataSource, resolve
 from uadbench.history import TrainingHistory
 from uadbench.method import LabelledImages, Method, RunContext
 from uadbench.metrics import auroc, average_precision, image_metrics
 from uadbench.prepare import prepare
+from uadbench.processes import process_info
 from uadbench.progress import ProgressReporter, SilentProgress
 from uadbench.records import (
     SCHEMA,
+    CellBusyError,
+    claim,
     config_hash,
-    process_info,
-    read_record,
+    existing_record,
     record_path,
+    rerun_path,
+    set_aside_path,
     write_record,
 )
 from uadbench.runtime import device_info, package_versions, resolve_device, seed_everything
 
+MAX_SEED = 2**32 - 1
+"""Seeds are whole numbers from 0 to this (what every random generator of the stack takes)."""
 
-class ResultsDirError(OSError):
+
+class ResultsDirError(UserError, OSError):
     """The results directory cannot be written."""
+
+
+def parse_seeds(text: str, option: str = "--seeds") -> list[int]:
+    """``"0,1,2"`` or ``"0-4"`` (or a mix) as a list of seeds; ``ParameterError`` for any part
+    that is not a seed or an ascending range of seeds."""
+    seeds: list[int] = []
+    for part in (p.strip() for p in str(text).split(",")):
+        if not part:
+            continue
+        low, dash, high = part.partition("-")
+        if not (low.strip().isdigit() and (not dash or high.strip().isdigit())):
+            raise ParameterError(
+                f"{option} wants seeds (whole numbers from 0) like 0,1,2 or ranges like 0-4; "
+                f"{part!r} in {text!r} is neither"
+            )
+        first, last = int(low), int(high) if dash else int(low)
+        if last < first:
+            raise ParameterError(
+                f"{option}: the range {part!r} runs backwards; write {last}-{first}"
+            )
+        seeds.extend(range(first, last + 1))
+    if not seeds:
+        raise ParameterError(f"{option} is empty; give at least one seed, e.g. {option} 0,1,2")
+    return seeds
 
 
 @dataclass(frozen=True)
@@ -70,27 +108,54 @@ class PlannedRun:
     config: dict[str, Any]
     path: Path
     request: RunRequest
+    changed_params: dict[str, Any] = field(default_factory=dict)
+    """The parameters that differ from the profile's."""
+    warnings: tuple[str, ...] = ()
+    """What the parameters alone make worth knowing (e.g. no training at all)."""
+    source: DataSource | None = None
+    """The data, when it was resolved at planning."""
 
     @property
     def seed(self) -> int:
         return int(self.config["seed"])
 
+    @property
+    def label(self) -> str:
+        """``<method> on <dataset> (seed <n>)``, for messages."""
+        return f"{self.config['method']} on {self.config['dataset']} (seed {self.seed})"
+
 
 @dataclass(frozen=True)
 class Outcome:
-    """What became of a planned run: ``ok``, ``failed`` or ``skipped`` (already recorded)."""
+    """What became of a planned run: ``ok``, ``failed``, ``skipped`` (already recorded) or
+    ``busy`` (another process is running it)."""
 
     status: str
     path: Path
     record: dict[str, Any]
 
+    @property
+    def message(self) -> str:
+        """The error of a failed or busy run."""
+        return (self.record.get("error") or {}).get("message", "")
 
-def plan(request: RunRequest) -> list[PlannedRun]:
-    """Resolve names, parameters, device and record paths; raise before any work on bad input."""
-    if not request.seeds:
-        raise ValueError("no seeds given; pass --seed N or --seeds 0,1,2")
+
+def check_seeds(seeds: Sequence[int]) -> None:
+    """Raise ``ParameterError`` unless ``seeds`` are seeds."""
+    if not seeds:
+        raise ParameterError("no seeds given; pass --seed N or --seeds 0,1,2")
+    for seed in seeds:
+        if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= MAX_SEED:
+            raise ParameterError(f"seed {seed!r} is not a whole number from 0 to {MAX_SEED}")
+
+
+def plan(request: RunRequest, cache_dir: Path | None = None) -> list[PlannedRun]:
+    """Resolve names, parameters, device and record paths; raise a ``UserError`` before any
+    work on bad input. With ``cache_dir`` the data set is read and fingerprinted now too, so a
+    missing folder or file, or a refused split, fails here."""
+    check_seeds(request.seeds)
     if request.image_size is not None and request.image_size < 1:
-        raise ValueError(
+        raise ParameterError(
             f"--image-size must be a positive number of pixels, got {request.image_size}"
         )
     method_cls = registry.methods.get(request.method)
@@ -100,8 +165,11 @@ def plan(request: RunRequest) -> list[PlannedRun]:
         overrides["image_size"] = str(request.image_size)
     params = method_cls.params_for(request.profile, overrides)
     method_cls.check_params(params)
+    profile = dataclasses.asdict(method_cls.profiles[request.profile])
+    changed = {k: v for k, v in dataclasses.asdict(params).items() if profile.get(k) != v}
     dataset = dataset_cls.from_settings(request.data_root, request.data_options)
     device = resolve_device(request.device)
+    source = resolve(dataset, cache_dir) if cache_dir is not None else None
     ensure_writable(request.results_dir)
     runs = []
     for seed in dict.fromkeys(request.seeds):
@@ -120,30 +188,45 @@ def plan(request: RunRequest) -> list[PlannedRun]:
         if method_cls.version != 1:  # version 1 is implied, so older records keep their hash
             config["method_version"] = method_cls.version
         path = record_path(request.results_dir, config)
-        runs.append(PlannedRun(method_cls, params, dataset, device, config, path, request))
+        ensure_writable(path.parent)
+        existing_record(path)  # a newer schema's record there is refused now
+        runs.append(
+            PlannedRun(
+                method_cls,
+                params,
+                dataset,
+                device,
+                config,
+                path,
+                request,
+                changed,
+                tuple(method_cls.param_warnings(params)),
+                source,
+            )
+        )
     return runs
 
 
-def ensure_writable(results_dir: Path) -> None:
-    """Raise ``ResultsDirError`` unless records can be written under ``results_dir``."""
+def ensure_writable(folder: Path) -> None:
+    """Raise ``ResultsDirError`` unless records can be written in ``folder``."""
     try:
-        Path(results_dir).mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=results_dir, prefix=".write-check-"):
+        Path(folder).mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".write-check-"):
             pass
     except OSError as error:
         raise ResultsDirError(
-            f"cannot write run records in {results_dir}: {error.strerror or error}; "
-            "choose another --results-dir"
+            f"cannot write run records in {folder}: {error.strerror or error}; "
+            "make it writable or choose another --results-dir"
         ) from error
 
 
-def finished_record(run: PlannedRun) -> dict[str, Any] | None:
-    """The run's existing ``ok`` record, if there is one."""
-    try:
-        record = read_record(run.path)
-    except (OSError, ValueError):
-        return None
-    return record if record.get("status") == "ok" else None
+def finished_record(run: PlannedRun, source: DataSource) -> dict[str, Any] | None:
+    """The run's ``ok`` record on exactly this data, if there is one."""
+    record = existing_record(run.path)
+    if _is_ok(record) and _fingerprint(record) == source.fingerprint:
+        return record
+    kept = existing_record(set_aside_path(run.path, source.fingerprint))
+    return kept if _is_ok(kept) else None
 
 
 def execute(
@@ -152,37 +235,89 @@ def execute(
     progress: ProgressReporter | None = None,
     force: bool = False,
 ) -> Outcome:
-    """Run ``run`` unless an ``ok`` record of it exists (or ``force``); record the result."""
-    if not force and (existing := finished_record(run)) is not None:
-        return Outcome("skipped", run.path, existing)
+    """Run ``run`` unless an ``ok`` record of it on the same data exists (or ``force``); record
+    the result. ``busy`` when another process is running the same cell."""
     progress = progress or SilentProgress()
+    try:
+        with claim(run.path):
+            return _execute(run, cache_dir, progress, force)
+    except CellBusyError as error:
+        return Outcome("busy", run.path, {"error": {"message": str(error)}})
+
+
+def _execute(run: PlannedRun, cache_dir: Path, progress: ProgressReporter, force: bool) -> Outcome:
+    try:
+        source = run.source or resolve(run.dataset, cache_dir, progress)
+    except UserError as error:  # a data problem of this cell, found before any work
+        return record_failure(run, one_line(str(error)))
+    current = _take_finished(run, source)
+    if current is not None and not force:
+        return Outcome("skipped", run.path, current)
+    path = rerun_path(run.path) if current is not None else run.path
     record = _new_record(run)
-    write_record(run.path, record)
+    record["data"] = {"fingerprint": source.fingerprint, "checksum": source.checksum}
+    if current is not None:
+        record["rerun_of"] = run.path.name
+    write_record(path, record)
     started = time.perf_counter()
     history = TrainingHistory()
     try:
-        record.update(_fit_and_score(run, cache_dir, progress, history, record["timings"]))
+        record.update(_fit_and_score(run, source, cache_dir, progress, history, record))
         record["status"] = "ok"
     except KeyboardInterrupt:
         _fail(record, "interrupted by the user (Ctrl-C)", None)
-        _finish(run, record, started, history)
+        _finish(run, path, record, started, history)
         raise
     except SystemExit as stop:  # e.g. Lightning turns SIGTERM into a SystemExit with status 0
         _fail(record, f"stopped before the end (SystemExit {stop.code!r}, a signal?)", None)
-        _finish(run, record, started, history)
-        raise SystemExit(f"uadbench: run stopped before the end; see {run.path}") from stop
+        _finish(run, path, record, started, history)
+        raise SystemExit(f"uadbench: run stopped before the end; see {path}") from stop
     except Exception as error:
-        _fail(record, f"{type(error).__name__}: {error}", traceback.format_exc())
-    _finish(run, record, started, history)
-    return Outcome(record["status"], run.path, record)
+        _fail(record, f"{type(error).__name__}: {one_line(str(error))}", traceback.format_exc())
+    return _finish(run, path, record, started, history)
 
 
-def failure_record(run: PlannedRun, message: str) -> dict[str, Any]:
-    """A ``failed`` record for a run that could not record its own failure (a dead worker)."""
+def _take_finished(run: PlannedRun, source: DataSource) -> dict[str, Any] | None:
+    """The cell's ``ok`` record on this data, put in place; an ``ok`` record of other data is
+    set aside first (kept, never overwritten)."""
+    record = existing_record(run.path)
+    if _is_ok(record) and _fingerprint(record) != source.fingerprint:
+        _set_aside(run.path, _fingerprint(record))
+        record = None
+    if record is None:
+        kept = set_aside_path(run.path, source.fingerprint)
+        if _is_ok(existing_record(kept)):
+            os.replace(kept, run.path)  # the finished record of this data comes back
+            record = existing_record(run.path)
+    return record if _is_ok(record) else None
+
+
+def _set_aside(path: Path, fingerprint: str | None) -> None:
+    target = set_aside_path(path, fingerprint)
+    number = 1
+    while target.exists():
+        number += 1
+        target = target.with_name(f"{set_aside_path(path, fingerprint).stem}-{number}.json")
+    os.rename(path, target)
+
+
+def _is_ok(record: dict[str, Any] | None) -> bool:
+    return record is not None and record.get("status") == "ok"
+
+
+def _fingerprint(record: dict[str, Any]) -> str | None:
+    return (record.get("data") or {}).get("fingerprint")
+
+
+def record_failure(run: PlannedRun, message: str) -> Outcome:
+    """Record ``run`` as failed with ``message`` (a data problem found before any work, a dead
+    worker), beside its finished record if it has one."""
     record = _new_record(run)
     _fail(record, message, None)
     record["finished_at"] = _now()
-    return record
+    path = rerun_path(run.path) if _is_ok(existing_record(run.path)) else run.path
+    write_record(path, record)
+    return Outcome("failed", path, record)
 
 
 def _new_record(run: PlannedRun) -> dict[str, Any]:
@@ -199,25 +334,35 @@ def _new_record(run: PlannedRun) -> dict[str, Any]:
         "label_use": config["label_use"],
         "config": config,
         "config_hash": config_hash(config),
+        "changed_params": run.changed_params,
         "started_at": _now(),
         "process": process_info(),
         "versions": package_versions(),
         "hardware": device_info(run.device),
         "timings": {},
-        "warnings": [],
+        "warnings": list(run.warnings),
     }
 
 
 def _fit_and_score(
     run: PlannedRun,
+    source: DataSource,
     cache_dir: Path,
     progress: ProgressReporter,
     history: TrainingHistory,
-    timings: dict[str, float],
+    record: dict[str, Any],
 ) -> dict[str, Any]:
+    """Prepare, fit and score; the record fields this adds (``data``, ``test``, ``val``,
+    ``metrics``, ``warnings``), the timings go into ``record`` as they are measured."""
+    timings = record["timings"]
     clock = time.perf_counter()
     data = prepare(
-        run.dataset, run.params.image_size, cache_dir, progress, run.config["skip_unreadable"]
+        run.dataset,
+        run.params.image_size,
+        cache_dir,
+        progress,
+        run.config["skip_unreadable"],
+        source,
     )
     train = data.split("train", extras=run.method_cls.requires)
     val = data.split("val", extras=run.method_cls.requires)
@@ -243,7 +388,7 @@ def _fit_and_score(
         )
     reported = next(iter(variants))
     test_scores = variants[reported]
-    warnings = []
+    warnings = list(record["warnings"])
     if data.skipped:
         warnings.append(
             f"{len(data.skipped)} unreadable image(s) were left out (--skip-unreadable); "
@@ -256,7 +401,7 @@ def _fit_and_score(
         )
     return {
         "data": {
-            "checksum": data.checksum,
+            **record["data"],
             "cache": str(data.folder),
             "n_train": len(train),
             "n_val": len(val),
@@ -310,14 +455,66 @@ def _fail(record: dict[str, Any], message: str, trace: str | None) -> None:
 
 
 def _finish(
-    run: PlannedRun, record: dict[str, Any], started: float, history: TrainingHistory
-) -> None:
+    run: PlannedRun,
+    path: Path,
+    record: dict[str, Any],
+    started: float,
+    history: TrainingHistory,
+) -> Outcome:
+    """Complete ``record`` and write it to ``path``; a finished rerun then replaces the cell's
+    earlier record."""
     record["history"] = history.as_dict()
     record["notes"] = history.notes
     record["warnings"] = [*record.get("warnings", []), *history.warnings]
     record["timings"]["wall_s"] = round(time.perf_counter() - started, 3)
     record["finished_at"] = _now()
-    write_record(run.path, record)
+    try:
+        write_record(path, record)
+    except OSError as error:
+        return _unsaved(path, record, error)
+    if record["status"] == "ok" and path != run.path:
+        os.replace(path, run.path)
+        path = run.path
+    return Outcome(record["status"], path, record)
+
+
+UNSAVED_FOLDERS = (Path(tempfile.gettempdir()), Path.home())
+"""Where a record that could not be written to the results folder is saved instead."""
+
+BULKY = ("test", "val", "history")
+
+
+def _unsaved(path: Path, record: dict[str, Any], error: OSError) -> Outcome:
+    """The final record could not be written (a full disk): save it elsewhere if any folder
+    has room, and leave a small failure record in its place that says where it went."""
+    saved = None
+    for folder in UNSAVED_FOLDERS:
+        target = folder / f"uadbench-unsaved-{path.parent.name}-{path.name}"
+        try:
+            write_record(target, record)
+        except OSError:
+            continue
+        saved = target
+        break
+    result = (
+        f"AUROC {100 * record['metrics']['auroc']:.1f}" if record["status"] == "ok" else "failed"
+    )
+    message = (
+        f"the run ended ({result}) but its record could not be written to {path}: "
+        f"{error.strerror or error}; "
+        + (
+            f"the whole record was saved to {saved}: free space, then move it to {path}"
+            if saved
+            else "no other folder had room either, so this message is all that is left of it"
+        )
+    )
+    small = {k: v for k, v in record.items() if k not in BULKY}
+    small["metrics_unsaved"] = small.pop("metrics", None)
+    _fail(small, message, None)
+    small["unsaved_record"] = str(saved) if saved else None
+    with contextlib.suppress(OSError):  # else the running record stays; the message says why
+        write_record(path, small)
+    return Outcome("failed", path, small)
 
 
 def _now() -> str:

@@ -10,6 +10,8 @@ from typing import Any
 
 import numpy as np
 
+from uadbench.errors import UserError
+
 RECORDED_PACKAGES = (
     "uadbench",
     "torch",
@@ -26,7 +28,7 @@ RECORDED_PACKAGES = (
 )
 
 
-class DeviceError(RuntimeError):
+class DeviceError(UserError, RuntimeError):
     """A device was asked for that this machine does not have."""
 
 

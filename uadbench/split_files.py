@@ -11,15 +11,17 @@ a split.
 
 from __future__ import annotations
 
+import functools
 import gzip
 import hashlib
 import io
 import json
 import os
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
@@ -177,15 +179,39 @@ def read_user_split(path: Path) -> tuple[pd.DataFrame, str]:
 class SplitFileDataset(Dataset):
     """A data set read from its public release with a shared split file.
 
-    Subclasses set ``layouts`` (the release layouts it reads) and implement ``detect_layout``
-    and ``sources``; they may override ``special_split`` for split versions read from the
-    release itself (e.g. a Med-AD ``data.json``).
+    Subclasses implement ``detect_layout`` and ``sources``, set ``id_pattern`` to what their
+    release's image ids look like, and may override ``special_split`` for split versions read
+    from the release itself (e.g. a Med-AD ``data.json``). Every split table is checked against
+    ``id_pattern``, so a split that names another data set's images is refused.
     """
 
     @dataclass(frozen=True)
     class Options:
         split: str = DEFAULT_VERSION
         split_file: str | None = None
+
+    id_pattern: ClassVar[str] = ""
+    """A regular expression that every image id of the release matches in full."""
+
+    id_example: ClassVar[str] = ""
+    """One such id, for messages."""
+
+    @classmethod
+    def is_own_id(cls, image_id: str) -> bool:
+        """Whether ``image_id`` has the form of this release's ids."""
+        return not cls.id_pattern or re.fullmatch(cls.id_pattern, image_id) is not None
+
+    def check_ids(self, table: pd.DataFrame) -> None:
+        """Raise ``SplitTableError`` if ids of ``table`` are not this release's ids."""
+        wrong = [i for i in table["id"].astype(str) if not self.is_own_id(i)]
+        if wrong:
+            raise SplitTableError(
+                f"{len(wrong)} of {len(table)} image ids of the {self.name!r} split "
+                f"{self.split_version!r} are not {self.name} ids (e.g. {wrong[0]!r}; "
+                f"{self.name} ids look like {self.id_example!r}): they name another data set's "
+                f"images. Point --data-root at the {self.name} release, or use --dataset folder "
+                "for your own images"
+            )
 
     def get_options(self) -> dict[str, Any]:
         return {**super().get_options(), "layout": self.layout_or_none()}
@@ -209,19 +235,28 @@ class SplitFileDataset(Dataset):
         """A split read from the release for ``version`` (and its version name), or None."""
         return None
 
+    @functools.cached_property
+    def _special(self) -> tuple[pd.DataFrame, str] | None:
+        return self.special_split(self.options.split)
+
     @property
     def split_version(self) -> str:
         if self.options.split_file:
             return read_user_split(Path(self.options.split_file))[1]
-        return self.options.split
+        try:
+            special = self._special
+        except (SplitTableError, FileNotFoundError):
+            return self.options.split  # it cannot be read: split_table says why
+        return special[1] if special is not None else self.options.split
 
     def split_table(self) -> pd.DataFrame:
         self.check_present()
         layout = self.detect_layout()
         if self.options.split_file:
             table = read_user_split(Path(self.options.split_file))[0]
-        elif (special := self.special_split(self.options.split)) is not None:
-            table = special[0]
+        elif self._special is not None:
+            table = self._special[0]
         else:
             table = read_split_file(self.name, self.options.split)
+        self.check_ids(table)
         return table.assign(source=list(self.sources(table, layout)))

@@ -13,10 +13,12 @@ A grid comes from options or from a TOML/YAML file::
     [data_options]            # --data-option for every data set (optional)
 
 Every cell is one ``uadbench run`` (same planning, same record); cells with a finished record
-are skipped, so a killed sweep resumes where it stopped. Names are checked before any cell
-starts. Data are prepared once per (data set, split version, size), before the cells. A failed
-cell (including a worker killed for memory) gets a failure record and is reported at the end;
-the other cells still run.
+of the same data are skipped, so a killed sweep resumes where it stopped. Planning errors (a
+name, a parameter, a value of the wrong type in the grid file) are all listed before any cell
+starts. Data are read and prepared once per (data set, options, size), before the cells; a data
+problem (a missing data set, an unreadable image, a full disk) fails only the cells it touches,
+each with a failure record. A failed cell (including a worker killed for memory) is reported at
+the end; the other cells still run.
 
 Executors: ``local`` runs the cells one after another in this process; ``ray`` submits each
 cell as a Ray task asking for ``cpus_per_cell`` CPUs and ``gpus_per_cell`` GPUs, on a local Ray
@@ -39,10 +41,25 @@ else:  # Python 3.10
     import tomli as tomllib
 
 from uadbench import registry
+from uadbench.errors import ParameterError, UserError, one_line
+from uadbench.fingerprint import DataSource, resolve
 from uadbench.prepare import prepare
-from uadbench.records import read_record, write_record
-from uadbench.registry import PluginError, UnknownNameError
-from uadbench.runner import Outcome, PlannedRun, RunRequest, execute, failure_record, plan
+from uadbench.runner import (
+    Outcome,
+    PlannedRun,
+    RunRequest,
+    execute,
+    finished_record,
+    parse_seeds,
+    plan,
+    record_failure,
+)
+
+EXECUTORS = ("local", "ray")
+
+
+class GridError(ParameterError):
+    """A grid (file or options) that cannot be run; no cell was started."""
 
 
 @dataclass(frozen=True)
@@ -61,6 +78,7 @@ class Grid:
     results_dir: Path = Path("results")
     device: str = "auto"
     plugins: Sequence[str] = ()
+    skip_unreadable: bool = False
 
     def requests(self) -> list[RunRequest]:
         """One request per (method, data set, size), each with all the seeds."""
@@ -76,6 +94,7 @@ class Grid:
                 device=self.device,
                 data_root=self.data_root,
                 results_dir=self.results_dir,
+                skip_unreadable=self.skip_unreadable,
             )
             for dataset in self.datasets
             for method in self.methods
@@ -87,80 +106,6 @@ class Grid:
         shared = {k: str(v) for k, v in self.params.items() if not isinstance(v, dict)}
         own = {k: str(v) for k, v in self.params.get(method, {}).items()}
         return {**shared, **own}
-
-
-def load_grid(path: Path, **overrides: Any) -> Grid:
-    """A grid from a TOML or YAML file; ``overrides`` (not None) replace its values."""
-    path = Path(path)
-    text = path.read_text()
-    if path.suffix in (".yaml", ".yml"):
-        import yaml
-
-        values = yaml.safe_load(text) or {}
-    else:
-        values = tomllib.loads(text)
-    known = {f.name for f in dataclasses.fields(Grid)}
-    unknown = sorted(set(values) - known)
-    if unknown:
-        raise ValueError(
-            f"grid file {path}: unknown key(s) {', '.join(unknown)}; "
-            f"known: {', '.join(sorted(known))}"
-        )
-    if "data_options" in values:
-        values["data_options"] = {k: str(v) for k, v in values["data_options"].items()}
-    values.update({k: v for k, v in overrides.items() if v is not None})
-    for key in ("results_dir", "data_root"):
-        if values.get(key) is not None:
-            values[key] = Path(values[key])
-    return Grid(**values)
-
-
-def plan_grid(grid: Grid) -> list[PlannedRun]:
-    """Every cell of the grid, planned; one error listing every bad name or setting."""
-    registry.load_plugins(grid.plugins)
-    problems = []
-    for kind, names, known in (
-        ("method", grid.methods, registry.methods),
-        ("data set", grid.datasets, registry.datasets),
-    ):
-        for name in names:
-            try:
-                known.get(name)
-            except (UnknownNameError, PluginError) as error:
-                problems.append(f"{kind} {name!r}: {error}")
-    if not grid.methods or not grid.datasets or not grid.seeds:
-        problems.append("a grid needs at least one method, one data set and one seed")
-    if problems:
-        raise ValueError(
-            "the grid has bad entries, no cell was started:\n  " + "\n  ".join(problems)
-        )
-    cells = []
-    for request in grid.requests():
-        try:
-            cells += plan(request)
-        except ValueError as error:
-            problems.append(f"{request.method} on {request.dataset}: {error}")
-    if problems:
-        raise ValueError(
-            "the grid has bad entries, no cell was started:\n  " + "\n  ".join(problems)
-        )
-    return cells
-
-
-def prepare_once(cells: Sequence[PlannedRun], cache_dir: Path, progress: Any = None) -> None:
-    """Prepare the data of every cell before any cell starts, once per data set and size."""
-    done = set()
-    for cell in cells:
-        key = (cell.dataset.name, cell.dataset.split_version, cell.params.image_size)
-        if key not in done:
-            prepare(
-                cell.dataset,
-                cell.params.image_size,
-                cache_dir,
-                progress,
-                cell.config["skip_unreadable"],
-            )
-            done.add(key)
 
 
 @dataclass
@@ -184,6 +129,179 @@ class SweepStatus:
         )
 
 
+NAMES = ("methods", "datasets", "plugins")
+TEXTS = ("profile", "device", "results_dir", "data_root")
+
+
+def load_grid(path: Path, **overrides: Any) -> Grid:
+    """A grid from a TOML or YAML file; ``overrides`` (not None) replace its values."""
+    path = Path(path)
+    try:
+        text = path.read_text()
+    except OSError as error:
+        raise GridError(f"cannot read grid file {path}: {error.strerror or error}") from None
+    try:
+        if path.suffix in (".yaml", ".yml"):
+            import yaml
+
+            values = yaml.safe_load(text) or {}
+        else:
+            values = tomllib.loads(text)
+    except Exception as error:  # each parser has its own error types
+        raise GridError(f"grid file {path} does not parse: {one_line(str(error))}") from None
+    if not isinstance(values, dict):
+        raise GridError(f'grid file {path} must hold keys and values, e.g. methods = ["ae"]')
+    known = {f.name for f in dataclasses.fields(Grid)}
+    unknown = sorted(set(values) - known)
+    if unknown:
+        raise GridError(
+            f"grid file {path}: unknown key(s) {', '.join(unknown)}; "
+            f"known: {', '.join(sorted(known))}"
+        )
+    values = _checked_values(values, path)
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    for key in ("results_dir", "data_root"):
+        if values.get(key) is not None:
+            values[key] = Path(values[key])
+    return Grid(**values)
+
+
+def _checked_values(values: dict[str, Any], path: Path) -> dict[str, Any]:
+    """The grid file's values in the types ``Grid`` takes; ``GridError`` naming each one that
+    is of another type (a plain string for a list would be read letter by letter)."""
+    problems, out = [], dict(values)
+    for key in NAMES:
+        value = values.get(key)
+        if key in values and not (
+            isinstance(value, list) and all(isinstance(v, str) for v in value)
+        ):
+            problems.append(f"{key} must be a list of names, e.g. {key} = [{value!r}]")
+    if "seeds" in values:
+        seeds = values["seeds"]
+        if isinstance(seeds, str):
+            try:
+                out["seeds"] = parse_seeds(seeds, "seeds")
+            except ParameterError as error:
+                problems.append(str(error))
+        elif not (isinstance(seeds, list) and all(_is_int(s) for s in seeds)):
+            problems.append('seeds must be a list of whole numbers, e.g. [0, 1, 2], or "0-2"')
+    sizes = values.get("image_sizes", [])
+    if not (isinstance(sizes, list) and all(_is_int(s) for s in sizes)):
+        problems.append("image_sizes must be a list of whole numbers, e.g. [64, 128]")
+    for key in TEXTS:
+        if key in values and not isinstance(values[key], str):
+            problems.append(f'{key} must be a string, e.g. {key} = "..."')
+    if "skip_unreadable" in values and not isinstance(values["skip_unreadable"], bool):
+        problems.append("skip_unreadable must be true or false")
+    for key in ("params", "data_options"):
+        table = values.get(key, {})
+        if not isinstance(table, dict):
+            problems.append(f"{key} must be a table of key = value")
+            continue
+        for name, value in table.items():
+            inner = value if key == "params" and isinstance(value, dict) else {name: value}
+            if any(isinstance(v, list | dict) for v in inner.values()):
+                problems.append(f"{key}.{name} must be a single value (or, in params, a table)")
+        if key == "data_options" and isinstance(table, dict):
+            out[key] = {k: str(v) for k, v in table.items()}
+    if problems:
+        raise GridError(f"grid file {path}: " + "; ".join(problems))
+    return out
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def plan_grid(grid: Grid) -> list[PlannedRun]:
+    """Every cell of the grid, planned; one ``GridError`` listing every bad name or setting.
+    The data are not read here: their problems fail only their own cells (``run_sweep``)."""
+    registry.load_plugins(grid.plugins)
+    problems = []
+    for kind, names, known in (
+        ("method", grid.methods, registry.methods),
+        ("data set", grid.datasets, registry.datasets),
+    ):
+        for name in names:
+            try:
+                known.get(name)
+            except UserError as error:
+                problems.append(f"{kind} {name!r}: {error}")
+    if not grid.methods or not grid.datasets or not grid.seeds:
+        problems.append("a grid needs at least one method, one data set and one seed")
+    if not problems:
+        cells = []
+        for request in grid.requests():
+            try:
+                cells += plan(request)
+            except UserError as error:
+                problems.append(f"{request.method} on {request.dataset}: {error}")
+    if problems:
+        raise GridError("the grid has bad entries, no cell was started: " + "; ".join(problems))
+    return cells
+
+
+def _data_key(cell: PlannedRun) -> tuple[str, str, str]:
+    """What identifies a cell's data before it is read: data set, options and root."""
+    options = repr(sorted(cell.request.data_options.items()))
+    return cell.dataset.name, options, str(cell.dataset.root)
+
+
+def _resolved(
+    cells: Sequence[PlannedRun], cache_dir: Path, status: SweepStatus
+) -> list[PlannedRun]:
+    """The cells with their data resolved (once per data set and options), without those whose
+    data cannot be read (each recorded as failed) or whose finished record exists (skipped)."""
+    sources: dict[tuple[str, str, str], DataSource | str] = {}
+    todo = []
+    for cell in cells:
+        key = _data_key(cell)
+        if key not in sources:
+            try:
+                sources[key] = resolve(cell.dataset, cache_dir)
+            except UserError as error:
+                sources[key] = one_line(str(error))
+        source = sources[key]
+        if isinstance(source, str):
+            _count(status, cell, record_failure(cell, source))
+        elif finished_record(cell, source) is not None:
+            status.skipped += 1
+        else:
+            todo.append(dataclasses.replace(cell, source=source))
+    return todo
+
+
+def prepare_once(
+    cells: Sequence[PlannedRun], cache_dir: Path, status: SweepStatus, progress: Any = None
+) -> list[PlannedRun]:
+    """Prepare the data of every cell before any cell starts, once per data set and size; the
+    cells whose data cannot be prepared (an unreadable image, a full disk) are recorded as
+    failed and left out of the list returned."""
+    outcomes: dict[tuple[Any, ...], str | None] = {}
+    ready = []
+    for cell in cells:
+        assert cell.source is not None
+        key = (*_data_key(cell), cell.params.image_size, cell.config["skip_unreadable"])
+        if key not in outcomes:
+            try:
+                prepare(
+                    cell.dataset,
+                    cell.params.image_size,
+                    cache_dir,
+                    progress,
+                    cell.config["skip_unreadable"],
+                    cell.source,
+                )
+                outcomes[key] = None
+            except UserError as error:
+                outcomes[key] = one_line(str(error))
+        if outcomes[key] is None:
+            ready.append(cell)
+        else:
+            _count(status, cell, record_failure(cell, f"preparing the data: {outcomes[key]}"))
+    return ready
+
+
 def run_sweep(
     grid: Grid,
     cache_dir: Path,
@@ -194,18 +312,17 @@ def run_sweep(
     on_change: Callable[[SweepStatus], None] | None = None,
 ) -> SweepStatus:
     """Run every cell without a finished record; return how it went."""
+    if executor not in EXECUTORS:
+        raise GridError(f"unknown executor {executor!r}; choose {' or '.join(EXECUTORS)}")
+    if executor == "ray":
+        _ray()
     cells = plan_grid(grid)
     status = SweepStatus(total=len(cells))
-    todo = []
-    for cell in cells:
-        if _finished(cell):
-            status.skipped += 1
-        else:
-            todo.append(cell)
     notify = on_change or (lambda _: None)
+    todo = _resolved(cells, cache_dir, status)
     notify(status)
-    if todo:
-        prepare_once(todo, cache_dir)
+    todo = prepare_once(todo, cache_dir, status)
+    notify(status)
     if executor == "local":
         for cell in todo:
             status.running = 1
@@ -213,27 +330,29 @@ def run_sweep(
             _count(status, cell, execute(cell, cache_dir))
             status.running = 0
             notify(status)
-    elif executor == "ray":
+    else:
         _run_on_ray(
             grid, todo, cache_dir, status, notify, ray_address, cpus_per_cell, gpus_per_cell
         )
-    else:
-        raise ValueError(f"unknown executor {executor!r}; choose local or ray")
     return status
 
 
-def _finished(cell: PlannedRun) -> bool:
-    try:
-        return read_record(cell.path).get("status") == "ok"
-    except (OSError, ValueError):
-        return False
-
-
 def _count(status: SweepStatus, cell: PlannedRun, outcome: Outcome) -> None:
-    if outcome.status == "failed":
-        status.failed.append((cell, outcome.record["error"]["message"]))
+    if outcome.status in ("failed", "busy"):
+        status.failed.append((cell, outcome.message))
+    elif outcome.status == "skipped":
+        status.skipped += 1
     else:
         status.done += 1
+
+
+def _ray() -> Any:
+    """The ``ray`` module; ``GridError`` saying how to install it when it is missing."""
+    try:
+        import ray
+    except ImportError:
+        raise GridError("the ray executor needs Ray: pip install 'uadbench[ray]'") from None
+    return ray
 
 
 def _run_on_ray(
@@ -246,10 +365,7 @@ def _run_on_ray(
     cpus: float,
     gpus: float,
 ) -> None:
-    try:
-        import ray
-    except ImportError:
-        raise ValueError("the ray executor needs Ray: pip install 'uadbench[ray]'") from None
+    ray = _ray()
     import torch
 
     started_here = not ray.is_initialized()
@@ -279,9 +395,11 @@ def _run_on_ray(
                     "failed",
                     f"the worker running this cell died: {type(error).__name__}: {error}",
                 )
-                write_record(cell.path, failure_record(cell, message))
-            if outcome_status == "failed":
+                record_failure(cell, message)
+            if outcome_status in ("failed", "busy"):
                 status.failed.append((cell, message))
+            elif outcome_status == "skipped":
+                status.skipped += 1
             else:
                 status.done += 1
             notify(status)
@@ -313,7 +431,4 @@ def _ray_cell(
         outcome = execute(planned, Path(cache_dir))
     except Exception:  # execute records failures itself; this is a bug in uadbench
         return "failed", traceback.format_exc()
-    message = (
-        outcome.record.get("error", {}).get("message", "") if outcome.status == "failed" else ""
-    )
-    return outcome.status, message
+    return outcome.status, outcome.message

@@ -27,7 +27,7 @@ from methods.pretext.paste import jitter_images
 from uadbench import ImageSet, Method
 from uadbench.backbones import build_backbone
 from uadbench.density import GaussianDensity, GaussianKDE, l2_normalise
-from uadbench.method import reported_first
+from uadbench.method import POSITIVE, Range, at_least, reported_first
 from uadbench.metrics import auroc
 from uadbench.tensors import seeded_generator
 
@@ -66,6 +66,16 @@ class PretextMethod(Method):
     Params: ClassVar[type] = PretextParams
     min_image_size = 32
     embed_batch = 64
+    param_ranges = {
+        "steps": at_least(1),
+        "batch_size": at_least(2),  # batch norm needs two
+        "lr": POSITIVE,
+        "momentum": Range(0, 1, open_high=True),
+        "weight_decay": at_least(0),
+        "bandwidth": POSITIVE,
+        "log_every": at_least(1),
+        "selection_every": at_least(1),
+    }
 
     def augmentation(self, train_lung_masks: torch.Tensor | None) -> Any:
         """The batched augmentation (see ``anatpaste_augmentation`` / ``cutpaste_augmentation``)."""
@@ -74,8 +84,6 @@ class PretextMethod(Method):
     @classmethod
     def check_params(cls, params: PretextParams) -> None:
         super().check_params(params)
-        if params.steps < 1 or params.batch_size < 2:
-            raise ValueError("steps must be >= 1 and batch_size >= 2 (batch norm needs two)")
         if params.weights == "imagenet":
             build_backbone(params.backbone, params.weights)  # fails now, naming the file
 

@@ -31,6 +31,18 @@ NOT_PATHOLOGY = ("No Finding", "Support Devices")
 N_TEST = 1000
 
 
+def release_named(train_csv: Path) -> str | None:
+    """The first folder of the first ``Path`` in a label table (the release it was made
+    for), or None when the file is missing, unreadable or has no ``Path`` column."""
+    try:
+        first = pd.read_csv(train_csv, nrows=1)
+    except (OSError, ValueError):
+        return None
+    if "Path" not in first.columns or first.empty:
+        return None
+    return str(first["Path"].iloc[0]).split("/")[0]
+
+
 def pathology_columns(table: pd.DataFrame) -> list[str]:
     """The finding columns of a CheXpert label table (after the five descriptive ones)."""
     start = list(table.columns).index("No Finding")
@@ -75,10 +87,16 @@ class CheXpert(SplitFileDataset):
         "  (or CheXpert-v1.0/ for the full-size release; ROOT may be the release folder itself)"
     )
 
+    id_pattern = r"patient\d{5}/study\d+/view\d+_(frontal|lateral)"
+    id_example = "patient00001/study1/view1_frontal"
+
     @classmethod
     def recognises(cls, folder: Path) -> bool:
-        return (folder / "train.csv").is_file() or any(
-            (folder / r / "train.csv").is_file() for r in RELEASES
+        """A folder (or a release folder in it) whose ``train.csv`` is CheXpert's: a ``Path``
+        column naming a CheXpert release. Another data set's ``train.csv`` is not."""
+        return any(
+            release_named(candidate / "train.csv") in RELEASES
+            for candidate in (folder, *(folder / r for r in RELEASES))
         )
 
     def release_dir(self) -> Path:
@@ -94,11 +112,13 @@ class CheXpert(SplitFileDataset):
     def detect_layout(self) -> str:
         """The release named by ``train.csv``'s paths, checked against the folder's name."""
         release = self.release_dir()
-        first_path = pd.read_csv(release / "train.csv", nrows=1)["Path"].iloc[0]
-        named = first_path.split("/")[0]
+        named = release_named(release / "train.csv")
         if named not in RELEASES:
+            found = "no Path column" if named is None else f"paths under {named!r}"
             raise DataNotFoundError(
-                f"{release / 'train.csv'} lists paths under {named!r}, not a CheXpert release"
+                f"{release / 'train.csv'} has {found}: it is not CheXpert's label table (whose "
+                f"Path column starts with {' or '.join(RELEASES)}); point --data-root at the "
+                "CheXpert release"
             )
         if release.name in RELEASES and release.name != named:
             raise DataNotFoundError(

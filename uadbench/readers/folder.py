@@ -23,6 +23,7 @@ from pathlib import Path
 import pandas as pd
 
 from uadbench.dataset import Dataset, SplitTableError
+from uadbench.method import Range
 from uadbench.split_files import VAL_FRACTION, carve_validation, read_csv_with_columns
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".dcm", ".dicom"}
@@ -43,6 +44,8 @@ class Folder(Dataset):
     class Options:
         csv: str | None = None
         val_fraction: float = VAL_FRACTION
+
+    option_ranges = {"val_fraction": Range(0, 1, open_high=True)}
 
     @classmethod
     def recognises(cls, folder: Path) -> bool:

@@ -87,6 +87,10 @@ class RSNA(MedADDataset):
     )
 
     dicom_release = ("kaggle-dicom", KAGGLE_IMAGES, ".dcm")
+    id_pattern = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
+    id_example = "0004cfab-14fd-4e49-80ba-63a80b6bddd6"
+    medad_sha256 = "b8fec9cbd3de7a221ecfbc5bb55f83b2be8667bdd103771156f3edf49e912947"
+    """Of caiyu6666/DDAD's ``data/rsna_data.json``, which the MedIAnomaly RSNA archive ships."""
 
     def split_table(self) -> pd.DataFrame:
         table = super().split_table()

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from uadbench.dataset import Dataset
+from uadbench.method import at_least
 from uadbench.phantom import FINDINGS, PHANTOM_VERSION, ChestPhantom
 
 
@@ -32,6 +33,14 @@ class SyntheticChest(Dataset):
         n_test_normal: int = 200
         n_test_abnormal: int = 200
         data_seed: int = 20240501
+
+    option_ranges = {
+        "n_train": at_least(1),
+        "n_val": at_least(0),
+        "n_test_normal": at_least(1),
+        "n_test_abnormal": at_least(1),
+        "data_seed": at_least(0),
+    }
 
     @property
     def split_version(self) -> str:

@@ -56,3 +56,19 @@ class VinDr(MedADDataset):
     )
 
     dicom_release = ("vinbigdata-dicom", "train", ".dicom")
+    id_pattern = r"[0-9a-f]{32}"
+    id_example = "000434271f63a181f93b6e0b2ac13c4c"
+    medad_sha256 = "13373d18be2928233af9f04d8ceb0f2504006e0b2f21fc4a91783846955cde7d"
+    """Of caiyu6666/DDAD's ``data/vin_data.json``, the MedIAnomaly VinDr-CXR split."""
+
+    @classmethod
+    def is_dicom_release(cls, folder: Path) -> bool:
+        """``train/`` beside a VinBigData ``train.csv`` (its columns ``image_id`` and
+        ``class_name``): a ``train/`` folder alone is any data set's."""
+        if not (folder / "train").is_dir():
+            return False
+        try:
+            header = pd.read_csv(folder / "train.csv", nrows=0).columns
+        except (OSError, ValueError):
+            return False
+        return {"image_id", "class_name"} <= set(header)

@@ -79,6 +79,9 @@ class ZhangLab(SplitFileDataset):
         "  ROOT/chest_xray/train/NORMAL/*.jpeg\n  ROOT/chest_xray/test/{NORMAL,PNEUMONIA}/*.jpeg"
     )
 
+    id_pattern = r"(train|test|val)/(NORMAL|PNEUMONIA)/[^/]+"
+    id_example = "train/NORMAL/IM-0115-0001"
+
     @classmethod
     def recognises(cls, folder: Path) -> bool:
         return release_folder(folder) is not None
