@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -24,16 +26,25 @@ TINY_SYNTHETIC = {
 }
 
 
+@contextmanager
+def plugins_forgotten() -> Iterator[None]:
+    """Forget, at the end of the block, the plugins registered in it."""
+    saved = [(r, dict(r._plugins), dict(r._loaded)) for r in (registry.methods, registry.datasets)]
+    try:
+        yield
+    finally:
+        for reg, plugins, loaded in saved:
+            reg._plugins, reg._loaded = plugins, loaded
+
+
 @pytest.fixture(autouse=True)
 def _isolated(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch):
     """Every test gets a session-wide private cache, no plugins from the environment, and
     forgets the plugins it registered."""
     monkeypatch.setenv("UADBENCH_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "cache"))
     monkeypatch.delenv("UADBENCH_PLUGINS", raising=False)
-    saved = [(r, dict(r._plugins), dict(r._loaded)) for r in (registry.methods, registry.datasets)]
-    yield
-    for reg, plugins, loaded in saved:
-        reg._plugins, reg._loaded = plugins, loaded
+    with plugins_forgotten():
+        yield
 
 
 @pytest.fixture

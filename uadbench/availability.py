@@ -1,9 +1,9 @@
 """Whether a data set is on this machine, complete, and usable with its split: `datasets`.
 
 A data set is one of: generated (nothing to download); found with all the files its split
-lists; incomplete (found with some of them missing); missing (no folder); layout not
-recognised (a folder, but not this release's); or split refused (the release is there, but its
-split cannot be used). Never "found" for a partial copy.
+lists; incomplete (found with some of them missing); missing (no folder, or none of the files);
+layout not recognised (a folder, but not this release's); or split refused (the release is
+there, but its split cannot be used). Never "found" for a partial copy.
 """
 
 from __future__ import annotations
@@ -50,6 +50,15 @@ def check_availability(dataset: Dataset) -> Availability:
     if not dataset.needs_root:
         return Availability("generated", counts=counts, total=len(table))
     missing = dataset.missing_files(table)
+    if len(missing) == len(table):
+        return Availability(
+            "missing",
+            f"none of the {len(table)} files of split {dataset.split_version} is under "
+            f"{dataset.root}, e.g. {missing[0]}",
+            counts,
+            len(missing),
+            len(table),
+        )
     if missing:
         return Availability(
             "incomplete",

@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from uadbench import registry
+from uadbench.atomic import interrupts_deferred
 from uadbench.dataset import Dataset
 from uadbench.errors import ParameterError, UserError, one_line
 from uadbench.fingerprint import DataSource, resolve
@@ -468,13 +469,14 @@ def _finish(
     record["warnings"] = [*record.get("warnings", []), *history.warnings]
     record["timings"]["wall_s"] = round(time.perf_counter() - started, 3)
     record["finished_at"] = _now()
-    try:
-        write_record(path, record)
-    except OSError as error:
-        return _unsaved(path, record, error)
-    if record["status"] == "ok" and path != run.path:
-        os.replace(path, run.path)
-        path = run.path
+    with interrupts_deferred():  # a Ctrl-C now stops the command after the record is written
+        try:
+            write_record(path, record)
+        except OSError as error:
+            return _unsaved(path, record, error)
+        if record["status"] == "ok" and path != run.path:
+            os.replace(path, run.path)
+            path = run.path
     return Outcome(record["status"], path, record)
 
 

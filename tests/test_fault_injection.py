@@ -1,0 +1,701 @@
+"""The fault-injection battery: bad data, bad command-line values, bad plugins, broken records
+and results folders, full disks, kill -9 and Ctrl-C at each stage, concurrent runs.
+
+Every case runs against a copy of a results folder holding finished records, and asserts the
+exit code, the one line that explains what happened (and that no traceback is printed), and
+that every earlier finished record is byte-identical afterwards.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from PIL import Image
+
+from uadbench.records import SCHEMA_NAME, SCHEMA_VERSION
+
+from . import release_fixtures as fx
+from .commands import FAULTS, MEAN, TINY, invoke, mean_distance, steady, tiny
+from .conftest import TINY_SYNTHETIC, plugins_forgotten
+
+
+def finished(results: Path) -> dict[str, bytes]:
+    """The bytes of every finished record under ``results``, by relative path."""
+    out = {}
+    for path in sorted((results / "runs").rglob("*.json")):
+        data = path.read_bytes()
+        try:
+            record = json.loads(data)
+        except ValueError:
+            continue
+        if isinstance(record, dict) and record.get("status") == "ok":
+            out[str(path.relative_to(results))] = data
+    return out
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A results folder with finished records: mean-distance seeds 0 and 1, steady seed 0."""
+    results = tmp_path_factory.mktemp("world") / "results"
+    cache = {"UADBENCH_CACHE_DIR": str(tmp_path_factory.getbasetemp() / "cache")}
+    with plugins_forgotten():
+        for args in (
+            ["--plugin", MEAN, "--method", "mean-distance", "--seeds", "0,1"],
+            ["--plugin", FAULTS, "--method", "steady"],
+        ):
+            result = invoke("run", "--results-dir", results, *args, *TINY, env=cache)
+            assert result.exit_code == 0, result.output
+    assert len(finished(results)) == 3
+    return results
+
+
+@pytest.fixture
+def results(world: Path, tmp_path: Path) -> Path:
+    """A private copy of the world's results folder; its finished records are checked after."""
+    copy = tmp_path / "results"
+    shutil.copytree(world, copy)
+    before = finished(copy)
+    yield copy
+    after = {name: data for name, data in finished(copy).items() if name in before}
+    assert after == before, "an earlier finished record was changed or lost"
+
+
+def said(result, message: str) -> str:
+    """The one line of stderr that holds ``message``; no traceback anywhere."""
+    assert "Traceback" not in result.output
+    lines = [line for line in result.stderr.splitlines() if message in line]
+    assert lines, f"no line says {message!r}:\n{result.stderr}"
+    return lines[0]
+
+
+def error_line(result) -> str:
+    """The single ``error:`` line of a command that stopped."""
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
+    assert len(errors) == 1, result.stderr
+    return errors[0]
+
+
+# -- bad command-line values: refused before any work, exit 2, no record ---------------------
+
+BAD_VALUES = [
+    (["--method", "nope"], "unknown method 'nope'"),
+    (["--dataset", "nope"], "unknown data set 'nope'"),
+    (["--image-size", "0"], "positive number of pixels"),
+    (["--seeds", ""], "--seeds is empty"),
+    (["--seeds", "0,3-1"], "the range '3-1' runs backwards"),
+    (["--seeds", "0,x"], "'x' in '0,x' is neither"),
+    (["--seed", "5", "--seeds", "0,1"], "give --seed or --seeds, not both"),
+    (["--seed", str(2**32)], "is not a whole number from 0 to 4294967295"),
+    (["--param", "lr=nan"], "parameter 'lr' must be a finite number"),
+    (["--param", "lr=inf"], "parameter 'lr' must be a finite number"),
+    (["--param", "lr=-1"], "lr=-1.0 is out of range; it must be > 0"),
+    (["--param", "batch_size=0"], "batch_size=0 is out of range; it must be >= 1"),
+    (["--param", "epochs=-2"], "epochs=-2 is out of range"),
+    (["--param", "epochs=abc"], "parameter 'epochs' wants int, got 'abc'"),
+    (["--param", "epochs"], "--param wants key=value"),
+    (["--param", "nope=1"], "unknown parameter 'nope'"),
+    (["--data-option", "n_train=-5"], "n_train=-5 is out of range; it must be >= 1"),
+    (["--profile", "huge"], "has no profile 'huge'"),
+    (["--device", "tpu"], "unknown device 'tpu'"),
+    (["--device", "cuda"], "asked for a CUDA GPU"),
+    (["--plugin", "no_such_module_here"], "plugin no_such_module_here failed to import"),
+]
+
+
+@pytest.mark.parametrize(("args", "message"), BAD_VALUES, ids=[m for _, m in BAD_VALUES])
+def test_a_bad_value_is_one_line_and_exit_2(results, args, message):
+    if args == ["--device", "cuda"] and torch.cuda.is_available():
+        pytest.skip("this machine has a GPU")
+    count = len(list((results / "runs").rglob("*.json")))
+    result = invoke("run", "--results-dir", results, *TINY, *args)
+    assert result.exit_code == 2
+    assert message in error_line(result)
+    assert len(list((results / "runs").rglob("*.json"))) == count  # no record written
+
+
+# -- bad plugins ------------------------------------------------------------------------------
+
+BAD_PLUGINS = {
+    "exits": ("import sys\nsys.exit(3)\n", "it called sys.exit(3) while being imported"),
+    "raises": ("raise RuntimeError('broken on purpose')\n", "RuntimeError: broken on purpose"),
+    "empty": ("X = 1\n", "defines no concrete Method or Dataset subclass"),
+    "clash": (
+        "from uadbench import Method\nclass A(Method):\n    name = 'ae'\n"
+        "    from dataclasses import dataclass as _d\n"
+        "    Params = _d(frozen=True)(type('P', (), {'__annotations__': {'image_size': int},"
+        " 'image_size': 8}))\n    profiles = {'quick': Params()}\n"
+        "    def fit(self, train, val=None): return self\n"
+        "    def score(self, images): return images\n",
+        "already registered",
+    ),
+}
+
+
+@pytest.mark.parametrize("kind", list(BAD_PLUGINS))
+def test_a_bad_plugin_is_one_line_and_exit_2(results, tmp_path, kind):
+    source, message = BAD_PLUGINS[kind]
+    plugin = tmp_path / f"bad_{kind}.py"
+    plugin.write_text(source)
+    result = invoke("run", "--results-dir", results, "--plugin", plugin, *TINY)
+    assert result.exit_code == 2
+    assert message in error_line(result)
+
+
+@pytest.mark.parametrize(
+    ("method", "message"),
+    [
+        ("raises", "MemoryError: out of memory on purpose"),
+        ("nan-scores", "non-finite value(s) among 24 test images"),
+        ("wrong-length", "has 23 values for 24 test images"),
+    ],
+)
+def test_a_method_that_fails_in_its_work_keeps_a_failure_record(results, tmp_path, method, message):
+    result = invoke("run", "--results-dir", results, "--plugin", FAULTS, "--method", method, *TINY)
+    assert result.exit_code == 1
+    said(result, message)
+    [record] = (results / "runs" / "synthetic" / method).glob("*.json")
+    assert json.loads(record.read_text())["status"] == "failed"
+
+
+# -- bad data ---------------------------------------------------------------------------------
+
+
+def folder_data(tmp_path: Path) -> Path:
+    return fx.folder_tree(tmp_path / "mine", n_train=10)
+
+
+def corrupt_image(tmp_path: Path) -> list[str]:
+    root = folder_data(tmp_path)
+    broken = root / "test" / "abnormal" / "2.png"
+    broken.write_bytes(broken.read_bytes()[:60])
+    return ["--dataset", "folder", "--data-root", str(root)]
+
+
+def huge_image(tmp_path: Path) -> list[str]:
+    root = folder_data(tmp_path)
+    Image.new("L", (14000, 14000)).save(root / "test" / "abnormal" / "huge.png")
+    return ["--dataset", "folder", "--data-root", str(root)]
+
+
+def patient_on_both_sides(tmp_path: Path) -> list[str]:
+    root = folder_data(tmp_path)
+    rows = [(f"train/normal/{i}.png", 0, "train", f"p{i}") for i in range(10)]
+    rows += [(f"test/normal/{i}.png", 0, "test", f"q{i}") for i in range(4)]
+    rows += [(f"test/abnormal/{i}.png", 1, "test", "p3" if i == 0 else f"r{i}") for i in range(4)]
+    table = pd.DataFrame(rows, columns=["path", "label", "split", "patient"])
+    table.to_csv(tmp_path / "list.csv", index=False)
+    return ["--dataset", "folder", "--data-root", str(root), "--data-option", "csv=list.csv"]
+
+
+def listed_but_absent(tmp_path: Path) -> list[str]:
+    root = folder_data(tmp_path)
+    rows = [(f"train/normal/{i}.png", 0, "train") for i in range(12)]  # 10 and 11 are absent
+    rows += [(f"test/{c}/0.png", int(c == "abnormal"), "test") for c in ("normal", "abnormal")]
+    pd.DataFrame(rows, columns=["path", "label", "split"]).to_csv(tmp_path / "l.csv", index=False)
+    return ["--dataset", "folder", "--data-root", str(root), "--data-option", "csv=l.csv"]
+
+
+def split_file_without_labels(tmp_path: Path) -> list[str]:
+    release = fx.zhanglab_release(tmp_path / "zl")
+    pd.DataFrame({"id": ["train/NORMAL/IM-0000-0001"], "split": ["train"]}).to_csv(
+        tmp_path / "s.csv", index=False
+    )
+    split = f"split_file={tmp_path / 's.csv'}"
+    return ["--dataset", "zhanglab", "--data-root", str(release.parent), "--data-option", split]
+
+
+def no_data_root(tmp_path: Path) -> list[str]:
+    return ["--dataset", "zhanglab", "--data-root", str(tmp_path / "nowhere")]
+
+
+def rsna_packaging_as_vindr(tmp_path: Path) -> list[str]:
+    fx.medad_packaging(tmp_path / "data" / "vindr", "rsna")
+    root = str(tmp_path / "data")
+    return ["--dataset", "vindr", "--data-root", root, "--data-option", "split=medad"]
+
+
+def vinbigdata_root_as_chexpert(tmp_path: Path) -> list[str]:
+    fx.vinbigdata_release(tmp_path / "vinbig", normals=2, abnormals=2)
+    return ["--dataset", "chexpert", "--data-root", str(tmp_path / "vinbig")]
+
+
+def broken_data_json(tmp_path: Path) -> list[str]:
+    root = fx.medad_packaging(tmp_path / "rsna", "rsna")
+    (root / "data.json").write_text('{"train": {"0": [')
+    return ["--dataset", "rsna", "--data-root", str(root), "--data-option", "split=medad"]
+
+
+BAD_DATA: dict[str, tuple[Callable[[Path], list[str]], int, str]] = {
+    "corrupt image": (corrupt_image, 1, "cannot read image"),
+    "decompression bomb": (huge_image, 1, "huge.png: too large to decode safely"),
+    "patient in train and test": (patient_on_both_sides, 2, "puts 1 patient(s) in test and in"),
+    "listed files absent": (listed_but_absent, 2, "2 of 14 images listed"),
+    "split file without labels": (split_file_without_labels, 2, "lacks column(s) label"),
+    "no data root": (no_data_root, 2, "data set 'zhanglab' not found at"),
+    "another data set's packaging": (rsna_packaging_as_vindr, 2, "are not vindr ids"),
+    "another data set's train.csv": (vinbigdata_root_as_chexpert, 2, "data set 'chexpert' not"),
+    "broken data.json": (broken_data_json, 2, "is not a readable JSON file"),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_DATA))
+def test_bad_data_is_one_line_and_named(results, tmp_path, monkeypatch, case):
+    build, code, message = BAD_DATA[case]
+    args = build(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    result = invoke(
+        *mean_distance(results),
+        "--image-size",
+        "16",
+        *args,
+    )
+    assert result.exit_code == code, result.output
+    line = error_line(result) if code == 2 else said(result, message)
+    assert message in line
+
+
+@pytest.mark.parametrize("build", [corrupt_image, huge_image])
+def test_an_unreadable_image_is_skipped_when_asked(results, tmp_path, build):
+    args = build(tmp_path)
+    result = invoke(
+        *mean_distance(results),
+        "--image-size",
+        "16",
+        "--skip-unreadable",
+        *args,
+    )
+    assert result.exit_code == 0, result.output
+    said(result, "warning: mean-distance on folder (seed 0): 1 unreadable image(s) were left out")
+
+
+# -- broken records and results folders -------------------------------------------------------
+
+
+def run_again(results: Path):
+    return invoke(
+        *mean_distance(results),
+        "--seed",
+        "1",
+        *TINY,
+    )
+
+
+@pytest.mark.parametrize(
+    ("content", "reason"),
+    [
+        ('{"schema": "uadbench.run/2", "stat', "JSONDecodeError"),
+        ('{"schema": "uadbench.run/2", "status": "ok"}', "it has no config"),
+        ("[1, 2]", "not a uadbench.run record"),
+    ],
+)
+def test_a_broken_record_is_named_and_does_not_block_later_runs(results, content, reason):
+    (results / "runs" / "synthetic" / "junk.json").write_text(content)
+    board = invoke("leaderboard", "--results-dir", results, "--format", "csv")
+    assert board.exit_code == 1 and reason in said(board, "junk.json")
+    assert "mean-distance" in board.stdout  # the readable records are still on the board
+    again = run_again(results)
+    assert again.exit_code == 0 and "already recorded" in again.stderr
+    said(again, "junk.json")
+
+
+def test_an_ok_record_without_metrics_is_unreadable(results):
+    [path, *_] = sorted((results / "runs" / "synthetic" / "mean-distance").glob("*.json"))
+    record = json.loads(path.read_text())
+    del record["metrics"]
+    (path.parent / "copy.json").write_text(json.dumps(record))
+    board = invoke("leaderboard", "--results-dir", results)
+    assert board.exit_code == 1 and "an ok record without metrics" in said(board, "copy.json")
+
+
+def test_a_record_of_a_newer_schema_is_refused_not_overwritten(world, tmp_path):
+    results = tmp_path / "results"
+    shutil.copytree(world, results)
+    [path] = [p for p in (results / "runs" / "synthetic" / "mean-distance").glob("*seed1*.json")]
+    newer = json.loads(path.read_text()) | {"schema": f"{SCHEMA_NAME}/{SCHEMA_VERSION + 1}"}
+    path.write_text(json.dumps(newer))
+    before = path.read_bytes()
+    result = invoke(
+        *mean_distance(results),
+        "--seed",
+        "1",
+        "--force",
+        *TINY,
+    )
+    assert result.exit_code == 2 and "written by a newer uadbench" in error_line(result)
+    assert path.read_bytes() == before
+    assert finished(results) == finished(world) | {str(path.relative_to(results)): before}
+
+
+def test_a_results_dir_that_is_a_file_is_refused(results):
+    (results / "file").write_text("")
+    result = invoke("run", "--results-dir", results / "file", *TINY)
+    assert result.exit_code == 2 and "cannot write run records in" in error_line(result)
+
+
+def test_an_unwritable_method_folder_is_refused(results):
+    (results / "runs" / "synthetic" / "ae").write_text("a file where a folder should be")
+    result = invoke("run", "--results-dir", results, "--param", "epochs=1", *TINY)
+    assert result.exit_code == 2 and "cannot write run records in" in error_line(result)
+
+
+@pytest.mark.parametrize("command", ["report", "plot"])
+def test_an_output_folder_that_is_a_file_is_refused(results, tmp_path, command):
+    (tmp_path / "out").write_text("")
+    result = invoke(command, "--results-dir", results, "--out", tmp_path / "out")
+    assert result.exit_code == 2 and "is a file, not a folder" in error_line(result)
+
+
+def test_a_report_of_failed_runs_only_lists_them(tmp_path):
+    results = tmp_path / "results"
+    invoke("run", "--results-dir", results, "--plugin", FAULTS, "--method", "raises", *TINY)
+    result = invoke("report", "--results-dir", results, "--out", tmp_path / "report")
+    assert result.exit_code == 0, result.output
+    text = (tmp_path / "report" / "report.md").read_text()
+    assert "No figures: no run has finished." in text and "MemoryError" in text
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--split", "bogus"], "unknown split 'bogus'"),
+        (["--split", "val", *tiny(n_val="0")], "the val split of synthetic holds no"),
+        (["--overlay", "nosuch"], "no per-image extra named 'nosuch'"),
+    ],
+)
+def test_contact_sheet_mistakes(tmp_path, args, message):
+    result = invoke(
+        "contact-sheet", "--out", tmp_path / "s.png", "--image-size", "16", *TINY, *args
+    )
+    assert result.exit_code == 2 and message in error_line(result)
+
+
+def test_an_unknown_leaderboard_format(results):
+    result = invoke("leaderboard", "--results-dir", results, "--format", "xml")
+    assert result.exit_code == 2 and "unknown format 'xml'" in error_line(result)
+
+
+# -- sweeps -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("grid", "message"),
+    [
+        (None, "give a grid file"),
+        ("missing.toml", "cannot read grid file"),
+        ('methods = "ae"\ndatasets = ["synthetic"]\n', "methods must be a list of names"),
+        ('methods = ["ae"]\ndatasets = ["synthetic"]\nseeds = "3-1"\n', "runs backwards"),
+        ('methods = ["ae"]\ndatasets = ["synthetic"]\nseeds = 3\n', "seeds must be a list"),
+        ('methods = ["ae"\n', "does not parse"),
+        ('methods = ["ae", "nope"]\ndatasets = ["synthetic", "nada"]\n', "'nope'"),
+        ('methods = ["ae"]\ndatasets = ["synthetic"]\n[params.ae]\nlr = nan\n', "finite"),
+    ],
+)
+def test_sweep_mistakes_start_no_cell(results, tmp_path, grid, message):
+    args = []
+    if grid is not None:
+        path = tmp_path / "grid.toml"
+        if grid != "missing.toml":
+            path.write_text(grid)
+        args = [path]
+    result = invoke("sweep", *args, "--results-dir", results)
+    assert result.exit_code == 2 and message in error_line(result)
+
+
+def test_a_sweep_runs_the_cells_whose_data_are_there(results, tmp_path):
+    root = folder_data(tmp_path)
+    (root / "test" / "normal" / "1.png").write_bytes(b"not a png")
+    args = ["--plugin", MEAN, "--method", "mean-distance", "--dataset", "synthetic"]
+    args += ["--dataset", "folder", "--dataset", "zhanglab", "--data-root", root]
+    result = invoke("sweep", "--results-dir", results, "--image-size", "16", *args)
+    assert result.exit_code == 1
+    said(result, "FAILED mean-distance on folder (seed 0): preparing the data: cannot read image")
+    said(result, "FAILED mean-distance on zhanglab (seed 0): data set 'zhanglab' not found")
+    assert "done 1" in result.stderr  # the synthetic cell ran
+    statuses = sorted(
+        (p.parent.parent.name, json.loads(p.read_text())["status"])
+        for p in (results / "runs").rglob("mean-distance/*16px*.json")
+    )
+    assert statuses == [("folder", "failed"), ("synthetic", "ok"), ("zhanglab", "failed")]
+    skipped = invoke(
+        "sweep", "--results-dir", results, "--image-size", "16", "--skip-unreadable", *args
+    )
+    said(skipped, "FAILED mean-distance on zhanglab")  # still missing
+    assert "failed 1" in skipped.stderr and "done 2" in skipped.stderr  # new cells: the flag
+
+
+def test_an_unknown_executor(results):
+    result = invoke(
+        "sweep",
+        "--method",
+        "ae",
+        "--dataset",
+        "synthetic",
+        "--executor",
+        "nope",
+        "--results-dir",
+        results,
+    )
+    assert result.exit_code == 2 and "unknown executor 'nope'" in error_line(result)
+
+
+# -- full disks -------------------------------------------------------------------------------
+
+
+def uadbench(args: list[object], env: dict[str, str] | None = None, **popen) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-m", "uadbench", *map(str, args)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, **(env or {}), "COLUMNS": "200"},
+        **popen,
+    )
+
+
+def file_size_limit(limit: int) -> Callable[[], None]:
+    """Make every file this process writes stop at ``limit`` bytes (EFBIG past it)."""
+
+    def apply() -> None:
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+    return apply
+
+
+def test_a_disk_too_small_for_the_finished_record_says_so(results):
+    def command(seed: int) -> list[object]:
+        return [
+            *mean_distance(results),
+            "--seed",
+            seed,
+            *TINY,
+        ]
+
+    assert invoke(*command(3)).exit_code == 0  # the cache is built, and a record's size known
+    record_size = max(p.stat().st_size for p in (results / "runs").rglob("*seed3*.json"))
+    # a limit that a small failure record fits under but the finished record does not
+    process = uadbench(command(2), preexec_fn=file_size_limit(record_size - 1000))
+    _, stderr = process.communicate(timeout=120)
+    assert process.returncode == 1, stderr
+    assert "Traceback" not in stderr
+    line = next(line for line in stderr.splitlines() if "could not be written" in line)
+    assert "the run ended (AUROC" in line and "this message is all that is left" in line
+    [path] = (results / "runs" / "synthetic" / "mean-distance").glob("*seed2*.json")
+    record = json.loads(path.read_text())
+    assert record["status"] == "failed" and "could not be written" in record["error"]["message"]
+    assert 0 <= record["metrics_unsaved"]["auroc"] <= 1
+
+
+def test_a_failed_final_write_saves_the_whole_record_elsewhere(results, tmp_path, monkeypatch):
+    import errno
+
+    import uadbench.runner as runner
+
+    real = runner.write_record
+
+    def full_disk(path, record):
+        if record["status"] != "running" and results in Path(path).parents:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        return real(path, record)
+
+    monkeypatch.setattr(runner, "write_record", full_disk)
+    monkeypatch.setattr(runner, "UNSAVED_FOLDERS", (tmp_path / "elsewhere",))
+    result = invoke(
+        *mean_distance(results),
+        "--seed",
+        "4",
+        *TINY,
+    )
+    assert result.exit_code == 1
+    line = said(result, "No space left on device")
+    [saved] = (tmp_path / "elsewhere").glob("uadbench-unsaved-*.json")
+    assert f"the whole record was saved to {saved}" in line
+    kept = json.loads(saved.read_text())
+    assert kept["status"] == "ok" and len(kept["test"]["scores"]) == 24
+
+
+@pytest.fixture
+def tiny_disk(tmp_path: Path):
+    """A 128 KiB file system (tmpfs), where the machine lets this process mount one."""
+    mount = tmp_path / "tiny"
+    mount.mkdir()
+    made = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=128k", "tmpfs", str(mount)], capture_output=True
+    )
+    if made.returncode != 0:
+        pytest.skip(f"cannot mount a small file system here: {made.stderr.decode().strip()}")
+    yield mount
+    subprocess.run(["umount", str(mount)], check=False)
+
+
+def test_a_full_cache_disk_is_an_error_not_a_crash(results, tiny_disk):
+    # 72 images of 64 x 64 need 288 KiB: writing them through a memory map would die of SIGBUS
+    process = uadbench(
+        [
+            *mean_distance(results),
+            "--image-size",
+            "64",
+            *TINY,
+        ],
+        env={"UADBENCH_CACHE_DIR": str(tiny_disk)},
+    )
+    _, stderr = process.communicate(timeout=120)
+    assert process.returncode == 1, stderr
+    assert "Traceback" not in stderr
+    line = next(line for line in stderr.splitlines() if "FAILED" in line)
+    assert "no room for the prepared images in" in line and "--cache-dir" in line
+    assert not [p for p in tiny_disk.rglob("*") if p.is_file() and p.suffix == ".npy"]
+
+
+def test_a_file_size_limit_on_the_cache_is_an_error_not_a_crash(results, tmp_path):
+    process = uadbench(
+        [
+            *mean_distance(results),
+            "--image-size",
+            "48",
+            *TINY,
+        ],
+        env={"UADBENCH_CACHE_DIR": str(tmp_path / "cache")},
+        preexec_fn=file_size_limit(64 * 1024),
+    )
+    _, stderr = process.communicate(timeout=120)
+    assert process.returncode == 1, stderr
+    assert "no room for the prepared images" in stderr and "Traceback" not in stderr
+
+
+# -- kill -9 and Ctrl-C at each stage ---------------------------------------------------------
+
+
+def start_at(stage: str, results: Path, tmp_path: Path, *extra: str, hold: float = 60):
+    """A run of ``steady`` on ``slow-phantoms`` held at ``stage``; returns once it is there."""
+    marker = tmp_path / f"at-{stage}"
+    marker.unlink(missing_ok=True)
+    env = {"FAULTS_STAGE": stage, "FAULTS_MARKER": str(marker), "FAULTS_HOLD": str(hold)}
+    if stage == "prepare":  # a cache of its own, so that the images are decoded again
+        env["UADBENCH_CACHE_DIR"] = str(tmp_path / "own-cache")
+    process = uadbench(
+        steady(results, 7, *extra),
+        env=env,
+    )
+    deadline = time.time() + 90
+    while not marker.exists():
+        assert process.poll() is None, process.communicate()[1]
+        assert time.time() < deadline, "the run never reached " + stage
+        time.sleep(0.1)
+    return process
+
+
+def cell_records(results: Path) -> list[dict]:
+    return [json.loads(p.read_text()) for p in (results / "runs").rglob("*seed7*.json")]
+
+
+@pytest.mark.parametrize("stage", ["prepare", "fit", "final-write"])
+def test_kill_9_at_each_stage_loses_nothing_finished(results, tmp_path, stage):
+    process = start_at(stage, results, tmp_path)
+    process.kill()
+    process.wait()
+    [record] = cell_records(results)
+    assert record["status"] == "running"  # readers see it as interrupted
+    board = invoke("leaderboard", "--results-dir", results, "--format", "markdown")
+    assert board.exit_code == 0
+    assert "| slow-phantoms | steady | 7 | interrupted |" in board.stdout
+    if stage == "prepare":
+        again = invoke(
+            *steady(results, 7),
+            env={"UADBENCH_CACHE_DIR": str(tmp_path / "own-cache")},
+        )
+        assert again.exit_code == 0, again.output
+        assert not list((tmp_path / "own-cache").rglob(".*building*"))  # the killed one's too
+
+
+@pytest.mark.parametrize("stage", ["prepare", "fit", "final-write"])
+def test_ctrl_c_at_each_stage_says_so_and_keeps_the_record(results, tmp_path, stage):
+    process = start_at(stage, results, tmp_path, hold=2)
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 130, stderr
+    assert "Traceback" not in stderr
+    assert "error: interrupted (Ctrl-C); finished records are kept" in stderr
+    [record] = cell_records(results)
+    if stage == "final-write":  # the finished result was being written: it is written whole
+        assert record["status"] == "ok"
+    else:
+        assert record["status"] == "failed"
+        assert record["error"]["message"] == "interrupted by the user (Ctrl-C)"
+
+
+def test_a_killed_forced_rerun_keeps_the_finished_record(results, tmp_path):
+    first = start_at("fit", results, tmp_path, hold=0)
+    assert first.wait(timeout=60) == 0
+    [done] = cell_records(results)
+    assert done["status"] == "ok"
+    before = finished(results)
+    process = start_at("fit", results, tmp_path, "--force")
+    process.kill()
+    process.wait()
+    assert finished(results) == before
+    statuses = sorted(r["status"] for r in cell_records(results))
+    assert statuses == ["ok", "running"]  # the rerun's record is beside, not over, the result
+
+
+def test_sigterm_stops_a_run_and_its_record_says_so(results, tmp_path):
+    process = start_at("fit", results, tmp_path)
+    process.terminate()
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode not in (0, None)
+    assert "Traceback" not in stderr and "run stopped before the end" in stderr
+    [record] = cell_records(results)
+    assert record["status"] == "failed" and "stopped before the end" in record["error"]["message"]
+
+
+# -- concurrent runs into one folder ----------------------------------------------------------
+
+
+def test_the_same_cell_twice_at_once_runs_once(results, tmp_path):
+    first = start_at("fit", results, tmp_path, hold=4)
+    second = invoke(
+        *steady(results, 7),
+    )
+    assert second.exit_code == 1
+    said(second, "another uadbench process is running this cell now")
+    assert first.wait(timeout=60) == 0
+    assert [r["status"] for r in cell_records(results)] == ["ok"]
+
+
+def test_other_cells_run_side_by_side_in_one_folder(results, tmp_path):
+    first = start_at("fit", results, tmp_path, hold=3)
+    other = invoke(
+        *steady(results, 8),
+    )
+    assert other.exit_code == 0, other.output
+    assert first.wait(timeout=60) == 0
+    statuses = [json.loads(p.read_text())["status"] for p in (results / "runs").rglob("*.json")]
+    assert statuses.count("ok") == 5 and set(statuses) == {"ok"}
+
+
+def test_an_abandoned_staging_folder_is_removed_by_the_next_build(tmp_path):
+    from uadbench.prepare import prepare
+    from uadbench.readers.synthetic import SyntheticChest
+
+    data = SyntheticChest.from_settings(None, TINY_SYNTHETIC)
+    folder = prepare(data, 16, tmp_path).folder
+    shutil.rmtree(folder)
+    dead = folder.parent / f".{folder.name}.building-{2**22 + 7}-abcd1234"
+    dead.mkdir()
+    (dead / "owner.json").write_text(json.dumps({"pid": 2**22 + 7, "host": os.uname()[1]}))
+    (dead / "images.npy").write_bytes(np.zeros(10, np.uint8).tobytes())
+    prepare(data, 16, tmp_path)
+    assert not dead.exists() and (folder / "meta.json").is_file()
