@@ -699,3 +699,65 @@ def test_an_abandoned_staging_folder_is_removed_by_the_next_build(tmp_path):
     (dead / "images.npy").write_bytes(np.zeros(10, np.uint8).tobytes())
     prepare(data, 16, tmp_path)
     assert not dead.exists() and (folder / "meta.json").is_file()
+
+
+# -- the cache: cut short, fixed files, brackets in messages, bugs --------------------------
+
+
+def test_a_cache_array_cut_short_is_rebuilt(tmp_path):
+    from uadbench.prepare import prepare
+    from uadbench.readers.synthetic import SyntheticChest
+
+    data = SyntheticChest.from_settings(None, TINY_SYNTHETIC)
+    first = prepare(data, 16, tmp_path)
+    pixels = np.asarray(first.images).copy()
+    array = first.folder / "images.npy"
+    array.write_bytes(array.read_bytes()[: array.stat().st_size // 2])
+    again = prepare(data, 16, tmp_path)
+    assert np.array_equal(np.asarray(again.images), pixels)
+
+
+def test_a_fixed_unreadable_image_is_read_again(tmp_path):
+    from uadbench import registry
+    from uadbench.prepare import prepare
+
+    root = folder_data(tmp_path)
+    image = root / "test" / "abnormal" / "1.png"
+    good = image.read_bytes()
+    image.write_bytes(b"not a png")
+    folder = registry.datasets.get("folder")
+    skipped = prepare(folder(root), 16, tmp_path / "cache", skip_unreadable=True)
+    assert [s["id"] for s in skipped.skipped] == ["test/abnormal/1"]
+    image.write_bytes(good)
+    fixed = prepare(folder(root), 16, tmp_path / "cache")  # no flag needed any more
+    assert fixed.skipped == [] and fixed.table["readable"].all()
+
+
+def test_brackets_in_a_message_are_printed(results, monkeypatch):
+    monkeypatch.setitem(sys.modules, "ray", None)  # as if Ray were not installed
+    result = invoke(
+        "sweep",
+        "--method",
+        "ae",
+        "--dataset",
+        "synthetic",
+        "--executor",
+        "ray",
+        "--results-dir",
+        results,
+    )
+    assert result.exit_code == 2
+    assert "pip install 'uadbench[ray]'" in error_line(result)
+
+
+def test_a_bug_keeps_its_traceback(results, tmp_path):
+    plugin = tmp_path / "buggy.py"
+    plugin.write_text(
+        "from uadbench.readers.synthetic import SyntheticChest\n"
+        "class Buggy(SyntheticChest):\n"
+        "    name = 'buggy'\n"
+        "    def split_table(self):\n"
+        "        return 1 / 0\n"
+    )
+    with pytest.raises(ZeroDivisionError):  # not turned into a one-line "error:"
+        invoke("run", "--results-dir", results, "--plugin", plugin, "--dataset", "buggy")

@@ -96,7 +96,7 @@ class FileHashes:
         index, changed, out = self._load(), False, []
         todo = []
         for i, file in enumerate(files):
-            key = str(Path(file).resolve())
+            key = os.path.abspath(file)  # a key only: a link's other name is hashed again
             try:
                 stat = os.stat(key)
             except OSError as error:

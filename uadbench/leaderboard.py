@@ -169,7 +169,8 @@ def build_leaderboard(records: Iterable[dict[str, Any]]) -> Leaderboard:
                     config["image_size"],
                     config["seed"],
                     record["status"],
-                    (record.get("error") or {}).get("message", "no error recorded (killed?)"),
+                    ("forced rerun, the finished record stands: " if record.get("rerun_of") else "")
+                    + (record.get("error") or {}).get("message", "no error recorded (killed?)"),
                     record.get("_path", ""),
                 )
             )

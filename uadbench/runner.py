@@ -316,7 +316,9 @@ def record_failure(run: PlannedRun, message: str) -> Outcome:
     record = _new_record(run)
     _fail(record, message, None)
     record["finished_at"] = _now()
-    path = rerun_path(run.path) if _is_ok(existing_record(run.path)) else run.path
+    path = run.path
+    if _is_ok(existing_record(run.path)):
+        path, record["rerun_of"] = rerun_path(run.path), run.path.name
     write_record(path, record)
     return Outcome("failed", path, record)
 
