@@ -63,6 +63,14 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture
+def tampered(world: Path, tmp_path: Path) -> Path:
+    """A private copy of the world's results folder for a test that changes its records."""
+    copy = tmp_path / "tampered"
+    shutil.copytree(world, copy)
+    return copy
+
+
+@pytest.fixture
 def results(world: Path, tmp_path: Path) -> Path:
     """A private copy of the world's results folder; its finished records are checked after."""
     copy = tmp_path / "results"
@@ -761,3 +769,118 @@ def test_a_bug_keeps_its_traceback(results, tmp_path):
     )
     with pytest.raises(ZeroDivisionError):  # not turned into a one-line "error:"
         invoke("run", "--results-dir", results, "--plugin", plugin, "--dataset", "buggy")
+
+
+# -- found in review: races and records in the way -----------------------------------------
+
+
+def test_a_finished_rerun_left_by_a_kill_before_its_rename_is_taken(tampered):
+    [main] = (tampered / "runs" / "synthetic" / "mean-distance").glob("*seed1*.json")
+    rerun = main.with_name(main.stem + ".rerun.json")
+    newer = json.loads(main.read_text()) | {"started_at": "2099-01-01T00:00:00+00:00"}
+    rerun.write_text(json.dumps(newer))  # finished, but killed before replacing the record
+    expected = rerun.read_bytes()
+    again = invoke(*mean_distance(tampered, "--seed", "1", *TINY))
+    assert again.exit_code == 0 and "already recorded" in again.stderr
+    assert not rerun.exists() and main.read_bytes() == expected
+    board = invoke("leaderboard", "--results-dir", tampered, "--format", "json")
+    [row] = [r for r in json.loads(board.stdout)["rows"] if r["method"] == "mean-distance"]
+    assert row["seeds"] == [0, 1]  # each seed once
+
+
+def test_an_unusable_file_where_the_record_goes_is_left_alone(tampered):
+    [main] = (tampered / "runs" / "synthetic" / "mean-distance").glob("*seed1*.json")
+    main.write_text('{"schema": "uadbench.run/2", "status": "ok", "config": {}}')
+    before = main.read_bytes()
+    result = invoke(*mean_distance(tampered, "--seed", "1", "--force", *TINY))
+    assert result.exit_code == 2
+    assert "is not a usable run record" in error_line(result)
+    assert main.read_bytes() == before
+
+
+def test_files_changed_while_being_prepared_are_never_cached(tmp_path):
+    from uadbench import registry
+    from uadbench.fingerprint import resolve
+    from uadbench.prepare import DataChangedError, prepare
+
+    root = folder_data(tmp_path)
+    dataset = registry.datasets.get("folder")(root)
+    source = resolve(dataset, tmp_path / "cache")
+    image = root / "test" / "abnormal" / "0.png"
+    Image.fromarray(np.full((48, 48), 255, np.uint8)).save(image)  # after the fingerprint
+    with pytest.raises(DataChangedError, match=r"1 image file\(s\) changed .*abnormal/0.png"):
+        prepare(dataset, 16, tmp_path / "cache", source=source)
+    assert not list((tmp_path / "cache" / "folder").glob("*/16px"))
+
+
+def test_a_split_file_changed_after_planning_fails_its_run(tmp_path, plugin_file):
+    from uadbench import registry
+    from uadbench.readers import zhanglab
+    from uadbench.runner import RunRequest, execute, plan
+
+    registry.load_plugin(str(plugin_file))
+    release = fx.zhanglab_release(tmp_path / "zl")
+    split = tmp_path / "split.csv"
+    table = zhanglab.build_split(release)
+    table.to_csv(split, index=False)
+    request = RunRequest(
+        method="mean-distance",
+        dataset="zhanglab",
+        data_root=release.parent,
+        data_options={"split_file": str(split)},
+        results_dir=tmp_path / "results",
+        device="cpu",
+    )
+    [planned] = plan(request)
+    table.iloc[:-1].to_csv(split, index=False)  # one image fewer: another custom split
+    outcome = execute(planned, tmp_path / "cache")
+    assert outcome.status == "failed" and "the split changed since the run was planned" in (
+        outcome.message
+    )
+
+
+def test_a_grid_parameter_named_like_a_method_is_refused(results, tmp_path):
+    grid = tmp_path / "grid.toml"
+    grid.write_text('methods = ["ae"]\ndatasets = ["synthetic"]\n[params]\nae = 3\n')
+    result = invoke("sweep", grid, "--results-dir", results)
+    assert result.exit_code == 2 and "unknown parameter 'ae'" in error_line(result)
+
+
+def test_a_cache_dir_that_is_a_file_is_refused(results, tmp_path):
+    (tmp_path / "cache-file").write_text("")
+    result = invoke("run", "--results-dir", results, "--cache-dir", tmp_path / "cache-file", *TINY)
+    assert result.exit_code == 2 and "cannot write prepared images in" in error_line(result)
+
+
+def test_old_records_that_scored_other_images_are_named(tampered):
+    paths = sorted((tampered / "runs" / "synthetic" / "mean-distance").glob("*.json"))
+    for path in paths:  # as records made before data fingerprints
+        record = json.loads(path.read_text())
+        record["data"].pop("fingerprint")
+        if "seed1" in path.name:
+            record["test"]["ids"] = [f"x{i}" for i in range(len(record["test"]["ids"]))]
+        path.write_text(json.dumps(record))
+    result = invoke("leaderboard", "--results-dir", tampered)
+    assert result.exit_code == 2 and "scored different test images" in error_line(result)
+
+
+def test_an_image_left_out_is_read_again_once_it_reads(tmp_path, monkeypatch):
+    import uadbench.dataset as dataset_module
+    from uadbench import registry
+    from uadbench.image_files import ImageReadError
+    from uadbench.prepare import prepare
+
+    root = folder_data(tmp_path)
+    folder = registry.datasets.get("folder")
+    real = dataset_module.read_image_file
+
+    def no_decoder_for_one(path):
+        if path.name == "1.png" and path.parent.name == "abnormal":
+            raise ImageReadError(path, "no decoder for it (yet)")
+        return real(path)
+
+    monkeypatch.setattr(dataset_module, "read_image_file", no_decoder_for_one)
+    assert len(prepare(folder(root), 16, tmp_path / "c", skip_unreadable=True).skipped) == 1
+    monkeypatch.setattr(dataset_module, "read_image_file", real)  # the decoder is installed
+    again = prepare(folder(root), 16, tmp_path / "c")  # same files, same fingerprint
+    assert again.skipped == [] and again.table["readable"].all()

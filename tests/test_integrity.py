@@ -101,6 +101,39 @@ def test_1_a_changed_source_never_reuses_the_cache(tmp_path):
     assert not np.array_equal(np.asarray(second.images)[test], before[test])
 
 
+def test_1_data_changed_and_back_brings_back_its_record_never_a_copy(tmp_path, monkeypatch):
+    from uadbench import registry
+
+    root = fx.folder_tree(tmp_path / "mine", n_train=10, n_test=6)
+    results = tmp_path / "results"
+    args = ("--dataset", "folder", "--data-root", root)
+    assert run_mean_distance(results, *args).exit_code == 0  # data A
+    swap_test_classes(root)
+    method = registry.methods.get("mean-distance")
+
+    def broken_fit(self, train, val=None):
+        raise RuntimeError("fails on data B")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(method, "fit", broken_fit)
+        assert run_mean_distance(results, *args).exit_code == 1  # data B fails
+    swap_test_classes(root)  # data A again
+    again = run_mean_distance(results, *args)
+    assert again.exit_code == 0 and "already recorded" in again.stderr
+    board = csv_board(results)
+    assert len(board) == 1 and board["n_seeds"].iloc[0] == 1
+
+
+def test_1_a_copied_record_counts_its_seed_once(tmp_path):
+    results = tmp_path / "results"
+    assert run_mean_distance(results, *TINY).exit_code == 0
+    [path] = (results / "runs").rglob("*.json")
+    shutil.copy(path, path.with_name("copy.json"))
+    board = csv_board(results)
+    assert board["n_seeds"].iloc[0] == 1
+    assert "1 more finished record(s) of a seed already counted" in board["warnings"].iloc[0]
+
+
 # -- 2. a reader recognises only its own release ------------------------------------------
 
 
@@ -450,3 +483,17 @@ def test_datasets_says_found_incomplete_missing_unrecognised_or_refused(tmp_path
         registry.datasets.get("vindr").from_settings(data, {"split": "medad"})
     )
     assert vindr.state == "split refused" and "are not vindr ids" in vindr.reason
+
+
+def test_5_rows_apart_only_by_skip_unreadable_are_told_apart(tmp_path):
+    from uadbench import plots
+    from uadbench.leaderboard import build_leaderboard
+    from uadbench.records import scan_records
+
+    results = tmp_path / "results"
+    assert run_mean_distance(results, *TINY).exit_code == 0
+    assert run_mean_distance(results, "--skip-unreadable", *TINY).exit_code == 0
+    board = build_leaderboard(scan_records(results)[0])
+    labels = plots._labels(board.rows)
+    assert len(set(labels.values())) == 2
+    assert any("skip_unreadable=True" in label for label in labels.values())

@@ -4,11 +4,22 @@ from __future__ import annotations
 
 import os
 import signal
+import tempfile
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import BinaryIO
+
+
+def unwritable(folder: Path) -> str | None:
+    """None when files can be made in ``folder`` (made if missing), else why not."""
+    try:
+        Path(folder).mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".write-check-"):
+            return None
+    except OSError as error:
+        return str(error.strerror or error)
 
 
 def write_atomically(path: Path, write: Callable[[BinaryIO], object]) -> None:

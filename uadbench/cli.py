@@ -325,7 +325,8 @@ def _show_leaderboard(
     records, unreadable = scan_records(results_dir)
     if datasets:
         records = [r for r in records if r["config"]["dataset"] in datasets]
-    board = build_leaderboard(records)
+    with _user_errors():
+        board = build_leaderboard(records)
     if format == "table":
         print_table(board, out)
     else:

@@ -9,8 +9,9 @@ elsewhere give the same one. Caches are keyed by it, and runs record it, so a ch
 a different run.
 
 Hashing every file on every run would be slow for large releases, so each file's hash is kept
-in an index in the cache folder, valid while the file's size, modification and change times
-and inode are those seen when it was hashed; a second look at a data set only stats its files.
+in an index in the cache folder, valid while the file's size, modification and change times,
+inode and device are those seen when it was hashed; a second look at a data set only stats its
+files. Preparation checks after decoding that no file changed since it was fingerprinted.
 """
 
 from __future__ import annotations
@@ -42,10 +43,38 @@ class DataSource:
 
     dataset: Dataset
     table: pd.DataFrame
+    split_version: str
     checksum: str
     """SHA-256 of the split table's ``id``, ``source``, ``label`` and ``split`` columns."""
     fingerprint: str
     """16 hex digits naming the split table, options, preprocessing and image bytes."""
+    files: tuple[FileState, ...] | None = None
+    """Each image file as it was when hashed (None for images that are not files)."""
+
+    def changed_files(self) -> list[str]:
+        """The image files that are no longer as they were when they were hashed."""
+        return [f.path for f in self.files or () if f.now() != f]
+
+
+@dataclass(frozen=True)
+class FileState:
+    """A file's path and what ``os.stat`` said of it: size, modification and change times,
+    inode and device. A file rewritten in place changes at least one of them."""
+
+    path: str
+    stat: tuple[int, ...] | None
+
+    @classmethod
+    def of(cls, path: str) -> FileState:
+        try:
+            s = os.stat(path)
+        except OSError:
+            return cls(path, None)
+        return cls(path, (s.st_size, s.st_mtime_ns, s.st_ctime_ns, s.st_ino, s.st_dev))
+
+    def now(self) -> FileState:
+        """The same file's state now."""
+        return FileState.of(self.path)
 
 
 def resolve(
@@ -57,14 +86,16 @@ def resolve(
     missing, incomplete or its split is refused: before any image is decoded.
     """
     table = validate_split_table(dataset.split_table(), dataset.name)
+    split_version = dataset.split_version
     dataset.check_files(table)
     checksum = table_checksum(table)
-    files = dataset.source_files(table)
+    paths = dataset.source_files(table)
+    files = None if paths is None else [FileState.of(os.path.abspath(p)) for p in paths]
     hashes = None if files is None else FileHashes(cache_dir, dataset.name).of(files, progress)
     text = json.dumps(
         {
             "dataset": dataset.name,
-            "split_version": dataset.split_version,
+            "split_version": split_version,
             "options": dataset.get_options(),
             "preprocessing": PREPROCESSING,
             "table": checksum,
@@ -73,7 +104,9 @@ def resolve(
         sort_keys=True,
         default=str,
     )
-    return DataSource(dataset, table, checksum, hashlib.sha256(text.encode()).hexdigest()[:16])
+    fingerprint = hashlib.sha256(text.encode()).hexdigest()[:16]
+    states = None if files is None else tuple(files)
+    return DataSource(dataset, table, split_version, checksum, fingerprint, states)
 
 
 class FileHashes:
@@ -90,25 +123,22 @@ class FileHashes:
             return {}
         return index if isinstance(index, dict) else {}
 
-    def of(self, files: list[Path], progress: ProgressReporter | None = None) -> list[str]:
+    def of(self, files: list[FileState], progress: ProgressReporter | None = None) -> list[str]:
         """The hash of each file, in order; ``unreadable: <reason>`` for a file that cannot be
         read (its decoding will fail the same way)."""
         index, changed, out = self._load(), False, []
         todo = []
         for i, file in enumerate(files):
-            key = os.path.abspath(file)  # a key only: a link's other name is hashed again
-            try:
-                stat = os.stat(key)
-            except OSError as error:
-                out.append(f"unreadable: {error.strerror or error}")
+            if file.stat is None:
+                out.append("unreadable: cannot stat it")
                 continue
-            seen = [stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns, stat.st_ino]
-            known = index.get(key)
-            if isinstance(known, list) and known[:4] == seen:
-                out.append(known[4])
+            seen = list(file.stat)
+            known = index.get(file.path)
+            if isinstance(known, list) and known[:-1] == seen:
+                out.append(known[-1])
             else:
                 out.append("")
-                todo.append((i, key, seen))
+                todo.append((i, file.path, seen))
         if todo:
             reporter = progress or SilentProgress()
             with reporter.task("hashing image files", len(todo)) as bar:

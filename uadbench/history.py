@@ -37,8 +37,11 @@ class TrainingHistory:
             self._curves[name].append((int(step), value))
 
     def note(self, **values: float | int | str) -> None:
-        """Keep single facts, e.g. ``note(empty_lung_masks=3)``; a later note replaces one."""
-        self.notes.update(values)
+        """Keep single facts, e.g. ``note(empty_lung_masks=3)``; a later note replaces one. A
+        value that is not a finite number is kept as its text (``"nan"``), which JSON allows."""
+        for name, value in values.items():
+            finite = not isinstance(value, float) or math.isfinite(value)
+            self.notes[name] = value if finite else str(value)
 
     def warn(self, message: str) -> None:
         """Something a reader of the result must know (it is listed in the run record)."""

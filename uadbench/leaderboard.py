@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from uadbench.delong import compare, holm
+from uadbench.errors import RecordError
 from uadbench.metrics import auroc_interval
 from uadbench.operating_point import VAL_PERCENTILE, operating_point
 from uadbench.published import PublishedResult, published_for
@@ -193,15 +194,27 @@ def _row(key: str, records: list[dict[str, Any]]) -> Row:
         config["profile"],
         key[:8],
         config.get("label_use"),
-        settings={**config["params"], "method_version": config.get("method_version", 1)},
+        settings={
+            **config["params"],
+            "method_version": config.get("method_version", 1),
+            **({"skip_unreadable": True} if config.get("skip_unreadable") else {}),
+        },
         fingerprint=data_fingerprint(records[0]),
         changes=dict(records[0].get("changed_params") or {}),
     )
-    finished = sorted(
-        (r for r in records if r["status"] == "ok"), key=lambda r: r["config"]["seed"]
-    )
-    row.failed = len(records) - len(finished)
+    latest: dict[int, dict[str, Any]] = {}
+    for record in sorted(records, key=lambda r: r.get("finished_at") or ""):
+        if record["status"] == "ok":
+            latest[record["config"]["seed"]] = record
+    finished = [latest[seed] for seed in sorted(latest)]
+    ok = sum(r["status"] == "ok" for r in records)
+    row.failed = len(records) - ok
     row.warnings = list(dict.fromkeys(w for r in finished for w in r.get("warnings", [])))
+    if ok > len(finished):  # copies of one seed's record: each seed counts once
+        row.warnings.append(
+            f"{ok - len(finished)} more finished record(s) of a seed already counted were "
+            "left out (the latest of each seed counts)"
+        )
     for record in finished:
         row.seeds.append(record["config"]["seed"])
         row.values["auroc"].append(record["metrics"]["auroc"])
@@ -274,9 +287,11 @@ def aligned_scores(records: list[dict[str, Any]]) -> tuple[np.ndarray, np.ndarra
     for i, record in enumerate(records):
         position = {image_id: j for j, image_id in enumerate(record["test"]["ids"])}
         if set(position) != set(ids):
-            raise ValueError(
-                f"runs of {record['config']['method']} on {record['config']['dataset']} with the "
-                "same split version scored different test images; delete the stale records"
+            raise RecordError(
+                f"{record.get('_path', 'a record')} and {records[0].get('_path', 'another')} "
+                f"are runs of one {record['config']['method']} setting on "
+                f"{record['config']['dataset']} that scored different test images (records made "
+                "before data fingerprints); move the stale one out of the results folder"
             )
         matrix[i] = np.asarray(record["test"]["scores"])[[position[x] for x in ids]]
     return labels, matrix

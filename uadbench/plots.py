@@ -11,7 +11,7 @@
 from __future__ import annotations
 
 import re
-from collections import defaultdict
+from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Any
 
@@ -68,9 +68,15 @@ def _labels(rows: list[Row]) -> dict[int, str]:
     """Each row's label by ``id``: its name as in the tables (changed parameters, warning mark),
     and what tells it apart from other rows of that name on the same test set."""
     differences = distinctions(rows)
-    return {
+    labels = {
         id(row): f"{row.label} ({differences[id(row)]})" if id(row) in differences else row.label
         for row in rows
+    }
+    counts = Counter((row.test_set, labels[id(row)]) for row in rows)
+    return {  # labels that still collide get the row's configuration hash
+        key: f"{label} [{row.config}]" if counts[(row.test_set, label)] > 1 else label
+        for row in rows
+        for key, label in [(id(row), labels[id(row)])]
     }
 
 

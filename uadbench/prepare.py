@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from uadbench.atomic import write_atomically
+from uadbench.atomic import unwritable, write_atomically
 from uadbench.dataset import Dataset
 from uadbench.errors import UserError
 from uadbench.extras import get_extra
@@ -50,9 +50,26 @@ class CacheSpaceError(UserError, OSError):
     """The cache's disk has no room for the prepared images."""
 
 
+class CacheDirError(UserError, OSError):
+    """A cache folder in which nothing can be written."""
+
+
+class DataChangedError(UserError):
+    """Image files changed while they were being prepared."""
+
+
 def default_cache_dir() -> Path:
     """``$UADBENCH_CACHE_DIR``, else ``~/.cache/uadbench``."""
     return Path(os.environ.get(CACHE_ENV) or Path.home() / ".cache" / "uadbench").expanduser()
+
+
+def check_cache_dir(cache_dir: Path) -> None:
+    """Raise ``CacheDirError`` unless prepared images can be written under ``cache_dir``."""
+    if (why := unwritable(cache_dir)) is not None:
+        raise CacheDirError(
+            f"cannot write prepared images in {cache_dir}: {why}; point --cache-dir (or "
+            f"${CACHE_ENV}) at a writable folder"
+        )
 
 
 @dataclass(frozen=True)
@@ -122,8 +139,17 @@ def prepare(
     source = source or resolve(dataset, cache_dir, progress)
     folder = cache_folder(cache_dir, source, image_size)
     meta = _usable_meta(folder, source, image_size)
+    if meta is not None and _readable_now(dataset, meta.get("skipped", []), image_size):
+        meta = None  # an image left out reads now (a decoder was installed): build again
     if meta is None:
         meta = _build(source, image_size, folder, progress, skip_unreadable)
+        changed = source.changed_files()
+        if changed:
+            shutil.rmtree(folder, ignore_errors=True)
+            raise DataChangedError(
+                f"{len(changed)} image file(s) changed while they were being prepared (e.g. "
+                f"{changed[0]}), so nothing was cached; run again once the data set is complete"
+            )
     skipped = meta.get("skipped", [])
     if skipped and not skip_unreadable:
         first = skipped[0]
@@ -143,6 +169,17 @@ def prepare(
         progress,
         skipped,
     )
+
+
+def _readable_now(dataset: Dataset, skipped: list[dict[str, str]], size: int) -> bool:
+    """Whether any image that was left out as unreadable can be read now."""
+    for image in skipped:
+        try:
+            dataset.read_image(image["source"], size)
+        except ImageReadError:
+            continue
+        return True
+    return False
 
 
 def cache_folder(cache_dir: Path, source: DataSource, image_size: int) -> Path:

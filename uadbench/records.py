@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from uadbench.atomic import write_atomically
-from uadbench.errors import RecordError
+from uadbench.errors import RecordError, one_line
 from uadbench.processes import is_alive
 
 SCHEMA_NAME = "uadbench.run"
@@ -121,14 +121,23 @@ def _check_shape(record: dict[str, Any]) -> None:
 
 
 def existing_record(path: Path) -> dict[str, Any] | None:
-    """The record at ``path``, or None when there is none or it is not a readable record
-    (nothing finished is lost by replacing it); ``NewerRecordError`` for a newer schema."""
+    """The record at ``path``, or None when there is no file there. A file that cannot be
+    read, or is not a usable record, may hold a result: ``RecordError``, and it stays."""
     try:
         return read_record(path)
+    except FileNotFoundError:
+        return None
     except NewerRecordError:
         raise
-    except (OSError, ValueError):
-        return None
+    except OSError as error:
+        raise RecordError(
+            f"cannot read the run record {path}: {error.strerror or error}; make it readable"
+        ) from None
+    except ValueError as error:
+        raise RecordError(
+            f"{path} is not a usable run record ({one_line(str(error))}) and stands where this "
+            "run's record goes; move it out of the results folder, then run again"
+        ) from None
 
 
 @contextmanager
@@ -138,8 +147,14 @@ def claim(path: Path) -> Iterator[None]:
     import fcntl
 
     lock = path.parent / f".{path.stem}.lock"
-    lock.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(lock, os.O_CREAT | os.O_RDWR, 0o666)
+    try:
+        lock.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(lock, os.O_CREAT | os.O_RDONLY, 0o666)
+    except OSError as error:
+        raise RecordError(
+            f"cannot make the lock file {lock}: {error.strerror or error}; make {lock.parent} "
+            "writable"
+        ) from None
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)

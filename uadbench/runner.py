@@ -17,6 +17,7 @@ import os
 import tempfile
 import time
 import traceback
+import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -26,14 +27,14 @@ from typing import Any
 import numpy as np
 
 from uadbench import registry
-from uadbench.atomic import interrupts_deferred
+from uadbench.atomic import interrupts_deferred, unwritable
 from uadbench.dataset import Dataset
 from uadbench.errors import ParameterError, UserError, one_line
 from uadbench.fingerprint import DataSource, resolve
 from uadbench.history import TrainingHistory
 from uadbench.method import LabelledImages, Method, RunContext
 from uadbench.metrics import auroc, average_precision, image_metrics
-from uadbench.prepare import prepare
+from uadbench.prepare import check_cache_dir, prepare
 from uadbench.processes import process_info
 from uadbench.progress import ProgressReporter, SilentProgress
 from uadbench.records import (
@@ -170,7 +171,10 @@ def plan(request: RunRequest, cache_dir: Path | None = None) -> list[PlannedRun]
     changed = {k: v for k, v in dataclasses.asdict(params).items() if profile.get(k) != v}
     dataset = dataset_cls.from_settings(request.data_root, request.data_options)
     device = resolve_device(request.device)
-    source = resolve(dataset, cache_dir) if cache_dir is not None else None
+    source = None
+    if cache_dir is not None:
+        check_cache_dir(cache_dir)
+        source = resolve(dataset, cache_dir)
     ensure_writable(request.results_dir)
     runs = []
     for seed in dict.fromkeys(request.seeds):
@@ -190,7 +194,12 @@ def plan(request: RunRequest, cache_dir: Path | None = None) -> list[PlannedRun]
             config["method_version"] = method_cls.version
         path = record_path(request.results_dir, config)
         ensure_writable(path.parent)
-        existing_record(path)  # a newer schema's record there is refused now
+        for taken in (
+            path,
+            rerun_path(path),
+            *([set_aside_path(path, source.fingerprint)] if source else []),
+        ):
+            existing_record(taken)  # a newer or unusable record in the way is refused now
         runs.append(
             PlannedRun(
                 method_cls,
@@ -210,15 +219,11 @@ def plan(request: RunRequest, cache_dir: Path | None = None) -> list[PlannedRun]
 
 def ensure_writable(folder: Path) -> None:
     """Raise ``ResultsDirError`` unless records can be written in ``folder``."""
-    try:
-        Path(folder).mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=folder, prefix=".write-check-"):
-            pass
-    except OSError as error:
+    if (why := unwritable(folder)) is not None:
         raise ResultsDirError(
-            f"cannot write run records in {folder}: {error.strerror or error}; "
-            "make it writable or choose another --results-dir"
-        ) from error
+            f"cannot write run records in {folder}: {why}; make it writable or choose another "
+            "--results-dir"
+        )
 
 
 def finished_record(run: PlannedRun, source: DataSource) -> dict[str, Any] | None:
@@ -247,10 +252,17 @@ def execute(
 
 
 def _execute(run: PlannedRun, cache_dir: Path, progress: ProgressReporter, force: bool) -> Outcome:
+    _settle(run)
     try:
         source = run.source or resolve(run.dataset, cache_dir, progress)
     except UserError as error:  # a data problem of this cell, found before any work
         return record_failure(run, one_line(str(error)))
+    if source.split_version != run.config["split_version"]:
+        return record_failure(
+            run,
+            f"the split changed since the run was planned ({run.config['split_version']}, now "
+            f"{source.split_version}); run it again",
+        )
     current = _take_finished(run, source)
     if current is not None and not force:
         return Outcome("skipped", run.path, current)
@@ -278,6 +290,13 @@ def _execute(run: PlannedRun, cache_dir: Path, progress: ProgressReporter, force
     return _finish(run, path, record, started, history)
 
 
+def _settle(run: PlannedRun) -> None:
+    """Finish what a killed forced rerun began: its finished record replaces the cell's."""
+    rerun = rerun_path(run.path)
+    if _is_ok(existing_record(rerun)):
+        os.replace(rerun, run.path)
+
+
 def _take_finished(run: PlannedRun, source: DataSource) -> dict[str, Any] | None:
     """The cell's ``ok`` record on this data, put in place; an ``ok`` record of other data is
     set aside first (kept, never overwritten)."""
@@ -285,7 +304,7 @@ def _take_finished(run: PlannedRun, source: DataSource) -> dict[str, Any] | None
     if _is_ok(record) and _fingerprint(record) != source.fingerprint:
         _set_aside(run.path, _fingerprint(record))
         record = None
-    if record is None:
+    if not _is_ok(record):
         kept = set_aside_path(run.path, source.fingerprint)
         if _is_ok(existing_record(kept)):
             os.replace(kept, run.path)  # the finished record of this data comes back
@@ -310,11 +329,12 @@ def _fingerprint(record: dict[str, Any]) -> str | None:
     return (record.get("data") or {}).get("fingerprint")
 
 
-def record_failure(run: PlannedRun, message: str) -> Outcome:
+def record_failure(run: PlannedRun, message: str, trace: str | None = None) -> Outcome:
     """Record ``run`` as failed with ``message`` (a data problem found before any work, a dead
     worker), beside its finished record if it has one."""
+    _settle(run)
     record = _new_record(run)
-    _fail(record, message, None)
+    _fail(record, message, trace)
     record["finished_at"] = _now()
     path = run.path
     if _is_ok(existing_record(run.path)):
@@ -475,7 +495,7 @@ def _finish(
         try:
             write_record(path, record)
         except OSError as error:
-            return _unsaved(path, record, error)
+            return _unsaved(run, path, record, error)
         if record["status"] == "ok" and path != run.path:
             os.replace(path, run.path)
             path = run.path
@@ -488,12 +508,13 @@ UNSAVED_FOLDERS = (Path(tempfile.gettempdir()), Path.home())
 BULKY = ("test", "val", "history")
 
 
-def _unsaved(path: Path, record: dict[str, Any], error: OSError) -> Outcome:
+def _unsaved(run: PlannedRun, path: Path, record: dict[str, Any], error: OSError) -> Outcome:
     """The final record could not be written (a full disk): save it elsewhere if any folder
     has room, and leave a small failure record in its place that says where it went."""
     saved = None
+    stamp = f"{datetime.now(timezone.utc):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}"
     for folder in UNSAVED_FOLDERS:
-        target = folder / f"uadbench-unsaved-{path.parent.name}-{path.name}"
+        target = folder / f"uadbench-unsaved-{run.path.parent.name}-{run.path.stem}-{stamp}.json"
         try:
             write_record(target, record)
         except OSError:
@@ -507,7 +528,7 @@ def _unsaved(path: Path, record: dict[str, Any], error: OSError) -> Outcome:
         f"the run ended ({result}) but its record could not be written to {path}: "
         f"{error.strerror or error}; "
         + (
-            f"the whole record was saved to {saved}: free space, then move it to {path}"
+            f"the whole record was saved to {saved}: free space, then move it to {run.path}"
             if saved
             else "no other folder had room either, so this message is all that is left of it"
         )

@@ -43,7 +43,7 @@ else:  # Python 3.10
 from uadbench import registry
 from uadbench.errors import ParameterError, UserError, one_line
 from uadbench.fingerprint import DataSource, resolve
-from uadbench.prepare import prepare
+from uadbench.prepare import check_cache_dir, prepare
 from uadbench.runner import (
     Outcome,
     PlannedRun,
@@ -104,7 +104,8 @@ class Grid:
     def params_for(self, method: str) -> dict[str, str]:
         """The parameters for every method, updated by those for ``method``."""
         shared = {k: str(v) for k, v in self.params.items() if not isinstance(v, dict)}
-        own = {k: str(v) for k, v in self.params.get(method, {}).items()}
+        table = self.params.get(method)
+        own = {k: str(v) for k, v in table.items()} if isinstance(table, dict) else {}
         return {**shared, **own}
 
 
@@ -264,7 +265,13 @@ def _resolved(
         source = sources[key]
         if isinstance(source, str):
             _count(status, cell, record_failure(cell, source))
-        elif finished_record(cell, source) is not None:
+            continue
+        try:
+            done = finished_record(cell, source) is not None
+        except UserError as error:  # a record in the way: this cell cannot be run
+            status.failed.append((cell, one_line(str(error))))
+            continue
+        if done:
             status.skipped += 1
         else:
             todo.append(dataclasses.replace(cell, source=source))
@@ -316,6 +323,7 @@ def run_sweep(
         raise GridError(f"unknown executor {executor!r}; choose {' or '.join(EXECUTORS)}")
     if executor == "ray":
         _ray()
+    check_cache_dir(cache_dir)
     cells = plan_grid(grid)
     status = SweepStatus(total=len(cells))
     notify = on_change or (lambda _: None)
@@ -391,11 +399,12 @@ def _run_on_ray(
             try:
                 outcome_status, message = ray.get(ready[0])
             except Exception as error:  # the worker died: out of memory, killed, crashed
+                cause = one_line(str(error).strip().splitlines()[-1] if str(error) else "")
                 outcome_status, message = (
                     "failed",
-                    f"the worker running this cell died: {type(error).__name__}: {error}",
+                    f"the worker running this cell died: {type(error).__name__}: {cause[:300]}",
                 )
-                record_failure(cell, message)
+                record_failure(cell, message, str(error))
             if outcome_status in ("failed", "busy"):
                 status.failed.append((cell, message))
             elif outcome_status == "skipped":
@@ -426,9 +435,14 @@ def _ray_cell(
     for key in ("data_root", "results_dir"):
         if values[key] is not None:
             values[key] = Path(values[key])
-    [planned] = plan(RunRequest(**values))
+    try:
+        [planned] = plan(RunRequest(**values))
+    except UserError as error:  # e.g. a plugin that this worker cannot import
+        return "failed", f"planning the cell on its worker: {one_line(str(error))}"
     try:
         outcome = execute(planned, Path(cache_dir))
-    except Exception:  # execute records failures itself; this is a bug in uadbench
-        return "failed", traceback.format_exc()
+    except Exception as error:  # execute records failures itself: this is a bug in uadbench
+        trace = traceback.format_exc()
+        record_failure(planned, f"a uadbench bug: {type(error).__name__}: {error}", trace)
+        return "failed", f"a uadbench bug, traceback in {planned.path}: {type(error).__name__}"
     return outcome.status, outcome.message
