@@ -1,7 +1,8 @@
 """What the data fingerprint costs on the real ZhangLab set: hashing every image file once, and
 the stat-only check of later runs, against reading the split alone and building the cache.
 
-    python benchmarks/data_fingerprint.py --shared ../shared > results/benchmarks/data_fingerprint.md
+    python benchmarks/data_fingerprint.py --shared ../shared \
+        > results/benchmarks/data_fingerprint.md
 
 Each figure is the median of five repetitions in this process. "First look" starts from an
 empty file-hash index (the files themselves may be in the operating system's page cache, as
@@ -11,6 +12,7 @@ they are after any earlier read); "later looks" find every file in the index.
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import platform
 import statistics
@@ -28,7 +30,9 @@ from uadbench.readers.zhanglab import ZhangLab
 REPEATS = 5
 
 
-def median_seconds(work: Callable[[], object], before: Callable[[], object] = lambda: None) -> float:
+def median_seconds(
+    work: Callable[[], object], before: Callable[[], object] = lambda: None
+) -> float:
     times = []
     for _ in range(REPEATS):
         before()
@@ -71,8 +75,9 @@ def main() -> None:
 
             n = len(validate_split_table(dataset.split_table(), dataset.name))
             plain = median_seconds(table_only)
-            first = median_seconds(lambda: resolve(dataset, cache), forget)
-            later = median_seconds(lambda: resolve(dataset, cache))
+            look = functools.partial(resolve, dataset, cache)
+            first = median_seconds(look, forget)
+            later = median_seconds(look)
             source = resolve(dataset, cache)
             started = time.perf_counter()
             prepare(dataset, 64, cache, source=source)

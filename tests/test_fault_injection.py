@@ -507,6 +507,19 @@ def test_a_disk_too_small_for_the_finished_record_says_so(results):
     assert 0 <= record["metrics_unsaved"]["auroc"] <= 1
 
 
+def test_a_disk_too_small_for_even_the_first_record_stops_before_any_work(results):
+    assert invoke(*mean_distance(results, "--seed", "5", *TINY)).exit_code == 0
+    [done] = (results / "runs").rglob("*seed5*.json")
+    done.unlink()  # the cache is built; the cell has no record
+    process = uadbench(
+        mean_distance(results, "--seed", "5", *TINY), preexec_fn=file_size_limit(300)
+    )
+    _, stderr = process.communicate(timeout=120)
+    assert process.returncode == 2, stderr
+    assert "Traceback" not in stderr
+    assert "error: cannot write the run record" in stderr and "free space there" in stderr
+
+
 def test_a_failed_final_write_saves_the_whole_record_elsewhere(results, tmp_path, monkeypatch):
     import errno
 

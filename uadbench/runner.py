@@ -271,7 +271,7 @@ def _execute(run: PlannedRun, cache_dir: Path, progress: ProgressReporter, force
     record["data"] = {"fingerprint": source.fingerprint, "checksum": source.checksum}
     if current is not None:
         record["rerun_of"] = run.path.name
-    write_record(path, record)
+    _write_before_work(path, record)
     started = time.perf_counter()
     history = TrainingHistory()
     try:
@@ -339,8 +339,19 @@ def record_failure(run: PlannedRun, message: str, trace: str | None = None) -> O
     path = run.path
     if _is_ok(existing_record(run.path)):
         path, record["rerun_of"] = rerun_path(run.path), run.path.name
-    write_record(path, record)
+    _write_before_work(path, record)
     return Outcome("failed", path, record)
+
+
+def _write_before_work(path: Path, record: dict[str, Any]) -> None:
+    """Write a record that holds no result yet; a disk that refuses it is the user's to fix."""
+    try:
+        write_record(path, record)
+    except OSError as error:
+        raise ResultsDirError(
+            f"cannot write the run record {path}: {error.strerror or error}; free space there "
+            "or choose another --results-dir"
+        ) from None
 
 
 def _new_record(run: PlannedRun) -> dict[str, Any]:
