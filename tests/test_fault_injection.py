@@ -512,7 +512,7 @@ def test_a_disk_too_small_for_even_the_first_record_stops_before_any_work(result
     [done] = (results / "runs").rglob("*seed5*.json")
     done.unlink()  # the cache is built; the cell has no record
     process = uadbench(
-        mean_distance(results, "--seed", "5", *TINY), preexec_fn=file_size_limit(300)
+        mean_distance(results, "--seed", "5", *TINY), preexec_fn=file_size_limit(1000)
     )
     _, stderr = process.communicate(timeout=120)
     assert process.returncode == 2, stderr
