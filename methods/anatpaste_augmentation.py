@@ -57,6 +57,12 @@ class AnatPasteAugmentation:
         self.lung_masks = lung_masks
         self.lung_pixels = PixelTable(lung_masks)
 
+    def notes(self, fallbacks: int) -> dict[str, int]:
+        """How many of the images have an empty lung mask, and how many pastes therefore went
+        anywhere (``fallbacks``, counted by the caller)."""
+        empty = int((~self.lung_masks.flatten(1).any(1)).sum())
+        return {"empty_lung_masks": empty, "pastes_anywhere": fallbacks}
+
     def __call__(
         self, images: torch.Tensor, indices: torch.Tensor, generator: torch.Generator
     ) -> tuple[list[tuple[torch.Tensor, int]], int]:

@@ -16,21 +16,20 @@ from __future__ import annotations
 
 import dataclasses
 
-import torch
-
-from methods.anatpaste import PAPER, QUICK
 from methods.cutpaste_augmentation import CutPasteAugmentation
+from methods.pretext.profiles import PAPER, QUICK
 from methods.pretext.trainer import PretextMethod
+from uadbench import ImageSet
 
 
 class _CutPaste(PretextMethod):
     variant = "normal"
     profiles = {
-        "quick": dataclasses.replace(QUICK, density="gaussian"),
-        "paper": dataclasses.replace(PAPER, density="gaussian"),
+        "quick": dataclasses.replace(QUICK, reported="gaussian"),
+        "paper": dataclasses.replace(PAPER, reported="gaussian"),
     }
 
-    def augmentation(self, train_lung_masks: torch.Tensor | None) -> CutPasteAugmentation:
+    def augmentation(self, images: ImageSet) -> CutPasteAugmentation:
         return CutPasteAugmentation(self.variant)
 
 

@@ -98,10 +98,8 @@ def cutpaste_scar(images: torch.Tensor, generator: torch.Generator) -> torch.Ten
 
 
 class CutPasteAugmentation:
-    """Callable: ``(images (B, H, W) in [0, 1], lung masks (unused), generator)`` -> the
+    """Callable: ``(images (B, H, W) in [0, 1], their indices (unused), generator)`` -> the
     augmented views with their class labels, and 0 (no lung-mask fallbacks)."""
-
-    needs_lung_mask = False
 
     def __init__(self, variant: str) -> None:
         if variant not in VARIANTS:
@@ -111,8 +109,12 @@ class CutPasteAugmentation:
         self.variant = variant
         self.n_classes = 3 if variant == "3way" else 2
 
+    def notes(self, fallbacks: int) -> dict[str, int]:
+        """Nothing to say: CutPaste needs no lung mask, so it never falls back."""
+        return {}
+
     def __call__(
-        self, images: torch.Tensor, lung_masks: torch.Tensor | None, generator: torch.Generator
+        self, images: torch.Tensor, indices: torch.Tensor | None, generator: torch.Generator
     ) -> tuple[list[tuple[torch.Tensor, int]], int]:
         if self.variant == "normal":
             return [(cutpaste_normal(images, generator), 1)], 0

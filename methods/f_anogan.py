@@ -29,7 +29,7 @@ from methods.reconstruction_nets import (
     pixel_error,
 )
 from uadbench import ImageSet
-from uadbench.method import at_least, reported_first
+from uadbench.method import at_least
 from uadbench.tensors import batched_map, seeded_generator, to_signed_unit
 
 
@@ -62,7 +62,7 @@ class FAnoGAN(ReconstructionMethod):
         n_critic: int = 5
         gradient_penalty: float = 10.0
         kappa: float = 1.0
-        score: Literal["anomaly", "image", "features"] = "anomaly"
+        reported: Literal["anomaly", "image", "features"] = "anomaly"
 
     profiles = {"quick": Params(), "paper": Params(gan_epochs=250, encoder_epochs=250)}
     param_ranges = {
@@ -167,12 +167,8 @@ class FAnoGAN(ReconstructionMethod):
             return torch.stack(self._residuals(x), dim=1)
 
         values = batched_map(parts, images, 128, self.context.device)
-        variants = {
+        return {
             "anomaly": values[:, 0] + self.params.kappa * values[:, 1],
             "image": values[:, 0],
             "features": values[:, 1],
         }
-        return reported_first(variants, self.params.score)
-
-    def score(self, images: np.ndarray) -> np.ndarray:
-        return self.score_variants(images)[self.params.score]

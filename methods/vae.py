@@ -5,7 +5,7 @@ Same encoder and decoder as ``ae``, with a Gaussian latent: the encoder gives a 
 log-variance, training minimises reconstruction error plus ``beta`` times the KL divergence to
 N(0, I). Scores: ``reconstruction`` (mean squared error of the reconstruction from the latent
 mean, the default) and ``elbo`` (reconstruction error plus beta-weighted KL: the negative
-evidence lower bound up to constants); both are recorded, ``score`` names the reported one.
+evidence lower bound up to constants); both are recorded, ``reported`` names the reported one.
 Conventions of MedIAnomaly (Cai et al. 2024): 64 px, [-1, 1], latent 16, Adam 1e-3, batch 64,
 250 epochs (``paper``).
 """
@@ -27,7 +27,7 @@ from methods.reconstruction_nets import (
     pixel_error,
 )
 from uadbench import ImageSet
-from uadbench.method import at_least, reported_first
+from uadbench.method import at_least
 from uadbench.tensors import batched_map, seeded_generator, to_signed_unit
 
 
@@ -59,7 +59,7 @@ class VAE(ReconstructionMethod):
         epochs: int = 25
         batch_size: int = 64
         lr: float = 1e-3
-        score: Literal["reconstruction", "elbo"] = "reconstruction"
+        reported: Literal["reconstruction", "elbo"] = "reconstruction"
 
     profiles = {"quick": Params(), "paper": Params(epochs=250)}
     param_ranges = {
@@ -113,8 +113,4 @@ class VAE(ReconstructionMethod):
             return torch.stack([error, error + self.params.beta * kl], dim=1)
 
         values = batched_map(both, images, 128, self.context.device)
-        variants = {"reconstruction": values[:, 0], "elbo": values[:, 1]}
-        return reported_first(variants, self.params.score)
-
-    def score(self, images: np.ndarray) -> np.ndarray:
-        return self.score_variants(images)[self.params.score]
+        return {"reconstruction": values[:, 0], "elbo": values[:, 1]}

@@ -67,3 +67,19 @@ def shared_dir() -> Path:
     if not (path / "data").is_dir():
         pytest.fail(f"{SHARED_ENV}={value} but {path / 'data'} does not exist")
     return path
+
+
+@pytest.fixture
+def resnet18_file(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch):
+    """A stand-in for torchvision's ResNet-18 file in a private torch cache."""
+    import torch
+    import torchvision
+
+    from uadbench.backbones import RESNET18_FILE
+
+    home = tmp_path_factory.mktemp("torch-home")
+    monkeypatch.setenv("TORCH_HOME", str(home))
+    path = home / "hub" / "checkpoints" / RESNET18_FILE
+    path.parent.mkdir(parents=True)
+    torch.save(torchvision.models.resnet18(weights=None).state_dict(), path)
+    return path

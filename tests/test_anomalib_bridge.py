@@ -18,17 +18,6 @@ from uadbench.runner import RunRequest, execute, plan
 from .conftest import TINY_SYNTHETIC
 
 
-@pytest.fixture
-def resnet18_file(tmp_path_factory, monkeypatch):
-    """A stand-in for torchvision's ResNet-18 file in a private torch cache."""
-    home = tmp_path_factory.mktemp("torch-home")
-    monkeypatch.setenv("TORCH_HOME", str(home))
-    path = home / "hub" / "checkpoints" / RESNET18_FILE
-    path.parent.mkdir(parents=True)
-    torch.save(torchvision.models.resnet18(weights=None).state_dict(), path)
-    return path
-
-
 def run(tmp_path, method, size=64, **params):
     request = RunRequest(
         method=method,

@@ -45,7 +45,7 @@ def test_baseline_runs_end_to_end(tmp_path, method):
 
 
 def test_reported_score_follows_the_parameter(tmp_path):
-    outcome = run(tmp_path, "vae", score="elbo")
+    outcome = run(tmp_path, "vae", reported="elbo")
     assert outcome.record["test"]["reported_score"] == "elbo"
     assert outcome.record["test"]["scores"] == outcome.record["test"]["score_variants"]["elbo"]
 

@@ -43,8 +43,23 @@ def test_missing_pieces_are_named():
         def score(self, images):
             return images
 
-    with pytest.raises(TypeError, match=r"`name`.*dataclass `Params`.*profiles"):
+    with pytest.raises(TypeError, match=r"`name`"):
         check_method_class(Bad)
+
+    class NotADataclass(Good):
+        class Params:
+            image_size = 32
+
+        profiles = {}
+
+    with pytest.raises(TypeError, match=r"`Params` that is a dataclass"):
+        check_method_class(NotADataclass)
+
+    class NoScore(Good):
+        score = Method.score
+
+    with pytest.raises(TypeError, match=r"a `score` \(or `score_variants`\) method"):
+        check_method_class(NoScore)
 
 
 def test_params_without_image_size_are_refused():
@@ -93,3 +108,92 @@ def test_image_set_checks_its_arrays():
         ImageSet(np.zeros((2, 4, 4), np.float32), ("a", "b"))
     with pytest.raises(ValueError, match="1 ids for 2 images"):
         ImageSet(np.zeros((2, 4, 4), np.uint8), ("a",))
+
+
+# -- every registered method passes the checks a third-party author can run ----------------
+
+PRETEXT = {"steps": "2", "batch_size": "4", "backbone": "resnet18", "weights": "none"}
+FAST = {
+    "ae": {"epochs": "1"},
+    "vae": {"epochs": "1"},
+    "f-anogan": {"gan_epochs": "1", "encoder_epochs": "1", "n_critic": "2"},
+    "imagenet-gaussian": {"batch_size": "16"},
+    **{name: PRETEXT for name in ("anatpaste", "cutpaste", "cutpaste-scar", "cutpaste-union")},
+    "cutpaste-3way": PRETEXT,
+}
+BRIDGED = {"epochs": "1", "max_steps": "2"}
+SIZES = {"anomalib-cflow": 128}  # CFLOW takes no less
+
+
+def registered(bridged: bool) -> list[str]:
+    from uadbench import registry
+
+    return [n for n in registry.methods.names() if n.startswith("anomalib-") == bridged]
+
+
+def test_the_built_in_list_is_the_one_checked_here():
+    assert sorted(registered(False)) == sorted(FAST)
+
+
+@pytest.mark.parametrize("name", registered(False))
+def test_every_built_in_method_passes_check_method(name):
+    from uadbench import registry
+    from uadbench.testing import check_method
+
+    check_method(registry.methods.get(name), FAST[name], image_size=32)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", registered(True))
+def test_every_bridged_model_the_bridge_lists_passes_check_method(
+    name, resnet18_file, tmp_path, monkeypatch
+):
+    from uadbench import registry
+    from uadbench.testing import check_method
+
+    monkeypatch.chdir(tmp_path)  # anything anomalib writes stays here
+    check_method(registry.methods.get(name), BRIDGED, image_size=SIZES.get(name, 64))
+
+
+def test_a_three_line_method_without_params_or_profiles_runs(tmp_path):
+    from uadbench.testing import check_method
+
+    class Minimal(Method):
+        name = "minimal"
+
+        def fit(self, train, val=None):
+            self.mean_ = train.images.mean(axis=0)
+            return self
+
+        def score(self, images):
+            return np.abs(images - self.mean_).mean(axis=(1, 2))
+
+    check_method(Minimal)
+    assert Minimal.profile_name("quick") == Minimal.profile_name("paper") == "default"
+    assert Minimal.params_for("quick").image_size == 64
+
+
+def test_check_method_names_what_is_wrong():
+    from uadbench.testing import MethodCheckError, check_method
+
+    class Unseeded(Good):
+        name = "unseeded"
+
+        def fit(self, train, val=None):
+            self.offset_ = np.random.default_rng().random()  # not from context.seed
+            return self
+
+        def score(self, images):
+            return images.mean(axis=(1, 2)) + self.offset_
+
+    with pytest.raises(MethodCheckError, match="other 'score' scores the second time"):
+        check_method(Unseeded)
+
+    class WrongReport(Good):
+        name = "wrong-report"
+
+        def score_variants(self, images):
+            return {"a": np.zeros(len(images))}
+
+    with pytest.raises(MethodCheckError, match="reports 'score', which is not among"):
+        check_method(WrongReport)

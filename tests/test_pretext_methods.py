@@ -45,7 +45,7 @@ def test_runs_end_to_end_and_records_both_densities(tmp_path, method):
     [outcome] = run(tmp_path, method)
     assert outcome.status == "ok", outcome.record.get("error")
     record = outcome.record
-    reported = methods.get(method).profiles["quick"].density
+    reported = methods.get(method).profiles["quick"].reported
     assert record["test"]["reported_score"] == reported
     assert set(record["test"]["score_variants"]) == {"kde", "gaussian"}
     assert record["metrics"]["auroc"] == record["metrics"]["variants"][reported]["auroc"]
@@ -58,8 +58,8 @@ def test_runs_end_to_end_and_records_both_densities(tmp_path, method):
 
 
 def test_paper_profiles_report_the_reference_density():
-    assert methods.get("anatpaste").profiles["paper"].density == "kde"
-    assert methods.get("cutpaste").profiles["paper"].density == "gaussian"
+    assert methods.get("anatpaste").profiles["paper"].reported == "kde"
+    assert methods.get("cutpaste").profiles["paper"].reported == "gaussian"
 
 
 def test_same_seed_same_scores(tmp_path):
@@ -152,8 +152,8 @@ def test_quick_profile_is_the_same_for_every_method_and_data_set():
     quick = {
         name: registry.methods.get(name).profiles["quick"] for name in ("anatpaste", "cutpaste")
     }
-    assert {k: v for k, v in vars(quick["anatpaste"]).items() if k != "density"} == {
-        k: v for k, v in vars(quick["cutpaste"]).items() if k != "density"
+    assert {k: v for k, v in vars(quick["anatpaste"]).items() if k != "reported"} == {
+        k: v for k, v in vars(quick["cutpaste"]).items() if k != "reported"
     }
     assert json.dumps(quick["anatpaste"].__dict__)  # plain values, recorded as they are
     assert np.isfinite(quick["anatpaste"].lr)

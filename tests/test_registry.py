@@ -57,12 +57,15 @@ def test_plugin_errors(tmp_path: Path):
     incomplete = tmp_path / "incomplete.py"
     incomplete.write_text(
         "from uadbench import Method\n"
-        "class Half(Method):\n    name = 'half'\n"
+        "class Half(Method):\n"
         "    def fit(self, train, val=None): return self\n"
         "    def score(self, images): return images\n"
     )
-    with pytest.raises(PluginError, match="needs a dataclass `Params`"):
+    with pytest.raises(PluginError, match="needs a class attribute `name`"):
         registry.load_plugin(str(incomplete))
+    minimal = tmp_path / "minimal.py"  # no Params, no profiles: that is a complete method
+    minimal.write_text(incomplete.read_text().replace("(Method):\n", "(Method):\n    name = 'm'\n"))
+    assert registry.load_plugin(str(minimal)) == ["m"]
 
 
 def test_plugins_from_the_environment(plugin_file, monkeypatch):

@@ -402,7 +402,7 @@ def methods(plugin: PluginOption = []) -> None:  # noqa: B006
             table.add_column(column, overflow="fold", no_wrap=column == "name")
         for name in registry.methods.names():
             cls = registry.methods.get(name)
-            profiles = ", ".join(f"{p} {v.image_size}px" for p, v in cls.profiles.items())
+            profiles = ", ".join(f"{p} {v.image_size}px" for p, v in cls.profile_table().items())
             origin = registry.methods.origin(name).split(" (")[0]
             table.add_row(name, profiles, origin, Text(cls.describe()))
     out.print(table)

@@ -69,6 +69,9 @@ class Dataset(ABC):
     option_ranges: ClassVar[Mapping[str, Range]] = {}
     """The allowed values of numeric options, checked before any work."""
 
+    default_image_size: ClassVar[int | None] = None
+    """The image side for a method that names none (a method without ``Params``); None: 64."""
+
     def __init__(self, root: Path | None = None, options: Any = None) -> None:
         self.root = Path(root) if root is not None else None
         self.options = options if options is not None else self.Options()

@@ -1,28 +1,28 @@
 """The method plugin contract: what uadbench asks of an anomaly detection method.
 
-A method is a class with explicit hyperparameters and two verbs, in the spirit of
-scikit-learn's estimators:
+A method is a class with a name and two verbs, in the spirit of scikit-learn's estimators:
 
-- ``Params``: a dataclass of every hyperparameter, including ``image_size``;
-- ``profiles``: a ``Params`` instance per profile name (``quick`` for a 2-core CPU,
-  ``paper`` for the published recipe);
-- ``__init__(params, context)`` only stores them;
 - ``fit(train, val)`` learns from normal images only and returns ``self``;
-- ``score(images)`` returns one float per image, higher = more anomalous.
+- ``score(images)`` returns one float per image, higher = more anomalous; or, for a method
+  that computes several scores in one pass, ``score_variants(images)`` returns them by name
+  and the hyperparameter ``reported`` names the one that is reported (all are recorded);
+- ``__init__(params, context)`` only stores them.
+
+Optional, as an estimator's parameters are:
+
+- ``Params``: a dataclass of every hyperparameter, with an ``image_size`` field (by default
+  only ``image_size``: the data set's ``image_size``, else 64);
+- ``profiles``: a ``Params`` instance per profile name (``quick`` for a 2-core CPU, ``paper``
+  for the published recipe); without it the one profile ``default`` serves both.
 
 It becomes known by name through the ``uadbench.methods`` entry-point group, or by handing its
-module to ``--plugin``. Example of a complete method:
+module to ``--plugin``. A complete method:
 
-    >>> from dataclasses import dataclass
     >>> import numpy as np
-    >>> from uadbench import ImageSet, Method
+    >>> from uadbench import Method
     >>> class MeanDistance(Method):
     ...     '''Distance of each image to the mean training image.'''
     ...     name = "mean-distance"
-    ...     @dataclass(frozen=True)
-    ...     class Params:
-    ...         image_size: int = 32
-    ...     profiles = {"quick": Params(), "paper": Params()}
     ...     def fit(self, train, val=None):
     ...         self.mean_ = train.images.astype(np.float32).mean(axis=0)
     ...         return self
@@ -91,6 +91,19 @@ def check_ranges(values: Any, ranges: Mapping[str, Range], owner: str) -> None:
             raise ParameterError(f"{owner}: {name}={value} is out of range; it must be {allowed}")
 
 
+DEFAULT_PROFILE = "default"
+"""The one profile of a method that defines none; it serves ``quick`` and ``paper``."""
+
+DEFAULT_IMAGE_SIZE = 64
+
+
+@dataclass(frozen=True)
+class DefaultParams:
+    """The hyperparameters of a method that defines none: its image size only."""
+
+    image_size: int = DEFAULT_IMAGE_SIZE
+
+
 @dataclass(frozen=True)
 class ImageSet:
     """Prepared images of one split: uint8 grayscale ``(N, H, W)``, their ids and extras.
@@ -149,11 +162,12 @@ class Method(ABC):
     name: ClassVar[str]
     """The name users type: ``uadbench run --method <name>``."""
 
-    Params: ClassVar[type]
+    Params: ClassVar[type] = DefaultParams
     """A dataclass of every hyperparameter; it must have an ``image_size: int`` field."""
 
-    profiles: ClassVar[Mapping[str, Any]]
-    """One ``Params`` instance per profile: ``quick`` (this CPU) and ``paper`` (published)."""
+    profiles: ClassVar[Mapping[str, Any]] = {}
+    """One ``Params`` instance per profile: ``quick`` (this CPU) and ``paper`` (published);
+    empty: the one profile ``default`` (``Params()``) serves every profile name."""
 
     min_image_size: ClassVar[int] = 8
     """The smallest image side the method accepts."""
@@ -181,14 +195,27 @@ class Method(ABC):
         return (cls.__doc__ or "").strip().splitlines()[0] if cls.__doc__ else ""
 
     @classmethod
+    def profile_table(cls) -> Mapping[str, Any]:
+        """The profiles: ``profiles``, or ``{"default": Params()}`` when it is empty."""
+        return cls.profiles or {DEFAULT_PROFILE: cls.Params()}
+
+    @classmethod
+    def profile_name(cls, profile: str) -> str:
+        """The profile that serves ``profile``: itself, or ``default`` for a method without
+        profiles; ``ParameterError`` when there is none."""
+        table = cls.profile_table()
+        if profile in table:
+            return profile
+        if not cls.profiles and profile in ("quick", "paper"):
+            return DEFAULT_PROFILE
+        raise ParameterError(
+            f"method {cls.name!r} has no profile {profile!r}; it has: {', '.join(sorted(table))}"
+        )
+
+    @classmethod
     def params_for(cls, profile: str, overrides: Mapping[str, str] | None = None) -> Any:
         """The profile's hyperparameters with ``overrides`` (strings, as typed) applied."""
-        if profile not in cls.profiles:
-            raise ParameterError(
-                f"method {cls.name!r} has no profile {profile!r}; it has: "
-                f"{', '.join(sorted(cls.profiles))}"
-            )
-        return replace_params(cls.profiles[profile], overrides or {})
+        return replace_params(cls.profile_table()[cls.profile_name(profile)], overrides or {})
 
     @classmethod
     def check_params(cls, params: Any) -> None:
@@ -223,19 +250,23 @@ class Method(ABC):
     def fit(self, train: ImageSet, val: ImageSet | None = None) -> Method:
         """Learn from ``train`` (normal images only); ``val`` holds held-out normals."""
 
-    @abstractmethod
     def score(self, images: np.ndarray) -> np.ndarray:
-        """Anomaly scores for uint8 images ``(N, H, W)``: shape ``(N,)``, higher = abnormal."""
+        """Anomaly scores for uint8 images ``(N, H, W)``: shape ``(N,)``, higher = abnormal.
+        A method overrides this, or ``score_variants``; here: the reported variant."""
+        return self.score_variants(images)[self.reported_variant()]
 
     def score_variants(self, images: np.ndarray) -> dict[str, np.ndarray]:
-        """Every score the method can give, by name; the first is the reported one (the same as
-        ``score``). The run record keeps them all. Override when one pass yields several."""
-        return {"score": self.score(images)}
+        """Every score the method gives, by name; the run record keeps them all and reports
+        ``reported_variant()``. Here: ``{"score": score(images)}``."""
+        return {SINGLE_SCORE: self.score(images)}
+
+    def reported_variant(self) -> str:
+        """The name of the reported score: the ``reported`` hyperparameter, else ``score``."""
+        return getattr(self.params, "reported", SINGLE_SCORE)
 
 
-def reported_first(variants: dict[str, np.ndarray], reported: str) -> dict[str, np.ndarray]:
-    """``variants`` reordered so that ``reported`` comes first (see ``score_variants``)."""
-    return {reported: variants[reported], **{k: v for k, v in variants.items() if k != reported}}
+SINGLE_SCORE = "score"
+"""The name of a method's score when it gives one."""
 
 
 def check_method_class(cls: type) -> None:
@@ -245,9 +276,11 @@ def check_method_class(cls: type) -> None:
         raise TypeError(f"{cls!r} is not a subclass of uadbench.Method")
     if not isinstance(getattr(cls, "name", None), str) or not cls.name:
         problems.append("a class attribute `name` (str)")
+    if cls.score is Method.score and cls.score_variants is Method.score_variants:
+        problems.append("a `score` (or `score_variants`) method")
     params = getattr(cls, "Params", None)
     if not (isinstance(params, type) and dataclasses.is_dataclass(params)):
-        problems.append("a dataclass `Params`")
+        problems.append("`Params` that is a dataclass (or no `Params` at all)")
     else:
         names = {f.name for f in dataclasses.fields(params)}
         if "image_size" not in names:
@@ -259,10 +292,15 @@ def check_method_class(cls: type) -> None:
                 f"(not {', '.join(unknown)})"
             )
     profiles = getattr(cls, "profiles", None)
-    if not isinstance(profiles, Mapping) or not profiles:
-        problems.append("a non-empty `profiles` mapping of profile name to Params")
+    if not isinstance(profiles, Mapping):
+        problems.append("`profiles` that map profile names to Params (or no `profiles`)")
     elif isinstance(params, type) and not all(isinstance(p, params) for p in profiles.values()):
         problems.append("`profiles` values that are instances of `Params`")
+    elif not profiles and isinstance(params, type) and dataclasses.is_dataclass(params):
+        try:
+            params()
+        except TypeError:
+            problems.append("`profiles`, or `Params` whose fields all have defaults")
     if problems:
         raise TypeError(f"method class {cls.__qualname__} needs " + "; ".join(problems))
 

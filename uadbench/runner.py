@@ -30,9 +30,10 @@ from uadbench import registry
 from uadbench.atomic import interrupts_deferred, unwritable
 from uadbench.dataset import Dataset
 from uadbench.errors import ParameterError, UserError, one_line
+from uadbench.extras import get_extra
 from uadbench.fingerprint import DataSource, resolve
 from uadbench.history import TrainingHistory
-from uadbench.method import LabelledImages, Method, RunContext
+from uadbench.method import DefaultParams, LabelledImages, Method, RunContext
 from uadbench.metrics import auroc, average_precision, image_metrics
 from uadbench.prepare import check_cache_dir, prepare
 from uadbench.processes import process_info
@@ -162,13 +163,18 @@ def plan(request: RunRequest, cache_dir: Path | None = None) -> list[PlannedRun]
         )
     method_cls = registry.methods.get(request.method)
     dataset_cls = registry.datasets.get(request.dataset)
+    for extra in method_cls.requires:
+        get_extra(extra)  # a requirement that nobody registered is named now
+    profile = method_cls.profile_name(request.profile)
     overrides = dict(request.params)
     if request.image_size is not None:
         overrides["image_size"] = str(request.image_size)
-    params = method_cls.params_for(request.profile, overrides)
+    elif method_cls.Params is DefaultParams and dataset_cls.default_image_size:
+        overrides.setdefault("image_size", str(dataset_cls.default_image_size))
+    params = method_cls.params_for(profile, overrides)
     method_cls.check_params(params)
-    profile = dataclasses.asdict(method_cls.profiles[request.profile])
-    changed = {k: v for k, v in dataclasses.asdict(params).items() if profile.get(k) != v}
+    defaults = dataclasses.asdict(method_cls.profile_table()[profile])
+    changed = {k: v for k, v in dataclasses.asdict(params).items() if defaults.get(k) != v}
     dataset = dataset_cls.from_settings(request.data_root, request.data_options)
     device = resolve_device(request.device)
     source = None
@@ -180,7 +186,7 @@ def plan(request: RunRequest, cache_dir: Path | None = None) -> list[PlannedRun]
     for seed in dict.fromkeys(request.seeds):
         config = {
             "method": request.method,
-            "profile": request.profile,
+            "profile": profile,
             "params": dataclasses.asdict(params),
             "dataset": request.dataset,
             "dataset_options": dataset.get_options(),
@@ -420,7 +426,12 @@ def _fit_and_score(
             if len(val)
             else {}
         )
-    reported = next(iter(variants))
+    reported = method.reported_variant()
+    if reported not in variants:
+        raise TypeError(
+            f"the reported score {reported!r} is not among the score variants "
+            f"({', '.join(variants)})"
+        )
     test_scores = variants[reported]
     warnings = list(record["warnings"])
     if data.skipped:

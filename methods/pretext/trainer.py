@@ -6,7 +6,7 @@ augmented images, then score test images by a density of the learned embeddings.
 (cross-entropy, originals class 0); its ``score`` embeds images with the backbone (the head is
 not used), L2-normalises the embeddings and scores them by a Gaussian kernel density
 (bandwidth 1, AnatPaste's default) and by a Gaussian with a Ledoit-Wolf covariance (CutPaste's
-default) fitted on the training normals. Both scores are recorded; ``density`` names the
+default) fitted on the training normals. Both scores are recorded; ``reported`` names the
 reported one. The last checkpoint is used: no labels are needed to choose it.
 ``select_checkpoint_by_test_auroc`` replicates the reference code's selection instead, which
 looks at test labels; the run record and the leaderboard then say so.
@@ -27,7 +27,7 @@ from methods.pretext.paste import jitter_images
 from uadbench import ImageSet, Method
 from uadbench.backbones import build_backbone
 from uadbench.density import GaussianDensity, GaussianKDE, l2_normalise
-from uadbench.method import POSITIVE, Range, at_least, reported_first
+from uadbench.method import POSITIVE, Range, at_least
 from uadbench.metrics import auroc
 from uadbench.tensors import seeded_generator
 
@@ -52,7 +52,8 @@ class PretextParams:
     schedule: Literal["cosine", "constant"] = "cosine"
     freeze_batchnorm: bool = False
     """Keep the backbone's batch-norm statistics as they were at the start (pretrained ones)."""
-    density: Literal["kde", "gaussian"] = "kde"
+    reported: Literal["kde", "gaussian"] = "kde"
+    """The reported density: Gaussian kernel density (``kde``) or Ledoit-Wolf Gaussian."""
     bandwidth: float = 1.0
     log_every: int = 10
     select_checkpoint_by_test_auroc: bool = False
@@ -77,8 +78,11 @@ class PretextMethod(Method):
         "selection_every": at_least(1),
     }
 
-    def augmentation(self, train_lung_masks: torch.Tensor | None) -> Any:
-        """The batched augmentation (see ``anatpaste_augmentation`` / ``cutpaste_augmentation``)."""
+    def augmentation(self, images: ImageSet) -> Any:
+        """The batched augmentation of ``images`` on the run's device (see
+        ``anatpaste_augmentation`` / ``cutpaste_augmentation``): called with a batch of them in
+        [0, 1], their indices in ``images`` and a generator; ``notes(fallbacks)`` says, for the
+        run record, what it found in them and how often it fell back."""
         raise NotImplementedError
 
     @classmethod
@@ -97,11 +101,7 @@ class PretextMethod(Method):
         p, ctx = self.params, self.context
         device = ctx.device
         images = torch.from_numpy(np.ascontiguousarray(train.images)).to(device)
-        masks = None
-        if "lung_mask" in self.requires:
-            masks = torch.from_numpy(np.ascontiguousarray(train.extras["lung_mask"])).to(device)
-            ctx.history.note(empty_lung_masks=int((~masks.flatten(1).any(1)).sum()))
-        augment = self.augmentation(masks)
+        augment = self.augmentation(train)
         self.network_ = PretextNetwork(p.backbone, p.weights, augment.n_classes).to(device)
         optimizer, schedule = self._optimiser()
         generator = seeded_generator(ctx.seed)
@@ -132,13 +132,12 @@ class PretextMethod(Method):
                 if p.select_checkpoint_by_test_auroc and (step + 1) % p.selection_every == 0:
                     best = self._keep_if_better(best, train, step + 1)
                 bar.advance(loss=value)
-        if masks is not None:
-            ctx.history.note(pastes_anywhere=fallbacks)
+        ctx.history.note(**augment.notes(fallbacks))
         if best[1] is not None:
             self.network_.load_state_dict(best[1])
         self._fit_densities(train)
         if val is not None:
-            ctx.history.note(val_pretext_accuracy=self._pretext_accuracy(val, augment))
+            ctx.history.note(val_pretext_accuracy=self._pretext_accuracy(val))
         return self
 
     def _train_mode(self) -> None:
@@ -186,11 +185,7 @@ class PretextMethod(Method):
 
     def score_variants(self, images: np.ndarray) -> dict[str, np.ndarray]:
         embeddings = self.embed(images)
-        variants = {name: density.score(embeddings) for name, density in self.densities_.items()}
-        return reported_first(variants, self.params.density)
-
-    def score(self, images: np.ndarray) -> np.ndarray:
-        return self.score_variants(images)[self.params.density]
+        return {name: density.score(embeddings) for name, density in self.densities_.items()}
 
     def _keep_if_better(
         self, best: tuple[float, Any], train: ImageSet, step: int
@@ -205,13 +200,10 @@ class PretextMethod(Method):
         return best
 
     @torch.no_grad()
-    def _pretext_accuracy(self, val: ImageSet, augment: Any) -> float:
+    def _pretext_accuracy(self, val: ImageSet) -> float:
         """Label-free check on held-out normals: how often augmented copies are recognised."""
         device = self.context.device
-        if "lung_mask" in self.requires:
-            augment = self.augmentation(
-                torch.from_numpy(np.ascontiguousarray(val.extras["lung_mask"])).to(device)
-            )
+        augment = self.augmentation(val)
         generator = seeded_generator(self.context.seed + 1)
         self.network_.eval()
         correct = total = 0

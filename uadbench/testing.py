@@ -1,0 +1,98 @@
+"""The checks every method passes, for a third-party author to run on their own class too.
+
+As scikit-learn's ``check_estimator``: ``check_method(MyMethod)`` checks the class against the
+contract (``uadbench.method``), that every profile's parameters are accepted, and then fits and
+scores a tiny set of synthetic chest phantoms twice with one seed: the scores must be finite,
+one per image, the reported variant among them, and the same both times.
+
+    >>> from uadbench.testing import check_method
+    >>> check_method(MyMethod, {"epochs": "1"})  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+
+import numpy as np
+
+from uadbench.method import Method, RunContext, check_method_class
+from uadbench.prepare import PreparedData, prepare
+from uadbench.readers.synthetic import SyntheticChest
+from uadbench.runtime import seed_everything
+
+TINY = {"n_train": "40", "n_val": "8", "n_test_normal": "12", "n_test_abnormal": "12"}
+"""The phantoms a check fits and scores: 40 training normals, 8 validation, 12 + 12 test."""
+
+
+class MethodCheckError(AssertionError):
+    """A method that breaks the contract; the message says how."""
+
+
+def check_method(
+    cls: type[Method],
+    params: Mapping[str, str] | None = None,
+    image_size: int | None = None,
+    seed: int = 0,
+) -> None:
+    """Check ``cls``; ``params`` (``--param`` strings) and ``image_size`` make the fit small."""
+    try:
+        check_method_class(cls)
+    except TypeError as error:
+        raise MethodCheckError(str(error)) from None
+    for profile, values in cls.profile_table().items():
+        if values.image_size < cls.min_image_size:
+            raise MethodCheckError(
+                f"profile {profile!r} of {cls.name!r} asks for {values.image_size} px, below the "
+                f"method's own minimum of {cls.min_image_size} px"
+            )
+    overrides = dict(params or {})
+    if image_size is not None:
+        overrides["image_size"] = str(image_size)
+    chosen = cls.params_for(cls.profile_name("quick"), overrides)
+    cls.check_params(chosen)
+    with tempfile.TemporaryDirectory(prefix="uadbench-check-") as scratch:
+        data = prepare(SyntheticChest.from_settings(None, TINY), chosen.image_size, Path(scratch))
+        first = _fit_and_score(cls, chosen, data, seed, Path(scratch))
+        second = _fit_and_score(cls, chosen, data, seed, Path(scratch))
+    for name in first:
+        if not np.array_equal(first[name], second[name]):
+            raise MethodCheckError(
+                f"{cls.name!r} gave other {name!r} scores the second time with seed {seed}: "
+                "seed every random draw from context.seed"
+            )
+
+
+def _fit_and_score(
+    cls: type[Method], params: object, data: PreparedData, seed: int, scratch: Path
+) -> dict[str, np.ndarray]:
+    train = data.split("train", extras=cls.requires)
+    val = data.split("val", extras=cls.requires)
+    test = data.split("test")
+    seed_everything(seed)
+    method = cls(params, RunContext(device="cpu", seed=seed, scratch=scratch))
+    if method.fit(train, val) is not method:
+        raise MethodCheckError(f"{cls.name!r}.fit must return self")
+    variants = method.score_variants(test.images)
+    if not isinstance(variants, dict) or not variants:
+        raise MethodCheckError(f"{cls.name!r}.score_variants must return a non-empty dict")
+    reported = method.reported_variant()
+    if reported not in variants:
+        raise MethodCheckError(
+            f"{cls.name!r} reports {reported!r}, which is not among its scores "
+            f"({', '.join(variants)})"
+        )
+    out = {}
+    for name, scores in variants.items():
+        scores = np.asarray(scores, dtype=float)
+        if scores.shape != (len(test),):
+            raise MethodCheckError(
+                f"{cls.name!r} score {name!r} has shape {scores.shape} for {len(test)} images"
+            )
+        if not np.isfinite(scores).all():
+            raise MethodCheckError(f"{cls.name!r} score {name!r} has non-finite values")
+        out[name] = scores
+    if not np.array_equal(np.asarray(method.score(test.images), dtype=float), out[reported]):
+        raise MethodCheckError(f"{cls.name!r}.score differs from its reported variant")
+    return out
