@@ -30,11 +30,11 @@ from PIL import Image
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from reference_style_anatpaste import anatpaste_one
+from uadbench.methods.anatpaste import QUICK
+from uadbench.methods.anatpaste_augmentation import AnatPasteAugmentation
+from uadbench.methods.pretext.network import PretextNetwork
+from uadbench.methods.pretext.trainer import pretext_batch
 
-from methods.anatpaste import QUICK
-from methods.anatpaste_augmentation import AnatPasteAugmentation
-from methods.pretext.network import PretextNetwork
-from methods.pretext.trainer import pretext_batch
 from uadbench.lung_mask import lung_mask
 from uadbench.prepare import prepare
 from uadbench.readers.zhanglab import ZhangLab

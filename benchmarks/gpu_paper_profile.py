@@ -21,12 +21,12 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from uadbench.methods.anatpaste import PAPER
+from uadbench.methods.anatpaste_augmentation import AnatPasteAugmentation
+from uadbench.methods.pretext.network import PretextNetwork
+from uadbench.methods.pretext.paste import jitter_images
+from uadbench.methods.pretext.trainer import pretext_batch
 
-from methods.anatpaste import PAPER
-from methods.anatpaste_augmentation import AnatPasteAugmentation
-from methods.pretext.network import PretextNetwork
-from methods.pretext.paste import jitter_images
-from methods.pretext.trainer import pretext_batch
 from uadbench.lung_mask import lung_mask
 from uadbench.prepare import prepare
 from uadbench.readers.zhanglab import ZhangLab

@@ -31,8 +31,8 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from uadbench.methods.imagenet_gaussian import ImageNetGaussian
 
-from methods.imagenet_gaussian import ImageNetGaussian
 from uadbench.delong import compare
 from uadbench.density import GaussianDensity, KNNCosine
 from uadbench.metrics import auroc, auroc_interval

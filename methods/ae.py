@@ -17,14 +17,14 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 from torch import nn
-
-from methods.reconstruction_nets import (
+from uadbench.methods.reconstruction_nets import (
     ConvDecoder,
     ReconstructionMethod,
     conv_encoder,
     epoch_batches,
     pixel_error,
 )
+
 from uadbench import ImageSet
 from uadbench.method import at_least
 from uadbench.tensors import batched_map, seeded_generator, to_signed_unit

@@ -10,7 +10,8 @@ Profiles:
 - ``paper``: the reference recipe: ResNet-18 from scratch, 256 px, 64 originals + 64 augmented
   per step, SGD (lr 0.03, momentum 0.9, weight decay 3e-5), cosine schedule, 256 x 256 = 65,536
   steps, kernel density with bandwidth 1, last checkpoint.
-- ``quick``: one run in about ten minutes on a 2-core CPU (see ``methods.pretext.profiles``).
+- ``quick``: one run in about ten minutes on a 2-core CPU (see
+  ``uadbench.methods.pretext.profiles``).
 
     uadbench run --method anatpaste --dataset zhanglab --seeds 0,1,2
 """
@@ -19,10 +20,10 @@ from __future__ import annotations
 
 import numpy as np
 import torch
+from uadbench.methods.anatpaste_augmentation import AnatPasteAugmentation
+from uadbench.methods.pretext.profiles import PAPER, QUICK
+from uadbench.methods.pretext.trainer import PretextMethod
 
-from methods.anatpaste_augmentation import AnatPasteAugmentation
-from methods.pretext.profiles import PAPER, QUICK
-from methods.pretext.trainer import PretextMethod
 from uadbench import ImageSet, lung_mask  # noqa: F401  (lung_mask registers its extra)
 
 

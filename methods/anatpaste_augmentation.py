@@ -16,8 +16,7 @@ The whole batch is augmented at once on the run's device (no per-image Python lo
 from __future__ import annotations
 
 import torch
-
-from methods.pretext.paste import (
+from uadbench.methods.pretext.paste import (
     Canvas,
     PasteTarget,
     PixelTable,

@@ -396,8 +396,7 @@ class AnomalibMethod(Method):
         """Warn in the run record when ``rebuild`` (torch model, inputs -> images) rebuilds every
         one of ``images`` nearly alike."""
         import torch
-
-        from methods.reconstruction_nets import collapse_warning
+        from uadbench.methods.reconstruction_nets import collapse_warning
 
         with torch.no_grad(), _quiet():
             rebuilt = [rebuild(self.model_.model, x).cpu() for x in self._inputs(images)]

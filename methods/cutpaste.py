@@ -2,7 +2,7 @@
 (Li et al., "CutPaste: Self-Supervised Learning for Anomaly Detection and Localization",
 CVPR 2021), as re-implemented in the code AnatPaste builds on.
 
-Same two-stage method as ``anatpaste`` (``methods.pretext.trainer``), other augmentations
+Same two-stage method as ``anatpaste`` (``uadbench.methods.pretext.trainer``), other augmentations
 (``cutpaste_augmentation``): ``cutpaste`` (a rectangle moved elsewhere), ``cutpaste-scar``
 (a thin rotated strip), ``cutpaste-union`` (either, one class) and ``cutpaste-3way`` (both, as
 two classes). The reported score is CutPaste's own: a Gaussian density with a Ledoit-Wolf
@@ -16,9 +16,10 @@ from __future__ import annotations
 
 import dataclasses
 
-from methods.cutpaste_augmentation import CutPasteAugmentation
-from methods.pretext.profiles import PAPER, QUICK
-from methods.pretext.trainer import PretextMethod
+from uadbench.methods.cutpaste_augmentation import CutPasteAugmentation
+from uadbench.methods.pretext.profiles import PAPER, QUICK
+from uadbench.methods.pretext.trainer import PretextMethod
+
 from uadbench import ImageSet
 
 

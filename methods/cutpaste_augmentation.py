@@ -16,8 +16,7 @@ from __future__ import annotations
 import math
 
 import torch
-
-from methods.pretext.paste import (
+from uadbench.methods.pretext.paste import (
     Canvas,
     PasteTarget,
     integers,

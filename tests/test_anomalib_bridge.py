@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 import torch
 import torchvision
+from uadbench.methods.anomalib_bridge import _offline_backbones
 
-from methods.anomalib_bridge import _offline_backbones
 from uadbench import registry
 from uadbench.backbones import RESNET18_FILE, WeightsNotFoundError
 from uadbench.registry import UnknownNameError

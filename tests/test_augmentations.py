@@ -5,10 +5,10 @@ import pytest
 import torch
 from PIL import Image, ImageDraw
 from scipy import ndimage
+from uadbench.methods.anatpaste_augmentation import AnatPasteAugmentation
+from uadbench.methods.cutpaste_augmentation import VARIANTS, CutPasteAugmentation
+from uadbench.methods.pretext.paste import blurred_shape
 
-from methods.anatpaste_augmentation import AnatPasteAugmentation
-from methods.cutpaste_augmentation import VARIANTS, CutPasteAugmentation
-from methods.pretext.paste import blurred_shape
 from uadbench.lung_mask import lung_mask
 from uadbench.phantom import ChestPhantom
 

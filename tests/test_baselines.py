@@ -2,8 +2,8 @@
 
 import pytest
 import torch
+from uadbench.methods.reconstruction_nets import collapse_warning
 
-from methods.reconstruction_nets import collapse_warning
 from uadbench.runner import RunRequest, execute, plan
 
 from .conftest import TINY_SYNTHETIC
@@ -64,7 +64,7 @@ def test_a_collapsed_reconstruction_is_flagged():
 
 
 def test_a_collapsed_model_is_flagged_in_the_record(tmp_path, monkeypatch):
-    from methods import ae
+    from uadbench.methods import ae
 
     monkeypatch.setattr(
         ae.ConvAutoEncoder, "forward", lambda self, x: self.decoder(self.encoder(x)) * 0

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import torch
 from typer.testing import CliRunner
+from uadbench.methods.pretext.network import PretextNetwork
 
-from methods.pretext.network import PretextNetwork
 from uadbench.backbones import WeightsNotFoundError, build_backbone
 from uadbench.cli import app
 from uadbench.registry import methods

@@ -9,7 +9,7 @@ from uadbench.registry import PluginError, UnknownNameError
 def test_builtins_come_from_entry_points_of_the_installed_distribution():
     assert "ae" in registry.methods.names()
     assert "synthetic" in registry.datasets.names()
-    assert registry.methods.origin("ae").startswith("uadbench (methods.ae:")
+    assert registry.methods.origin("ae").startswith("uadbench (uadbench.methods.ae:")
     assert registry.methods.get("ae").name == "ae"
 
 
@@ -50,7 +50,7 @@ def test_plugin_errors(tmp_path: Path):
         registry.load_plugin(str(empty))
     clash = tmp_path / "clash.py"
     clash.write_text(
-        "from methods.ae import AutoEncoder\nclass Mine(AutoEncoder):\n    '''Mine.'''\n"
+        "from uadbench.methods.ae import AutoEncoder\nclass Mine(AutoEncoder):\n    '''Mine.'''\n"
     )
     with pytest.raises(PluginError, match="'ae', already registered by uadbench"):
         registry.load_plugin(str(clash))

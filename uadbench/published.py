@@ -14,7 +14,10 @@ import functools
 from dataclasses import dataclass
 from pathlib import Path
 
-TABLE = Path(__file__).resolve().parents[1] / "results" / "reference" / "published_auroc.csv"
+from uadbench.package_data import package_data
+
+TABLE = package_data("uadbench.reference", "results/reference") / "published_auroc.csv"
+"""The repository's ``results/reference/published_auroc.csv``, installed as package data."""
 
 
 @dataclass(frozen=True)

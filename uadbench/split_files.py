@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 
 from uadbench.dataset import SPLITS, Dataset, SplitTableError
+from uadbench.package_data import package_data
 
 SPLITS_DIR_ENV = "UADBENCH_SPLITS_DIR"
 SPLIT_FILE_COLUMNS = ("id", "label", "split")
@@ -35,9 +36,10 @@ VAL_FRACTION = 0.1
 
 
 def splits_dir() -> Path:
-    """``$UADBENCH_SPLITS_DIR``, else the repository's ``datasets/`` folder."""
+    """``$UADBENCH_SPLITS_DIR``, else the committed split files: the repository's
+    ``datasets/`` folder, installed as the package data ``uadbench.splits``."""
     configured = os.environ.get(SPLITS_DIR_ENV)
-    return Path(configured) if configured else Path(__file__).resolve().parents[1] / "datasets"
+    return Path(configured) if configured else package_data("uadbench.splits", "datasets")
 
 
 def hash_unit(key: str, salt: str) -> float:

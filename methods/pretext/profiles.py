@@ -3,7 +3,7 @@ only the augmentation differs between them (each method may change the reported 
 
 from __future__ import annotations
 
-from methods.pretext.trainer import PretextParams
+from uadbench.methods.pretext.trainer import PretextParams
 
 PAPER = PretextParams(
     image_size=256,

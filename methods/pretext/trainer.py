@@ -21,9 +21,9 @@ from typing import Any, ClassVar, Literal
 import numpy as np
 import torch
 from torch import nn
+from uadbench.methods.pretext.network import PretextNetwork
+from uadbench.methods.pretext.paste import jitter_images
 
-from methods.pretext.network import PretextNetwork
-from methods.pretext.paste import jitter_images
 from uadbench import ImageSet, Method
 from uadbench.backbones import build_backbone
 from uadbench.density import GaussianDensity, GaussianKDE, l2_normalise
