@@ -15,32 +15,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import torch
-from torch import nn
-from uadbench.methods.reconstruction_nets import (
-    ConvDecoder,
-    ReconstructionMethod,
-    conv_encoder,
-    epoch_batches,
-    pixel_error,
-)
+from uadbench.methods.reconstruction import ReconstructionMethod
 
 from uadbench import ImageSet
 from uadbench.method import at_least
-from uadbench.tensors import batched_map, seeded_generator, to_signed_unit
-
-
-class ConvAutoEncoder(nn.Module):
-    """Strided-conv encoder to a ``latent_dim`` vector and a mirrored decoder."""
-
-    def __init__(self, image_size: int, latent_dim: int, base_width: int) -> None:
-        super().__init__()
-        body, features = conv_encoder(image_size, base_width)
-        self.encoder = nn.Sequential(body, nn.Linear(features, latent_dim))
-        self.decoder = ConvDecoder(image_size, latent_dim, base_width)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.decoder(self.encoder(x))
 
 
 class AutoEncoder(ReconstructionMethod):
@@ -65,6 +43,12 @@ class AutoEncoder(ReconstructionMethod):
     training_length = ("epochs",)
 
     def fit(self, train: ImageSet, val: ImageSet | None = None) -> AutoEncoder:
+        import torch
+        from torch import nn
+        from uadbench.methods.reconstruction_nets import ConvAutoEncoder, epoch_batches
+
+        from uadbench.tensors import seeded_generator, to_signed_unit
+
         p, ctx = self.params, self.context
         self.model_ = ConvAutoEncoder(p.image_size, p.latent_dim, p.base_width).to(ctx.device)
         optimizer = torch.optim.Adam(self.model_.parameters(), lr=p.lr)
@@ -85,6 +69,10 @@ class AutoEncoder(ReconstructionMethod):
         return self
 
     def score(self, images: np.ndarray) -> np.ndarray:
+        from uadbench.methods.reconstruction_nets import pixel_error
+
+        from uadbench.tensors import batched_map
+
         return batched_map(
             lambda x: pixel_error(self.model_(x), x), images, 128, self.context.device
         )

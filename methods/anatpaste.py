@@ -18,13 +18,16 @@ Profiles:
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
-import torch
-from uadbench.methods.anatpaste_augmentation import AnatPasteAugmentation
 from uadbench.methods.pretext.profiles import PAPER, QUICK
 from uadbench.methods.pretext.trainer import PretextMethod
 
 from uadbench import ImageSet, lung_mask  # noqa: F401  (lung_mask registers its extra)
+
+if TYPE_CHECKING:
+    from uadbench.methods.anatpaste_augmentation import AnatPasteAugmentation
 
 
 class AnatPaste(PretextMethod):
@@ -35,5 +38,8 @@ class AnatPaste(PretextMethod):
     profiles = {"quick": QUICK, "paper": PAPER}
 
     def augmentation(self, images: ImageSet) -> AnatPasteAugmentation:
+        import torch
+        from uadbench.methods.anatpaste_augmentation import AnatPasteAugmentation
+
         masks = np.ascontiguousarray(images.extras["lung_mask"])
         return AnatPasteAugmentation(torch.from_numpy(masks).to(self.context.device))

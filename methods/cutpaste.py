@@ -15,12 +15,15 @@ cosine, 65,536 steps, from scratch), ``quick`` the same 2-core CPU profile.
 from __future__ import annotations
 
 import dataclasses
+from typing import TYPE_CHECKING
 
-from uadbench.methods.cutpaste_augmentation import CutPasteAugmentation
 from uadbench.methods.pretext.profiles import PAPER, QUICK
 from uadbench.methods.pretext.trainer import PretextMethod
 
 from uadbench import ImageSet
+
+if TYPE_CHECKING:
+    from uadbench.methods.cutpaste_augmentation import CutPasteAugmentation
 
 
 class _CutPaste(PretextMethod):
@@ -31,6 +34,8 @@ class _CutPaste(PretextMethod):
     }
 
     def augmentation(self, images: ImageSet) -> CutPasteAugmentation:
+        from uadbench.methods.cutpaste_augmentation import CutPasteAugmentation
+
         return CutPasteAugmentation(self.variant)
 
 

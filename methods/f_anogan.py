@@ -15,34 +15,16 @@ Conventions of MedIAnomaly (Cai et al. 2024): 64 px, intensities in [-1, 1], lat
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
-import torch
-from torch import nn
-from uadbench.methods.reconstruction_nets import (
-    ConvDecoder,
-    ReconstructionMethod,
-    conv_encoder,
-    epoch_batches,
-    pixel_error,
-)
+from uadbench.methods.reconstruction import ReconstructionMethod
 
 from uadbench import ImageSet
 from uadbench.method import at_least
-from uadbench.tensors import batched_map, seeded_generator, to_signed_unit
 
-
-class Critic(nn.Module):
-    """WGAN critic (layer norm, no batch statistics); ``features`` are its last conv features."""
-
-    def __init__(self, image_size: int, base_width: int) -> None:
-        super().__init__()
-        self.features, width = conv_encoder(image_size, base_width, norm="layer")
-        self.out = nn.Linear(width, 1)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.out(self.features(x)).squeeze(1)
+if TYPE_CHECKING:
+    import torch
 
 
 class FAnoGAN(ReconstructionMethod):
@@ -76,6 +58,11 @@ class FAnoGAN(ReconstructionMethod):
     training_length = ("gan_epochs", "encoder_epochs")
 
     def fit(self, train: ImageSet, val: ImageSet | None = None) -> FAnoGAN:
+        from torch import nn
+        from uadbench.methods.reconstruction_nets import ConvDecoder, Critic, conv_encoder
+
+        from uadbench.tensors import seeded_generator, to_signed_unit
+
         p, ctx = self.params, self.context
         device = ctx.device
         self.generator_ = ConvDecoder(p.image_size, p.latent_dim, p.base_width).to(device)
@@ -91,6 +78,9 @@ class FAnoGAN(ReconstructionMethod):
         return self
 
     def _train_gan(self, images: torch.Tensor, generator: torch.Generator) -> None:
+        import torch
+        from uadbench.methods.reconstruction_nets import epoch_batches
+
         p, ctx = self.params, self.context
         adam = dict(lr=p.lr, betas=(0.0, 0.9))
         opt_g = torch.optim.Adam(self.generator_.parameters(), **adam)
@@ -129,6 +119,9 @@ class FAnoGAN(ReconstructionMethod):
         bar.advance(wasserstein=distance)
 
     def _train_encoder(self, images: torch.Tensor, generator: torch.Generator) -> None:
+        import torch
+        from uadbench.methods.reconstruction_nets import epoch_batches
+
         p, ctx = self.params, self.context
         for module in (self.generator_, self.critic_):
             module.eval().requires_grad_(False)
@@ -144,11 +137,15 @@ class FAnoGAN(ReconstructionMethod):
             self.minimise(loss_of, optimizer, images, batches, "encoder_loss", bar)
 
     def _noise(self, n: int, generator: torch.Generator) -> torch.Tensor:
+        import torch
+
         return torch.randn(n, self.params.latent_dim, generator=generator).to(self.context.device)
 
     def _penalty(
         self, real: torch.Tensor, fake: torch.Tensor, generator: torch.Generator
     ) -> torch.Tensor:
+        import torch
+
         mix = torch.rand(len(real), 1, 1, 1, generator=generator).to(real.device)
         between = (mix * real + (1 - mix) * fake).requires_grad_(True)
         (gradient,) = torch.autograd.grad(self.critic_(between).sum(), between, create_graph=True)
@@ -158,11 +155,17 @@ class FAnoGAN(ReconstructionMethod):
         return self.generator_(self.encoder_(x))
 
     def _residuals(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        from uadbench.methods.reconstruction_nets import pixel_error
+
         rebuilt = self._regenerate(x)
         features = (self.critic_.features(rebuilt) - self.critic_.features(x)).pow(2).mean(dim=1)
         return pixel_error(rebuilt, x), features
 
     def score_variants(self, images: np.ndarray) -> dict[str, np.ndarray]:
+        import torch
+
+        from uadbench.tensors import batched_map
+
         def parts(x: torch.Tensor) -> torch.Tensor:
             return torch.stack(self._residuals(x), dim=1)
 

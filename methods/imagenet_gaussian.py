@@ -28,11 +28,8 @@ from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
-import torch
 
 from uadbench import ImageSet, Method
-from uadbench.backbones import build_backbone
-from uadbench.density import GaussianDensity, KNNCosine, l2_normalise
 from uadbench.method import at_least
 
 
@@ -57,26 +54,33 @@ class ImageNetGaussian(Method):
 
     @classmethod
     def check_params(cls, params: Params) -> None:
+        from uadbench.backbones import build_backbone
+
         super().check_params(params)
         build_backbone(params.backbone, "imagenet")  # fails now if the weights are missing
 
-    @torch.no_grad()
     def features(self, images: np.ndarray) -> list[np.ndarray]:
         """Spatially averaged feature maps, one ``(N, channels)`` array per level."""
-        levels: list[list[torch.Tensor]] = []
-        with self.context.progress.task("extracting features", len(images)) as bar:
-            for start in range(0, len(images), self.params.batch_size):
-                chunk = images[start : start + self.params.batch_size]
-                x = torch.from_numpy(np.ascontiguousarray(chunk)).to(self.context.device)
-                maps = self.backbone_.stages(x.float().div_(255).unsqueeze(1))
-                if not levels:
-                    levels = [[] for _ in maps]
-                for level, feature_map in zip(levels, maps, strict=True):
-                    level.append(feature_map.mean(dim=(2, 3)).cpu())
-                bar.advance(len(chunk))
-        return [torch.cat(level).double().numpy() for level in levels]
+        import torch
+
+        with torch.no_grad():
+            levels: list[list[torch.Tensor]] = []
+            with self.context.progress.task("extracting features", len(images)) as bar:
+                for start in range(0, len(images), self.params.batch_size):
+                    chunk = images[start : start + self.params.batch_size]
+                    x = torch.from_numpy(np.ascontiguousarray(chunk)).to(self.context.device)
+                    maps = self.backbone_.stages(x.float().div_(255).unsqueeze(1))
+                    if not levels:
+                        levels = [[] for _ in maps]
+                    for level, feature_map in zip(levels, maps, strict=True):
+                        level.append(feature_map.mean(dim=(2, 3)).cpu())
+                    bar.advance(len(chunk))
+            return [torch.cat(level).double().numpy() for level in levels]
 
     def fit(self, train: ImageSet, val: ImageSet | None = None) -> ImageNetGaussian:
+        from uadbench.backbones import build_backbone
+        from uadbench.density import GaussianDensity, KNNCosine
+
         backbone = build_backbone(self.params.backbone, "imagenet")
         self.backbone_ = backbone.to(self.context.device).eval()
         levels = self.features(train.images)
@@ -98,4 +102,6 @@ class ImageNetGaussian(Method):
 
 
 def _concatenated(levels: list[np.ndarray]) -> np.ndarray:
+    from uadbench.density import l2_normalise
+
     return np.concatenate([l2_normalise(level) for level in levels], axis=1)

@@ -1,5 +1,6 @@
-"""Convolutional building blocks of the reconstruction baselines (AE, VAE, f-AnoGAN), and
-their common base class.
+"""The networks of the reconstruction baselines (AE, VAE, f-AnoGAN) and their torch helpers;
+the methods themselves (``reconstruction`` and its subclasses) import this module when they
+train or score, so that they can be listed without torch.
 
 DCGAN-style: an encoder of strided 4x4 convolutions halving the side down to 4 x 4, widths
 doubling from ``base_width``, and a decoder that mirrors it with transposed convolutions and a
@@ -10,26 +11,10 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Callable, Iterator
-from typing import Any
+from collections.abc import Iterator
 
-import numpy as np
 import torch
 from torch import nn
-
-from uadbench import Method
-from uadbench.errors import ParameterError
-from uadbench.method import POSITIVE, at_least
-from uadbench.tensors import batched_map
-
-
-def check_size(method: str, size: int) -> None:
-    """Raise ``ParameterError`` unless ``size`` is 4 * 2**k with k >= 2."""
-    stages = math.log2(size / 4) if size >= 16 else -1
-    if stages != int(stages) or stages < 2:
-        raise ParameterError(
-            f"method {method!r} needs an image size of 4 * 2**k (16, 32, 64, 128, ...); got {size}"
-        )
 
 
 def _widths(image_size: int, base_width: int) -> list[int]:
@@ -106,50 +91,40 @@ def epoch_batches(
         yield [batch for batch in order.split(batch_size) if len(batch) >= 2]
 
 
-class ReconstructionMethod(Method):
-    """Base of the reconstruction baselines: DCGAN-style networks, so sizes of 4 * 2**k."""
+class ConvAutoEncoder(nn.Module):
+    """Strided-conv encoder to a ``latent_dim`` vector and a mirrored decoder."""
 
-    min_image_size = 16
-    param_ranges = {
-        "latent_dim": at_least(1),
-        "base_width": at_least(1),
-        "batch_size": at_least(1),
-        "lr": POSITIVE,
-    }
+    def __init__(self, image_size: int, latent_dim: int, base_width: int) -> None:
+        super().__init__()
+        body, features = conv_encoder(image_size, base_width)
+        self.encoder = nn.Sequential(body, nn.Linear(features, latent_dim))
+        self.decoder = ConvDecoder(image_size, latent_dim, base_width)
 
-    @classmethod
-    def check_params(cls, params: Any) -> None:
-        super().check_params(params)
-        check_size(cls.name, params.image_size)
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.decoder(self.encoder(x))
 
-    def minimise(
-        self,
-        loss_of: Callable[[torch.Tensor], torch.Tensor],
-        optimizer: torch.optim.Optimizer,
-        images: torch.Tensor,
-        batches: Iterator[list[torch.Tensor]],
-        curve: str,
-        bar: Any,
-    ) -> None:
-        """One optimiser step on ``loss_of(images[batch])`` per batch of each epoch of
-        ``batches``; the epoch's mean loss per image goes into the history as ``curve``."""
-        for epoch, epoch_batch_list in enumerate(batches):
-            total = 0.0
-            for batch in epoch_batch_list:
-                loss = loss_of(images[batch])
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                optimizer.step()
-                total += loss.item() * len(batch)
-            mean = total / sum(len(batch) for batch in epoch_batch_list)
-            self.context.history.record(epoch, **{curve: mean})
-            bar.advance(loss=mean)
 
-    def warn_if_collapsed(
-        self, rebuild: Callable[[torch.Tensor], torch.Tensor], images: np.ndarray
-    ) -> None:
-        """Warn in the run record when ``rebuild`` gives every one of (up to 256 of) ``images``
-        nearly the same reconstruction."""
-        rebuilt = batched_map(rebuild, images[:256], 128, self.context.device)
-        if warning := collapse_warning(torch.from_numpy(rebuilt)):
-            self.context.history.warn(warning)
+class ConvVAE(nn.Module):
+    """Encoder to (mean, log-variance) of a ``latent_dim`` Gaussian; decoder from a sample."""
+
+    def __init__(self, image_size: int, latent_dim: int, base_width: int) -> None:
+        super().__init__()
+        self.encoder, features = conv_encoder(image_size, base_width)
+        self.to_latent = nn.Linear(features, 2 * latent_dim)
+        self.decoder = ConvDecoder(image_size, latent_dim, base_width)
+
+    def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        mean, log_var = self.to_latent(self.encoder(x)).chunk(2, dim=1)
+        return mean, log_var.clamp(-10, 10)
+
+
+class Critic(nn.Module):
+    """WGAN critic (layer norm, no batch statistics); ``features`` are its last conv features."""
+
+    def __init__(self, image_size: int, base_width: int) -> None:
+        super().__init__()
+        self.features, width = conv_encoder(image_size, base_width, norm="layer")
+        self.out = nn.Linear(width, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.out(self.features(x)).squeeze(1)

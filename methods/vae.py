@@ -13,36 +13,16 @@ Conventions of MedIAnomaly (Cai et al. 2024): 64 px, [-1, 1], latent 16, Adam 1e
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
-import torch
-from torch import nn
-from uadbench.methods.reconstruction_nets import (
-    ConvDecoder,
-    ReconstructionMethod,
-    conv_encoder,
-    epoch_batches,
-    pixel_error,
-)
+from uadbench.methods.reconstruction import ReconstructionMethod
 
 from uadbench import ImageSet
 from uadbench.method import at_least
-from uadbench.tensors import batched_map, seeded_generator, to_signed_unit
 
-
-class ConvVAE(nn.Module):
-    """Encoder to (mean, log-variance) of a ``latent_dim`` Gaussian; decoder from a sample."""
-
-    def __init__(self, image_size: int, latent_dim: int, base_width: int) -> None:
-        super().__init__()
-        self.encoder, features = conv_encoder(image_size, base_width)
-        self.to_latent = nn.Linear(features, 2 * latent_dim)
-        self.decoder = ConvDecoder(image_size, latent_dim, base_width)
-
-    def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        mean, log_var = self.to_latent(self.encoder(x)).chunk(2, dim=1)
-        return mean, log_var.clamp(-10, 10)
+if TYPE_CHECKING:
+    import torch
 
 
 class VAE(ReconstructionMethod):
@@ -72,6 +52,9 @@ class VAE(ReconstructionMethod):
     def _loss_terms(
         self, x: torch.Tensor, sample: bool
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        import torch
+        from uadbench.methods.reconstruction_nets import pixel_error
+
         mean, log_var = self.model_.encode(x)
         z = mean + torch.randn_like(mean) * torch.exp(0.5 * log_var) if sample else mean
         rebuilt = self.model_.decoder(z)
@@ -79,6 +62,11 @@ class VAE(ReconstructionMethod):
         return rebuilt, pixel_error(rebuilt, x), kl / x[0].numel()
 
     def fit(self, train: ImageSet, val: ImageSet | None = None) -> VAE:
+        import torch
+        from uadbench.methods.reconstruction_nets import ConvVAE, epoch_batches
+
+        from uadbench.tensors import seeded_generator, to_signed_unit
+
         p, ctx = self.params, self.context
         self.model_ = ConvVAE(p.image_size, p.latent_dim, p.base_width).to(ctx.device)
         optimizer = torch.optim.Adam(self.model_.parameters(), lr=p.lr)
@@ -108,6 +96,10 @@ class VAE(ReconstructionMethod):
         bar.advance(loss=error + self.params.beta * kl)
 
     def score_variants(self, images: np.ndarray) -> dict[str, np.ndarray]:
+        import torch
+
+        from uadbench.tensors import batched_map
+
         def both(x: torch.Tensor) -> torch.Tensor:
             _, error, kl = self._loss_terms(x, sample=False)
             return torch.stack([error, error + self.params.beta * kl], dim=1)

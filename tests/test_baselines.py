@@ -64,10 +64,12 @@ def test_a_collapsed_reconstruction_is_flagged():
 
 
 def test_a_collapsed_model_is_flagged_in_the_record(tmp_path, monkeypatch):
-    from uadbench.methods import ae
+    from uadbench.methods import reconstruction_nets
 
     monkeypatch.setattr(
-        ae.ConvAutoEncoder, "forward", lambda self, x: self.decoder(self.encoder(x)) * 0
+        reconstruction_nets.ConvAutoEncoder,
+        "forward",
+        lambda self, x: self.decoder(self.encoder(x)) * 0,
     )
     outcome = run(tmp_path, "ae")
     assert any("collapsed" in w for w in outcome.record["warnings"])

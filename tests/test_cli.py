@@ -176,3 +176,22 @@ def test_kill_9_during_a_run_leaves_readable_results(tmp_path):
     result = invoke("leaderboard", "--results-dir", results, "--format", "markdown")
     assert result.exit_code == 0, result.output
     assert "| ae | 0 | interrupted |" in result.output
+
+
+@pytest.mark.parametrize(
+    "args",
+    [["--help"], ["methods"], ["datasets"], ["leaderboard", "--format", "csv"]],
+)
+def test_listing_commands_import_no_torch(tmp_path, args):
+    # what keeps them fast (results/benchmarks/command_speed.md): no timing here
+    code = (
+        "import sys\nfrom typer.testing import CliRunner\nfrom uadbench.cli import app\n"
+        f"result = CliRunner().invoke(app, {args!r})\n"
+        "assert result.exit_code == 0, result.output\n"
+        "print(sorted(m for m in ('torch', 'sklearn', 'anomalib', 'pandas') if m in sys.modules))"
+    )
+    shown = subprocess.run(
+        [sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, check=True
+    )
+    imported = shown.stdout.strip().splitlines()[-1]
+    assert "torch" not in imported and "sklearn" not in imported and "anomalib" not in imported

@@ -13,6 +13,7 @@ its prefix), e.g. every model of another library made available as ``<prefix><mo
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import importlib
 import importlib.util
@@ -54,6 +55,12 @@ class Entry(Generic[T]):
     cls: T | None = None
 
 
+@functools.cache
+def installed(group: str) -> tuple[EntryPoint, ...]:
+    """The installed distributions' entry points of ``group`` (read once per process)."""
+    return tuple(entry_points(group=group))
+
+
 class Registry(Generic[T]):
     """Classes of one kind (methods or data sets) known by name."""
 
@@ -64,12 +71,18 @@ class Registry(Generic[T]):
         self.family_group = family_group
         self._plugins: dict[str, Entry[T]] = {}
         self._loaded: dict[str, T] = {}
+        self._family_list: list[tuple[object, str]] | None = None
 
     def _families(self) -> list[tuple[object, str]]:
+        if self._family_list is None:
+            self._family_list = self._load_families()
+        return self._family_list
+
+    def _load_families(self) -> list[tuple[object, str]]:
         if self.family_group is None:
             return []
         families = []
-        for ep in entry_points(group=self.family_group):
+        for ep in installed(self.family_group):
             dist = ep.dist.name if ep.dist is not None else "unknown distribution"
             try:
                 families.append((ep.load(), f"{dist} ({ep.value})"))
@@ -85,7 +98,7 @@ class Registry(Generic[T]):
 
     def _entries(self) -> dict[str, list[Entry[T]]]:
         found: dict[str, list[Entry[T]]] = {}
-        for ep in entry_points(group=self.group):
+        for ep in installed(self.group):
             dist = ep.dist.name if ep.dist is not None else "unknown distribution"
             found.setdefault(ep.name, []).append(Entry(ep.name, f"{dist} ({ep.value})", ep))
         for name, entry in self._plugins.items():

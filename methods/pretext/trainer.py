@@ -16,20 +16,15 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass
-from typing import Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 import numpy as np
-import torch
-from torch import nn
-from uadbench.methods.pretext.network import PretextNetwork
-from uadbench.methods.pretext.paste import jitter_images
 
 from uadbench import ImageSet, Method
-from uadbench.backbones import build_backbone
-from uadbench.density import GaussianDensity, GaussianKDE, l2_normalise
 from uadbench.method import POSITIVE, Range, at_least
-from uadbench.metrics import auroc
-from uadbench.tensors import seeded_generator
+
+if TYPE_CHECKING:
+    import torch
 
 JITTER = 0.1
 """ColorJitter applied to every training image before it is augmented."""
@@ -87,6 +82,8 @@ class PretextMethod(Method):
 
     @classmethod
     def check_params(cls, params: PretextParams) -> None:
+        from uadbench.backbones import build_backbone
+
         super().check_params(params)
         if params.weights == "imagenet":
             build_backbone(params.backbone, params.weights)  # fails now, naming the file
@@ -98,6 +95,13 @@ class PretextMethod(Method):
         return None
 
     def fit(self, train: ImageSet, val: ImageSet | None = None) -> PretextMethod:
+        import torch
+        from torch import nn
+        from uadbench.methods.pretext.network import PretextNetwork
+        from uadbench.methods.pretext.paste import jitter_images
+
+        from uadbench.tensors import seeded_generator
+
         p, ctx = self.params, self.context
         device = ctx.device
         images = torch.from_numpy(np.ascontiguousarray(train.images)).to(device)
@@ -141,6 +145,8 @@ class PretextMethod(Method):
         return self
 
     def _train_mode(self) -> None:
+        from torch import nn
+
         self.network_.train()
         if self.params.freeze_batchnorm:
             for module in self.network_.backbone.modules():
@@ -148,6 +154,8 @@ class PretextMethod(Method):
                     module.eval()
 
     def _optimiser(self) -> tuple[torch.optim.Optimizer, torch.optim.lr_scheduler.LRScheduler]:
+        import torch
+
         p = self.params
         parameters = self.network_.parameters()
         if p.optimizer == "sgd":
@@ -162,21 +170,27 @@ class PretextMethod(Method):
             schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda _: 1.0)
         return optimizer, schedule
 
-    @torch.no_grad()
     def embed(self, images: np.ndarray) -> np.ndarray:
         """L2-normalised backbone embeddings of uint8 images ``(N, H, W)``."""
-        was_training = self.network_.training
-        self.network_.eval()
-        out = []
-        for start in range(0, len(images), self.embed_batch):
-            x = torch.from_numpy(np.ascontiguousarray(images[start : start + self.embed_batch]))
-            x = x.to(self.context.device).float().div_(255).unsqueeze(1)
-            out.append(self.network_.backbone(x).cpu())
-        if was_training:
-            self._train_mode()
-        return l2_normalise(torch.cat(out).numpy())
+        import torch
+
+        from uadbench.density import l2_normalise
+
+        with torch.no_grad():
+            was_training = self.network_.training
+            self.network_.eval()
+            out = []
+            for start in range(0, len(images), self.embed_batch):
+                x = torch.from_numpy(np.ascontiguousarray(images[start : start + self.embed_batch]))
+                x = x.to(self.context.device).float().div_(255).unsqueeze(1)
+                out.append(self.network_.backbone(x).cpu())
+            if was_training:
+                self._train_mode()
+            return l2_normalise(torch.cat(out).numpy())
 
     def _fit_densities(self, train: ImageSet) -> None:
+        from uadbench.density import GaussianDensity, GaussianKDE
+
         embeddings = self.embed(train.images)
         self.densities_ = {
             "kde": GaussianKDE(self.params.bandwidth).fit(embeddings),
@@ -190,6 +204,8 @@ class PretextMethod(Method):
     def _keep_if_better(
         self, best: tuple[float, Any], train: ImageSet, step: int
     ) -> tuple[float, Any]:
+        from uadbench.metrics import auroc
+
         peek = self.context.labelled_test
         assert peek is not None, "the runner gives labels to label-using parameters only"
         self._fit_densities(train)
@@ -199,28 +215,36 @@ class PretextMethod(Method):
             return value, copy.deepcopy(self.network_.state_dict())
         return best
 
-    @torch.no_grad()
     def _pretext_accuracy(self, val: ImageSet) -> float:
         """Label-free check on held-out normals: how often augmented copies are recognised."""
-        device = self.context.device
-        augment = self.augmentation(val)
-        generator = seeded_generator(self.context.seed + 1)
-        self.network_.eval()
-        correct = total = 0
-        for start in range(0, len(val), self.embed_batch):
-            indices = torch.arange(start, min(start + self.embed_batch, len(val)))
-            x = torch.from_numpy(np.ascontiguousarray(val.images[start : start + self.embed_batch]))
-            x = x.to(device).float() / 255
-            batch, labels = pretext_batch(x, augment(x, indices, generator)[0])
-            correct += int((self.network_(batch)[1].argmax(1) == labels).sum())
-            total += len(labels)
-        return correct / max(total, 1)
+        import torch
+
+        from uadbench.tensors import seeded_generator
+
+        with torch.no_grad():
+            device = self.context.device
+            augment = self.augmentation(val)
+            generator = seeded_generator(self.context.seed + 1)
+            self.network_.eval()
+            correct = total = 0
+            for start in range(0, len(val), self.embed_batch):
+                indices = torch.arange(start, min(start + self.embed_batch, len(val)))
+                x = torch.from_numpy(
+                    np.ascontiguousarray(val.images[start : start + self.embed_batch])
+                )
+                x = x.to(device).float() / 255
+                batch, labels = pretext_batch(x, augment(x, indices, generator)[0])
+                correct += int((self.network_(batch)[1].argmax(1) == labels).sum())
+                total += len(labels)
+            return correct / max(total, 1)
 
 
 def pretext_batch(
     originals: torch.Tensor, views: list[tuple[torch.Tensor, int]]
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Originals (class 0) and each augmented view (its class) as one ``(N, 1, H, W)`` batch."""
+    import torch
+
     batch = torch.cat([originals, *(view for view, _ in views)]).unsqueeze(1)
     labels = [torch.zeros(len(originals), dtype=torch.long)]
     labels += [torch.full((len(originals),), label, dtype=torch.long) for _, label in views]
@@ -230,6 +254,8 @@ def pretext_batch(
 def _batches(n: int, batch_size: int, steps: int, generator: torch.Generator):
     """``steps`` index batches over shuffled epochs of ``range(n)`` (the last, short batch of an
     epoch is folded into the next permutation)."""
+    import torch
+
     pending = torch.empty(0, dtype=torch.long)
     for _ in range(steps):
         while len(pending) < batch_size:
