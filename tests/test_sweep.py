@@ -153,3 +153,21 @@ def test_a_killed_ray_sweep_restarts_with_the_missing_cells_only(tmp_path):
     assert len(records) == 6 and all(r["status"] == "ok" for r in records.values())
     assert all(records[name]["started_at"] == started for name, started in before.items())
     assert f"skipped {len(before)}" in rerun.stderr
+
+
+def test_an_executor_of_ones_own_runs_the_cells(tmp_path):
+    from uadbench.executors import LocalExecutor
+
+    class Backwards(LocalExecutor):
+        """The cells last to first: an executor is a class with check, in_flight and run."""
+
+        def run(self, cells, cache_dir, plugins):
+            for finished in super().run(list(reversed(cells)), cache_dir, plugins):
+                order.append(finished.cell.seed)
+                yield finished
+
+    order: list[int] = []
+    status = run_sweep(
+        grid(tmp_path, ["mean-distance"], seeds=(0, 1, 2)), tmp_path / "c", Backwards()
+    )
+    assert (status.done, status.failed) == (3, []) and order == [2, 1, 0]

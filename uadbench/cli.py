@@ -59,6 +59,13 @@ CacheOption = Annotated[
     Path | None,
     typer.Option(help="Prepared-array cache; default $UADBENCH_CACHE_DIR or ~/.cache/uadbench."),
 ]
+SeedsOption = Annotated[str | None, typer.Option(help="Several seeds: 0,1,2 or 0-4.")]
+ParamOption = Annotated[
+    list[str], typer.Option("--param", help="Hyperparameter override key=value (repeatable).")
+]
+DataOptionOption = Annotated[
+    list[str], typer.Option("--data-option", help="Data set option key=value (repeatable).")
+]
 SkipOption = Annotated[
     bool, typer.Option(help="Leave out unreadable images (listed in the run record).")
 ]
@@ -124,7 +131,7 @@ def run(
         str, typer.Option(help="Data set name (see `uadbench datasets`).")
     ] = DEFAULT_DATASET,
     seed: Annotated[int | None, typer.Option(help="Seed of the run (default 0).")] = None,
-    seeds: Annotated[str | None, typer.Option(help="Several seeds: 0,1,2 or 0-4.")] = None,
+    seeds: SeedsOption = None,
     profile: Annotated[
         str, typer.Option(help="quick (this CPU) or paper (published recipe).")
     ] = "quick",
@@ -132,12 +139,8 @@ def run(
         int | None, typer.Option(help="Image side in pixels (default: the profile's).")
     ] = None,
     device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N.")] = "auto",
-    param: Annotated[
-        list[str], typer.Option("--param", help="Hyperparameter override key=value.")
-    ] = [],  # noqa: B006
-    data_option: Annotated[
-        list[str], typer.Option("--data-option", help="Data set option key=value.")
-    ] = [],  # noqa: B006
+    param: ParamOption = [],  # noqa: B006
+    data_option: DataOptionOption = [],  # noqa: B006
     results_dir: ResultsOption = DEFAULT_RESULTS,
     data_root: DataRootOption = None,
     cache_dir: CacheOption = None,
@@ -210,15 +213,13 @@ def sweep(
     ] = None,
     method: Annotated[list[str], typer.Option("--method", help="Method (repeatable).")] = [],  # noqa: B006
     dataset: Annotated[list[str], typer.Option("--dataset", help="Data set (repeatable).")] = [],  # noqa: B006
-    seeds: Annotated[str | None, typer.Option(help="Seeds: 0,1,2 or 0-4.")] = None,
+    seeds: SeedsOption = None,
     profile: Annotated[str | None, typer.Option(help="quick or paper.")] = None,
     image_size: Annotated[
         list[int], typer.Option("--image-size", help="Image size (repeatable).")
     ] = [],  # noqa: B006
-    param: Annotated[list[str], typer.Option("--param", help="Hyperparameter key=value.")] = [],  # noqa: B006
-    data_option: Annotated[
-        list[str], typer.Option("--data-option", help="Data set option key=value.")
-    ] = [],  # noqa: B006
+    param: ParamOption = [],  # noqa: B006
+    data_option: DataOptionOption = [],  # noqa: B006
     results_dir: Annotated[Path | None, typer.Option(help="Folder of run records.")] = None,
     data_root: DataRootOption = None,
     cache_dir: CacheOption = None,
@@ -235,6 +236,7 @@ def sweep(
     """Run every cell of a grid (methods x data sets x seeds) that has no finished record."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+    from uadbench.executors import executor_named
     from uadbench.prepare import default_cache_dir
     from uadbench.runner import parse_seeds
     from uadbench.sweep import Grid, GridError, load_grid, run_sweep
@@ -254,6 +256,12 @@ def sweep(
             "plugins": plugin or None,
             "skip_unreadable": skip_unreadable or None,
         }
+        cells_run_on = executor_named(
+            executor,
+            address=ray_address,
+            cpus_per_cell=cpus_per_cell,
+            gpus_per_cell=gpus_per_cell,
+        )
         if grid_file is not None:
             grid = load_grid(grid_file, **overrides)
         elif method and dataset:
@@ -281,15 +289,7 @@ def sweep(
             finished = status.done + status.skipped + len(status.failed)
             bar.update(task, total=status.total, completed=finished, description=status.line())
 
-        status = run_sweep(
-            grid,
-            cache_dir or default_cache_dir(),
-            executor,
-            ray_address,
-            cpus_per_cell,
-            gpus_per_cell,
-            show,
-        )
+        status = run_sweep(grid, cache_dir or default_cache_dir(), cells_run_on, show)
     _show_leaderboard(grid.results_dir, "table", set(grid.datasets), strict=False)
     err.print(status.line(), highlight=False, markup=False)
     for cell, message in status.failed:
@@ -319,7 +319,7 @@ def _show_leaderboard(
 ) -> None:
     """Print the board; unreadable record files are named, and (``strict``) exit 1."""
     from uadbench.leaderboard import build_leaderboard
-    from uadbench.leaderboard_export import print_table, to_csv, to_json, to_latex, to_markdown
+    from uadbench.leaderboard_export import WRITERS, print_table
     from uadbench.records import scan_records
 
     records, unreadable = scan_records(results_dir)
@@ -330,8 +330,7 @@ def _show_leaderboard(
     if format == "table":
         print_table(board, out)
     else:
-        writers = {"csv": to_csv, "markdown": to_markdown, "latex": to_latex, "json": to_json}
-        sys.stdout.write(writers[format](board))
+        sys.stdout.write(WRITERS[format](board))
     if not records and not unreadable:
         err.print(
             f"no run records under {results_dir / 'runs'}; start one with `uadbench run`",
@@ -467,9 +466,7 @@ def contact_sheet(
     overlay: Annotated[
         str | None, typer.Option(help="A per-image extra to draw over the images, e.g. lung_mask.")
     ] = None,
-    data_option: Annotated[
-        list[str], typer.Option("--data-option", help="Data set option key=value.")
-    ] = [],  # noqa: B006
+    data_option: DataOptionOption = [],  # noqa: B006
     data_root: DataRootOption = None,
     cache_dir: CacheOption = None,
     plugin: PluginOption = [],  # noqa: B006

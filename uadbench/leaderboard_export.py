@@ -11,12 +11,12 @@ from __future__ import annotations
 import csv
 import io
 import json
+from collections.abc import Callable
 from typing import Any
 
 from uadbench.leaderboard import ALPHA, METRICS, WARNING_MARK, Leaderboard, Row, distinctions
 from uadbench.operating_point import VAL_PERCENTILE
 
-FORMATS = ("table", "csv", "markdown", "latex", "json")
 LEGEND = (
     "AUROC, AP: mean ± sample std over seeds (one seed: no std). 95% CI: stratified bootstrap of "
     f"the mean AUROC over test images. Sens/spec/F1: threshold at the {VAL_PERCENTILE:.0f}th "
@@ -331,3 +331,15 @@ def print_table(board: Leaderboard, console: Any = None) -> None:
 def _one_line(message: str, limit: int = 160) -> str:
     line = " ".join(message.split())
     return line if len(line) <= limit else line[: limit - 1] + "…"
+
+
+WRITERS: dict[str, Callable[[Leaderboard], str]] = {
+    "csv": to_csv,
+    "markdown": to_markdown,
+    "latex": to_latex,
+    "json": to_json,
+}
+"""Output formats (``--format``) and their writers: a new format is one entry."""
+
+FORMATS = ("table", *WRITERS)
+"""Every format: the terminal table and the writers."""

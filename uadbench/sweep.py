@@ -20,16 +20,14 @@ problem (a missing data set, an unreadable image, a full disk) fails only the ce
 each with a failure record. A failed cell (including a worker killed for memory) is reported at
 the end; the other cells still run.
 
-Executors: ``local`` runs the cells one after another in this process; ``ray`` submits each
-cell as a Ray task asking for ``cpus_per_cell`` CPUs and ``gpus_per_cell`` GPUs, on a local Ray
-instance or the cluster at ``ray_address``.
+Where the cells run is an executor (``uadbench.executors``): ``local``, one after another in
+this process, or ``ray``, each cell a Ray task.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import sys
-import traceback
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -42,20 +40,18 @@ else:  # Python 3.10
 
 from uadbench import registry
 from uadbench.errors import ParameterError, UserError, one_line
+from uadbench.executors import Executor, executor_named
 from uadbench.fingerprint import DataSource, resolve
 from uadbench.prepare import check_cache_dir, prepare
 from uadbench.runner import (
     Outcome,
     PlannedRun,
     RunRequest,
-    execute,
     finished_record,
     parse_seeds,
     plan,
     record_failure,
 )
-
-EXECUTORS = ("local", "ray")
 
 
 class GridError(ParameterError):
@@ -264,7 +260,7 @@ def _resolved(
                 sources[key] = one_line(str(error))
         source = sources[key]
         if isinstance(source, str):
-            _count(status, cell, record_failure(cell, source))
+            _count(status, cell, *_status_of(record_failure(cell, source)))
             continue
         try:
             done = finished_record(cell, source) is not None
@@ -305,24 +301,25 @@ def prepare_once(
         if outcomes[key] is None:
             ready.append(cell)
         else:
-            _count(status, cell, record_failure(cell, f"preparing the data: {outcomes[key]}"))
+            _count(
+                status,
+                cell,
+                *_status_of(record_failure(cell, f"preparing the data: {outcomes[key]}")),
+            )
     return ready
 
 
 def run_sweep(
     grid: Grid,
     cache_dir: Path,
-    executor: str = "local",
-    ray_address: str | None = None,
-    cpus_per_cell: float = 1,
-    gpus_per_cell: float = 0,
+    executor: Executor | str = "local",
     on_change: Callable[[SweepStatus], None] | None = None,
 ) -> SweepStatus:
-    """Run every cell without a finished record; return how it went."""
-    if executor not in EXECUTORS:
-        raise GridError(f"unknown executor {executor!r}; choose {' or '.join(EXECUTORS)}")
-    if executor == "ray":
-        _ray()
+    """Run every cell without a finished record on ``executor`` (one, or a name of
+    ``EXECUTORS`` with its default options); return how it went."""
+    if isinstance(executor, str):
+        executor = executor_named(executor)
+    executor.check()
     check_cache_dir(cache_dir)
     cells = plan_grid(grid)
     status = SweepStatus(total=len(cells))
@@ -330,119 +327,23 @@ def run_sweep(
     todo = _resolved(cells, cache_dir, status)
     notify(status)
     todo = prepare_once(todo, cache_dir, status)
+    status.running = executor.in_flight(len(todo))
     notify(status)
-    if executor == "local":
-        for cell in todo:
-            status.running = 1
-            notify(status)
-            _count(status, cell, execute(cell, cache_dir))
-            status.running = 0
-            notify(status)
-    else:
-        _run_on_ray(
-            grid, todo, cache_dir, status, notify, ray_address, cpus_per_cell, gpus_per_cell
-        )
+    for finished in executor.run(todo, cache_dir, list(grid.plugins)):
+        _count(status, finished.cell, finished.status, finished.message)
+        status.running = finished.running
+        notify(status)
     return status
 
 
-def _count(status: SweepStatus, cell: PlannedRun, outcome: Outcome) -> None:
-    if outcome.status in ("failed", "busy"):
-        status.failed.append((cell, outcome.message))
-    elif outcome.status == "skipped":
+def _count(status: SweepStatus, cell: PlannedRun, outcome: str, message: str = "") -> None:
+    if outcome in ("failed", "busy"):
+        status.failed.append((cell, message))
+    elif outcome == "skipped":
         status.skipped += 1
     else:
         status.done += 1
 
 
-def _ray() -> Any:
-    """The ``ray`` module; ``GridError`` saying how to install it when it is missing."""
-    try:
-        import ray
-    except ImportError:
-        raise GridError("the ray executor needs Ray: pip install 'uadbench[ray]'") from None
-    return ray
-
-
-def _run_on_ray(
-    grid: Grid,
-    todo: list[PlannedRun],
-    cache_dir: Path,
-    status: SweepStatus,
-    notify: Callable[[SweepStatus], None],
-    address: str | None,
-    cpus: float,
-    gpus: float,
-) -> None:
-    ray = _ray()
-    import torch
-
-    started_here = not ray.is_initialized()
-    if started_here:
-        ray.init(
-            address=address, include_dashboard=False, log_to_driver=False, configure_logging=False
-        )
-    task = ray.remote(_ray_cell).options(num_cpus=cpus, num_gpus=gpus, max_retries=0)
-    threads = torch.get_num_threads()
-    pending = {
-        task.remote(
-            _cell_request(cell), cell.seed, str(cache_dir), list(grid.plugins), threads
-        ): cell
-        for cell in todo
-    }
-    status.running = len(pending)
-    notify(status)
-    try:
-        while pending:
-            ready, _ = ray.wait(list(pending), num_returns=1)
-            cell = pending.pop(ready[0])
-            status.running = len(pending)
-            try:
-                outcome_status, message = ray.get(ready[0])
-            except Exception as error:  # the worker died: out of memory, killed, crashed
-                cause = one_line(str(error).strip().splitlines()[-1] if str(error) else "")
-                outcome_status, message = (
-                    "failed",
-                    f"the worker running this cell died: {type(error).__name__}: {cause[:300]}",
-                )
-                record_failure(cell, message, str(error))
-            if outcome_status in ("failed", "busy"):
-                status.failed.append((cell, message))
-            elif outcome_status == "skipped":
-                status.skipped += 1
-            else:
-                status.done += 1
-            notify(status)
-    finally:
-        if started_here:
-            ray.shutdown()
-
-
-def _cell_request(cell: PlannedRun) -> dict[str, Any]:
-    """A cell as plain data (sent to a worker, which plans it again)."""
-    request = cell.request
-    return {**dataclasses.asdict(request), "seeds": [cell.seed]}
-
-
-def _ray_cell(
-    request: dict[str, Any], seed: int, cache_dir: str, plugins: list[str], threads: int
-) -> tuple[str, str]:
-    """One cell in a Ray worker, with the driver's torch thread count (same numbers as local)."""
-    import torch
-
-    torch.set_num_threads(threads)
-    registry.load_plugins(plugins)
-    values = {**request, "seeds": (seed,)}
-    for key in ("data_root", "results_dir"):
-        if values[key] is not None:
-            values[key] = Path(values[key])
-    try:
-        [planned] = plan(RunRequest(**values))
-    except UserError as error:  # e.g. a plugin that this worker cannot import
-        return "failed", f"planning the cell on its worker: {one_line(str(error))}"
-    try:
-        outcome = execute(planned, Path(cache_dir))
-    except Exception as error:  # execute records failures itself: this is a bug in uadbench
-        trace = traceback.format_exc()
-        record_failure(planned, f"a uadbench bug: {type(error).__name__}: {error}", trace)
-        return "failed", f"a uadbench bug, traceback in {planned.path}: {type(error).__name__}"
+def _status_of(outcome: Outcome) -> tuple[str, str]:
     return outcome.status, outcome.message
