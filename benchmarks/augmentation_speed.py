@@ -32,12 +32,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from reference_style_anatpaste import anatpaste_one
 from uadbench.methods.anatpaste import QUICK
 from uadbench.methods.anatpaste_augmentation import AnatPasteAugmentation
+from uadbench.methods.lung_mask import lung_mask
 from uadbench.methods.pretext.network import PretextNetwork
 from uadbench.methods.pretext.trainer import pretext_batch
 
-from uadbench.lung_mask import lung_mask
-from uadbench.prepare import prepare
-from uadbench.readers.zhanglab import ZhangLab
+from uadbench.data.prepare import prepare
+from uadbench.data.readers.zhanglab import ZhangLab
 
 BATCH = 64
 

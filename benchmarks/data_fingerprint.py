@@ -22,10 +22,10 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from uadbench.dataset import validate_split_table
-from uadbench.fingerprint import resolve
-from uadbench.prepare import prepare
-from uadbench.readers.zhanglab import ZhangLab
+from uadbench.contracts.dataset import validate_split_table
+from uadbench.data.fingerprint import resolve
+from uadbench.data.prepare import prepare
+from uadbench.data.readers.zhanglab import ZhangLab
 
 REPEATS = 5
 

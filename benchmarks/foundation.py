@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from uadbench.phantom import FINDINGS, ChestPhantom
+from uadbench.data.readers.phantom import FINDINGS, ChestPhantom
 
 
 def wall(command: list[str], env: dict[str, str], cwd: Path) -> float:

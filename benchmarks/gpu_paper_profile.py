@@ -23,13 +23,13 @@ import numpy as np
 import torch
 from uadbench.methods.anatpaste import PAPER
 from uadbench.methods.anatpaste_augmentation import AnatPasteAugmentation
+from uadbench.methods.lung_mask import lung_mask
 from uadbench.methods.pretext.network import PretextNetwork
 from uadbench.methods.pretext.paste import jitter_images
 from uadbench.methods.pretext.trainer import pretext_batch
 
-from uadbench.lung_mask import lung_mask
-from uadbench.prepare import prepare
-from uadbench.readers.zhanglab import ZhangLab
+from uadbench.data.prepare import prepare
+from uadbench.data.readers.zhanglab import ZhangLab
 
 
 def main() -> None:

@@ -31,14 +31,14 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from uadbench.methods.densities import GaussianDensity, KNNCosine
 from uadbench.methods.imagenet_gaussian import ImageNetGaussian
 
-from uadbench.delong import compare
-from uadbench.density import GaussianDensity, KNNCosine
-from uadbench.metrics import auroc, auroc_interval
-from uadbench.prepare import prepare
-from uadbench.readers.zhanglab import ZhangLab
-from uadbench.split_files import read_split_file
+from uadbench.data.prepare import prepare
+from uadbench.data.readers.zhanglab import ZhangLab
+from uadbench.data.split_files import read_split_file
+from uadbench.statistics.delong import compare
+from uadbench.statistics.metrics import auroc, auroc_interval
 
 VERSION_1_LEVELS = slice(2, 8)
 """Version 1's levels among version 2's (stem, blocks 0 to 6, head) for EfficientNet-Lite0."""

@@ -10,8 +10,7 @@ import random
 import numpy as np
 from PIL import Image, ImageChops, ImageDraw, ImageFilter
 from torchvision.transforms import ColorJitter
-
-from uadbench.lung_mask import lung_mask
+from uadbench.methods.lung_mask import lung_mask
 
 JITTER = ColorJitter(0.1, 0.1, 0.1, 0.1)
 

@@ -24,8 +24,7 @@ from pathlib import Path
 
 import torch
 import torchvision
-
-from uadbench.backbones import RESNET18_FILE
+from uadbench.methods.backbones import RESNET18_FILE
 
 MODELS = ("anomalib-fastflow", "anomalib-reverse-distillation")
 

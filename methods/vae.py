@@ -19,7 +19,7 @@ import numpy as np
 from uadbench.methods.reconstruction import ReconstructionMethod
 
 from uadbench import ImageSet
-from uadbench.method import at_least
+from uadbench.contracts.method import at_least
 
 if TYPE_CHECKING:
     import torch
@@ -64,8 +64,7 @@ class VAE(ReconstructionMethod):
     def fit(self, train: ImageSet, val: ImageSet | None = None) -> VAE:
         import torch
         from uadbench.methods.reconstruction_nets import ConvVAE, epoch_batches
-
-        from uadbench.tensors import seeded_generator, to_signed_unit
+        from uadbench.methods.tensors import seeded_generator, to_signed_unit
 
         p, ctx = self.params, self.context
         self.model_ = ConvVAE(p.image_size, p.latent_dim, p.base_width).to(ctx.device)
@@ -97,8 +96,7 @@ class VAE(ReconstructionMethod):
 
     def score_variants(self, images: np.ndarray) -> dict[str, np.ndarray]:
         import torch
-
-        from uadbench.tensors import batched_map
+        from uadbench.methods.tensors import batched_map
 
         def both(x: torch.Tensor) -> torch.Tensor:
             _, error, kl = self._loss_terms(x, sample=False)

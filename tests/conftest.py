@@ -74,8 +74,7 @@ def resnet18_file(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.
     """A stand-in for torchvision's ResNet-18 file in a private torch cache."""
     import torch
     import torchvision
-
-    from uadbench.backbones import RESNET18_FILE
+    from uadbench.methods.backbones import RESNET18_FILE
 
     home = tmp_path_factory.mktemp("torch-home")
     monkeypatch.setenv("TORCH_HOME", str(home))

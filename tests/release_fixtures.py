@@ -12,7 +12,7 @@ from PIL import Image
 
 def chest(seed: int, size: int = 48, abnormal: bool = False) -> np.ndarray:
     """A small 8-bit image: a phantom chest, brighter in the middle when abnormal."""
-    from uadbench.phantom import ChestPhantom
+    from uadbench.data.readers.phantom import ChestPhantom
 
     image = ChestPhantom.sample(np.random.default_rng(seed), "nodule" if abnormal else None)
     return image.render(size)[0]

@@ -1,6 +1,6 @@
 import pytest
 
-from uadbench.runner import RunRequest, execute, plan
+from uadbench.running.runner import RunRequest, execute, plan
 
 from .conftest import TINY_SYNTHETIC
 

@@ -9,11 +9,11 @@ import pytest
 import torch
 import torchvision
 from uadbench.methods.anomalib_bridge import _offline_backbones
+from uadbench.methods.backbones import RESNET18_FILE, WeightsNotFoundError
 
 from uadbench import registry
-from uadbench.backbones import RESNET18_FILE, WeightsNotFoundError
 from uadbench.registry import UnknownNameError
-from uadbench.runner import RunRequest, execute, plan
+from uadbench.running.runner import RunRequest, execute, plan
 
 from .conftest import TINY_SYNTHETIC
 
@@ -99,7 +99,7 @@ def test_the_family_lists_and_plans_its_models_without_importing_anomalib():
     code = (
         "import sys\n"
         "from uadbench import registry\n"
-        "from uadbench.runner import RunRequest, plan\n"
+        "from uadbench.running.runner import RunRequest, plan\n"
         "names = registry.methods.names()\n"
         "assert {'anomalib-padim', 'anomalib-reverse-distillation'} <= set(names), names\n"
         "plan(RunRequest(method='anomalib-padim', dataset='synthetic'))\n"

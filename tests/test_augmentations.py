@@ -7,10 +7,10 @@ from PIL import Image, ImageDraw
 from scipy import ndimage
 from uadbench.methods.anatpaste_augmentation import AnatPasteAugmentation
 from uadbench.methods.cutpaste_augmentation import VARIANTS, CutPasteAugmentation
+from uadbench.methods.lung_mask import lung_mask
 from uadbench.methods.pretext.paste import blurred_shape
 
-from uadbench.lung_mask import lung_mask
-from uadbench.phantom import ChestPhantom
+from uadbench.data.readers.phantom import ChestPhantom
 
 
 def phantoms(n: int = 12, size: int = 64) -> tuple[torch.Tensor, torch.Tensor]:

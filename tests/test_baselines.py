@@ -4,7 +4,7 @@ import pytest
 import torch
 from uadbench.methods.reconstruction_nets import collapse_warning
 
-from uadbench.runner import RunRequest, execute, plan
+from uadbench.running.runner import RunRequest, execute, plan
 
 from .conftest import TINY_SYNTHETIC
 

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import roc_auc_score
 
-from uadbench.delong import auc_covariance, compare, holm
+from uadbench.statistics.delong import auc_covariance, compare, holm
 
 
 def brute_force(labels: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -25,7 +25,7 @@ import pytest
 import torch
 from PIL import Image
 
-from uadbench.records import SCHEMA_NAME, SCHEMA_VERSION
+from uadbench.running.records import SCHEMA_NAME, SCHEMA_VERSION
 
 from . import release_fixtures as fx
 from .commands import FAULTS, MEAN, TINY, invoke, mean_distance, steady, tiny
@@ -523,7 +523,7 @@ def test_a_disk_too_small_for_even_the_first_record_stops_before_any_work(result
 def test_a_failed_final_write_saves_the_whole_record_elsewhere(results, tmp_path, monkeypatch):
     import errno
 
-    import uadbench.runner as runner
+    import uadbench.running.runner as runner
 
     real = runner.write_record
 
@@ -708,8 +708,8 @@ def test_other_cells_run_side_by_side_in_one_folder(results, tmp_path):
 
 
 def test_an_abandoned_staging_folder_is_removed_by_the_next_build(tmp_path):
-    from uadbench.prepare import prepare
-    from uadbench.readers.synthetic import SyntheticChest
+    from uadbench.data.prepare import prepare
+    from uadbench.data.readers.synthetic import SyntheticChest
 
     data = SyntheticChest.from_settings(None, TINY_SYNTHETIC)
     folder = prepare(data, 16, tmp_path).folder
@@ -726,8 +726,8 @@ def test_an_abandoned_staging_folder_is_removed_by_the_next_build(tmp_path):
 
 
 def test_a_cache_array_cut_short_is_rebuilt(tmp_path):
-    from uadbench.prepare import prepare
-    from uadbench.readers.synthetic import SyntheticChest
+    from uadbench.data.prepare import prepare
+    from uadbench.data.readers.synthetic import SyntheticChest
 
     data = SyntheticChest.from_settings(None, TINY_SYNTHETIC)
     first = prepare(data, 16, tmp_path)
@@ -740,7 +740,7 @@ def test_a_cache_array_cut_short_is_rebuilt(tmp_path):
 
 def test_a_fixed_unreadable_image_is_read_again(tmp_path):
     from uadbench import registry
-    from uadbench.prepare import prepare
+    from uadbench.data.prepare import prepare
 
     root = folder_data(tmp_path)
     image = root / "test" / "abnormal" / "1.png"
@@ -774,7 +774,7 @@ def test_brackets_in_a_message_are_printed(results, monkeypatch):
 def test_a_bug_keeps_its_traceback(results, tmp_path):
     plugin = tmp_path / "buggy.py"
     plugin.write_text(
-        "from uadbench.readers.synthetic import SyntheticChest\n"
+        "from uadbench.data.readers.synthetic import SyntheticChest\n"
         "class Buggy(SyntheticChest):\n"
         "    name = 'buggy'\n"
         "    def split_table(self):\n"
@@ -813,8 +813,8 @@ def test_an_unusable_file_where_the_record_goes_is_left_alone(tampered):
 
 def test_files_changed_while_being_prepared_are_never_cached(tmp_path):
     from uadbench import registry
-    from uadbench.fingerprint import resolve
-    from uadbench.prepare import DataChangedError, prepare
+    from uadbench.data.fingerprint import resolve
+    from uadbench.data.prepare import DataChangedError, prepare
 
     root = folder_data(tmp_path)
     dataset = registry.datasets.get("folder")(root)
@@ -828,8 +828,8 @@ def test_files_changed_while_being_prepared_are_never_cached(tmp_path):
 
 def test_a_split_file_changed_after_planning_fails_its_run(tmp_path, plugin_file):
     from uadbench import registry
-    from uadbench.readers import zhanglab
-    from uadbench.runner import RunRequest, execute, plan
+    from uadbench.data.readers import zhanglab
+    from uadbench.running.runner import RunRequest, execute, plan
 
     registry.load_plugin(str(plugin_file))
     release = fx.zhanglab_release(tmp_path / "zl")
@@ -878,10 +878,10 @@ def test_old_records_that_scored_other_images_are_named(tampered):
 
 
 def test_an_image_left_out_is_read_again_once_it_reads(tmp_path, monkeypatch):
-    import uadbench.dataset as dataset_module
+    import uadbench.contracts.dataset as dataset_module
     from uadbench import registry
-    from uadbench.image_files import ImageReadError
-    from uadbench.prepare import prepare
+    from uadbench.data.image_files import ImageReadError
+    from uadbench.data.prepare import prepare
 
     root = folder_data(tmp_path)
     folder = registry.datasets.get("folder")

@@ -89,7 +89,7 @@ def test_1_the_same_data_set_under_another_root_is_another_run(tmp_path):
 
 def test_1_a_changed_source_never_reuses_the_cache(tmp_path):
     from uadbench import registry
-    from uadbench.prepare import prepare
+    from uadbench.data.prepare import prepare
 
     root = fx.folder_tree(tmp_path / "mine", n_train=10)
     first = prepare(registry.datasets.get("folder")(root), 16, tmp_path / "cache")
@@ -267,9 +267,9 @@ def test_5_changed_parameters_are_in_the_row_name_in_every_format_and_figure(tmp
         text = board.stdout.replace("\\_", "_")  # LaTeX escapes underscores
         assert name in text and "mean-distance [image_size=16]" in text, fmt
 
-    from uadbench import plots
-    from uadbench.leaderboard import build_leaderboard
-    from uadbench.records import scan_records
+    from uadbench.outputs import plots
+    from uadbench.outputs.leaderboard import build_leaderboard
+    from uadbench.running.records import scan_records
 
     shown = []
     real = plots.save_figure
@@ -316,7 +316,7 @@ def test_6_a_grid_list_given_as_a_string_is_refused(tmp_path):
 
 
 def test_6_a_grid_seed_range_is_read_as_on_the_command_line(tmp_path):
-    from uadbench.sweep import load_grid
+    from uadbench.running.sweep import load_grid
 
     grid = tmp_path / "grid.toml"
     grid.write_text('methods = ["ae"]\ndatasets = ["synthetic"]\nseeds = "0-2"\n')
@@ -422,7 +422,7 @@ def test_9_a_full_disk_at_the_final_write_says_so_and_keeps_the_scores(tmp_path,
             raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
         return real(path, write)
 
-    import uadbench.records as records_module
+    import uadbench.running.records as records_module
 
     monkeypatch.setattr(records_module, "write_atomically", disk_full_for_finished_records)
     result = run_mean_distance(results, *TINY)
@@ -450,7 +450,7 @@ def test_datasets_says_found_incomplete_missing_unrecognised_or_refused(tmp_path
     data = tmp_path / "data"
     release = fx.zhanglab_release(data / "zhanglab", n_train=12)
     split = tmp_path / "split.csv"
-    from uadbench.readers import zhanglab
+    from uadbench.data.readers import zhanglab
 
     zhanglab.build_split(release).to_csv(split, index=False)
     (data / "chexpert").mkdir(parents=True)  # a folder, but no CheXpert release in it
@@ -467,7 +467,7 @@ def test_datasets_says_found_incomplete_missing_unrecognised_or_refused(tmp_path
     assert "holds no CheXpert train.csv" in found.stdout
 
     from uadbench import registry
-    from uadbench.availability import check_availability
+    from uadbench.data.availability import check_availability
 
     def zhanglab_state(**options: str):
         dataset = registry.datasets.get("zhanglab").from_settings(data, options)
@@ -486,9 +486,9 @@ def test_datasets_says_found_incomplete_missing_unrecognised_or_refused(tmp_path
 
 
 def test_5_rows_apart_only_by_skip_unreadable_are_told_apart(tmp_path):
-    from uadbench import plots
-    from uadbench.leaderboard import build_leaderboard
-    from uadbench.records import scan_records
+    from uadbench.outputs import plots
+    from uadbench.outputs.leaderboard import build_leaderboard
+    from uadbench.running.records import scan_records
 
     results = tmp_path / "results"
     assert run_mean_distance(results, *TINY).exit_code == 0

@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
+from uadbench.methods.lung_mask import drop_small_regions, lung_mask
 
-from uadbench.lung_mask import drop_small_regions, lung_mask
-from uadbench.phantom import FINDINGS, ChestPhantom
+from uadbench.data.readers.phantom import FINDINGS, ChestPhantom
 
 
 def iou(a: np.ndarray, b: np.ndarray) -> float:

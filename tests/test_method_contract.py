@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from uadbench import ImageSet, Method
-from uadbench.method import check_method_class, replace_params
+from uadbench.contracts.method import check_method_class, replace_params
 
 
 @dataclass(frozen=True)

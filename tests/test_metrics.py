@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import roc_auc_score
 
-from uadbench.metrics import (
+from uadbench.statistics.metrics import (
     auroc_interval,
     image_metrics,
     resampled_auroc,

@@ -81,7 +81,7 @@ def test_the_installed_package_runs_the_default_job_from_another_folder(installe
             python,
             "-c",
             (
-                "import uadbench, uadbench.split_files as s, uadbench.published as p, "
+                "import uadbench, uadbench.data.split_files as s, uadbench.outputs.published as p, "
                 "importlib.util as u, json; from uadbench import registry; "
                 "print(json.dumps([uadbench.__file__, str(s.splits_dir()), p.TABLE.is_file(), "
                 "registry.methods.get('ae').__module__, u.find_spec('methods') is None, "

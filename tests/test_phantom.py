@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 from scipy import ndimage
 
-from uadbench.phantom import FINDINGS, ChestPhantom
+from uadbench.data.readers.phantom import FINDINGS, ChestPhantom
 
 
 def render(seed: int, finding: str | None = None, size: int = 128):

@@ -5,11 +5,16 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from uadbench.dataset import DataNotFoundError, Dataset, SplitTableError, validate_split_table
-from uadbench.extras import register_extra
-from uadbench.image_files import ImageReadError
-from uadbench.prepare import prepare
-from uadbench.readers.synthetic import SyntheticChest
+from uadbench.contracts.dataset import (
+    DataNotFoundError,
+    Dataset,
+    SplitTableError,
+    validate_split_table,
+)
+from uadbench.contracts.extras import register_extra
+from uadbench.data.image_files import ImageReadError
+from uadbench.data.prepare import prepare
+from uadbench.data.readers.synthetic import SyntheticChest
 
 from .conftest import TINY_SYNTHETIC
 

@@ -6,12 +6,12 @@ import numpy as np
 import pytest
 import torch
 from typer.testing import CliRunner
+from uadbench.methods.backbones import WeightsNotFoundError, build_backbone
 from uadbench.methods.pretext.network import PretextNetwork
 
-from uadbench.backbones import WeightsNotFoundError, build_backbone
 from uadbench.cli import app
 from uadbench.registry import methods
-from uadbench.runner import RunRequest, execute, plan
+from uadbench.running.runner import RunRequest, execute, plan
 
 from .conftest import TINY_SYNTHETIC
 

@@ -8,11 +8,11 @@ import pandas as pd
 import pytest
 
 from uadbench import registry
-from uadbench.dataset import DataNotFoundError, SplitTableError, validate_split_table
-from uadbench.image_files import ImageReadError, read_dicom
-from uadbench.prepare import prepare
-from uadbench.readers import chexpert, rsna, vindr, zhanglab
-from uadbench.runner import RunRequest, execute, plan
+from uadbench.contracts.dataset import DataNotFoundError, SplitTableError, validate_split_table
+from uadbench.data.image_files import ImageReadError, read_dicom
+from uadbench.data.prepare import prepare
+from uadbench.data.readers import chexpert, rsna, vindr, zhanglab
+from uadbench.running.runner import RunRequest, execute, plan
 
 from . import release_fixtures as fx
 

@@ -10,10 +10,10 @@ import pytest
 from typer.testing import CliRunner
 
 from uadbench.cli import app
-from uadbench.medad import read_medad_json
-from uadbench.prepare import prepare
-from uadbench.readers.zhanglab import ZhangLab
-from uadbench.split_files import read_split_file
+from uadbench.data.prepare import prepare
+from uadbench.data.readers.medad import read_medad_json
+from uadbench.data.readers.zhanglab import ZhangLab
+from uadbench.data.split_files import read_split_file
 
 pytestmark = pytest.mark.realdata
 REPO = Path(__file__).resolve().parents[1]

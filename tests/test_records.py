@@ -7,7 +7,7 @@ import pytest
 
 from uadbench.atomic import write_atomically
 from uadbench.processes import process_info
-from uadbench.records import SCHEMA, scan_records, write_record
+from uadbench.running.records import SCHEMA, scan_records, write_record
 
 LINUX = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
 

@@ -7,9 +7,9 @@ from typer.testing import CliRunner
 
 from uadbench import registry
 from uadbench.cli import app
-from uadbench.leaderboard import build_leaderboard
-from uadbench.records import scan_records
-from uadbench.runner import RunRequest, execute, plan
+from uadbench.outputs.leaderboard import build_leaderboard
+from uadbench.running.records import scan_records
+from uadbench.running.runner import RunRequest, execute, plan
 
 from .conftest import TINY_SYNTHETIC
 
@@ -79,7 +79,7 @@ def test_every_export_format(results):
 def test_terminal_table_keeps_names_and_settings_readable(results, width):
     from rich.console import Console
 
-    from uadbench.leaderboard_export import print_table
+    from uadbench.outputs.exports import print_table
 
     console = Console(width=width, record=True)
     print_table(build_leaderboard(scan_records(results)[0]), console)
@@ -113,7 +113,7 @@ def test_empty_results_are_said_so(tmp_path):
 
 
 def test_published_numbers_only_beside_the_same_split():
-    from uadbench.published import published_for
+    from uadbench.outputs.published import published_for
 
     assert published_for("zhanglab", "official", "cutpaste").auroc == 73.9
     assert published_for("zhanglab", "uadbench-v1", "cutpaste") is None

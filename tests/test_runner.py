@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from uadbench import registry
-from uadbench.records import scan_records
-from uadbench.runner import ResultsDirError, RunRequest, execute, plan
+from uadbench.running.records import scan_records
+from uadbench.running.runner import ResultsDirError, RunRequest, execute, plan
 
 from .conftest import TINY_SYNTHETIC
 

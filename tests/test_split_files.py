@@ -4,8 +4,8 @@ import gzip
 
 import pytest
 
-from uadbench.dataset import SplitTableError, validate_split_table
-from uadbench.split_files import read_split_file, splits_dir, write_split_file
+from uadbench.contracts.dataset import SplitTableError, validate_split_table
+from uadbench.data.split_files import read_split_file, splits_dir, write_split_file
 
 COMMITTED = ["zhanglab", "chexpert", "rsna", "vindr"]
 

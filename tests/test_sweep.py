@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from uadbench.sweep import Grid, load_grid, run_sweep
+from uadbench.running.sweep import Grid, load_grid, run_sweep
 
 from .conftest import PLUGINS, TINY_SYNTHETIC
 
@@ -156,7 +156,7 @@ def test_a_killed_ray_sweep_restarts_with_the_missing_cells_only(tmp_path):
 
 
 def test_an_executor_of_ones_own_runs_the_cells(tmp_path):
-    from uadbench.executors import LocalExecutor
+    from uadbench.running.executors import LocalExecutor
 
     class Backwards(LocalExecutor):
         """The cells last to first: an executor is a class with check, in_flight and run."""

@@ -1,8 +1,9 @@
 """uadbench: an open benchmark for unsupervised anomaly detection in chest radiographs.
 
 The public API is what a plugin author needs: ``Method`` and its ``RunContext`` and ``ImageSet``,
-and ``Dataset``. See ``uadbench.method`` and ``uadbench.dataset`` for the contracts. They are
-imported when first asked for, so that the command line starts without NumPy.
+and ``Dataset``. See ``uadbench.contracts.method`` and ``uadbench.contracts.dataset`` for the
+contracts. They are imported when first asked for, so that the command line starts without
+NumPy.
 """
 
 from __future__ import annotations
@@ -14,11 +15,11 @@ __all__ = ["Dataset", "ImageSet", "LabelledImages", "Method", "RunContext"]
 __version__ = "0.1.0"
 
 _HOMES = {
-    "Dataset": "uadbench.dataset",
-    "ImageSet": "uadbench.method",
-    "LabelledImages": "uadbench.method",
-    "Method": "uadbench.method",
-    "RunContext": "uadbench.method",
+    "Dataset": "uadbench.contracts.dataset",
+    "ImageSet": "uadbench.contracts.method",
+    "LabelledImages": "uadbench.contracts.method",
+    "Method": "uadbench.contracts.method",
+    "RunContext": "uadbench.contracts.method",
 }
 
 

@@ -152,10 +152,10 @@ def run(
 ) -> None:
     """Run a method on a data set for one or more seeds, record it, print the leaderboard."""
     from uadbench import registry
+    from uadbench.contracts.progress import RichProgress
+    from uadbench.data.prepare import default_cache_dir
     from uadbench.errors import ParameterError
-    from uadbench.prepare import default_cache_dir
-    from uadbench.progress import RichProgress
-    from uadbench.runner import RunRequest, execute, parse_seeds, plan
+    from uadbench.running.runner import RunRequest, execute, parse_seeds, plan
 
     cache = cache_dir or default_cache_dir()
     with _user_errors():
@@ -236,10 +236,10 @@ def sweep(
     """Run every cell of a grid (methods x data sets x seeds) that has no finished record."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from uadbench.executors import executor_named
-    from uadbench.prepare import default_cache_dir
-    from uadbench.runner import parse_seeds
-    from uadbench.sweep import Grid, GridError, load_grid, run_sweep
+    from uadbench.data.prepare import default_cache_dir
+    from uadbench.running.executors import executor_named
+    from uadbench.running.runner import parse_seeds
+    from uadbench.running.sweep import Grid, GridError, load_grid, run_sweep
 
     with _user_errors():
         overrides = {
@@ -307,7 +307,7 @@ def leaderboard(
     dataset: Annotated[list[str], typer.Option("--dataset", help="Only these data sets.")] = [],  # noqa: B006
 ) -> None:
     """Summarise the run records: one row per configuration, mean ± std over seeds."""
-    from uadbench.leaderboard_export import FORMATS
+    from uadbench.outputs.exports import FORMATS
 
     if format not in FORMATS:
         _exit(f"unknown format {format!r}; choose from {', '.join(FORMATS)}")
@@ -318,9 +318,9 @@ def _show_leaderboard(
     results_dir: Path, format: str, datasets: set[str], strict: bool = True
 ) -> None:
     """Print the board; unreadable record files are named, and (``strict``) exit 1."""
-    from uadbench.leaderboard import build_leaderboard
-    from uadbench.leaderboard_export import WRITERS, print_table
-    from uadbench.records import scan_records
+    from uadbench.outputs.exports import WRITERS, print_table
+    from uadbench.outputs.leaderboard import build_leaderboard
+    from uadbench.running.records import scan_records
 
     records, unreadable = scan_records(results_dir)
     if datasets:
@@ -350,9 +350,9 @@ def plot(
     ] = None,
 ) -> None:
     """Draw ROC curves, the AUROC heat map, score distributions and training curves (PNG, PDF)."""
-    from uadbench.leaderboard import build_leaderboard
-    from uadbench.plots import output_folder, plot_all
-    from uadbench.records import scan_records
+    from uadbench.outputs.leaderboard import build_leaderboard
+    from uadbench.outputs.plots import output_folder, plot_all
+    from uadbench.running.records import scan_records
 
     with _user_errors():
         target = output_folder(out_dir or results_dir / "figures")
@@ -379,7 +379,7 @@ def report(
     title: Annotated[str, typer.Option(help="Title of the report.")] = "uadbench report",
 ) -> None:
     """Write a Markdown and HTML report: leaderboard, figures, protocol and the run list."""
-    from uadbench.report import write_report
+    from uadbench.outputs.report import write_report
 
     with _user_errors():
         written = write_report(results_dir, out_dir or results_dir / "report", title)
@@ -420,7 +420,7 @@ def datasets(
     from rich.table import Table
 
     from uadbench import registry
-    from uadbench.availability import check_availability
+    from uadbench.data.availability import check_availability
 
     with _user_errors():
         registry.load_plugins(plugin)
@@ -473,12 +473,12 @@ def contact_sheet(
 ) -> None:
     """Save a grid of prepared images: for test, a row of normals then one of abnormals (by
     finding); for train and val, two rows."""
-    from uadbench import lung_mask, registry  # noqa: F401  (lung_mask registers its extra)
-    from uadbench.contact_sheet import pick
+    from uadbench import registry
+    from uadbench.contracts.progress import RichProgress
+    from uadbench.data.prepare import default_cache_dir, prepare
     from uadbench.errors import OutputPathError
-    from uadbench.plots import plot_contact_sheet
-    from uadbench.prepare import default_cache_dir, prepare
-    from uadbench.progress import RichProgress
+    from uadbench.outputs.contact_sheet import pick
+    from uadbench.outputs.plots import plot_contact_sheet
 
     with _user_errors():
         if out_file.is_dir():

@@ -170,13 +170,13 @@ class Registry(Generic[T]):
 
 
 def _check_method(cls: type) -> None:
-    from uadbench.method import check_method_class
+    from uadbench.contracts.method import check_method_class
 
     check_method_class(cls)
 
 
 def _check_dataset(cls: type) -> None:
-    from uadbench.dataset import check_dataset_class
+    from uadbench.contracts.dataset import check_dataset_class
 
     check_dataset_class(cls)
 
@@ -192,8 +192,8 @@ def load_plugin(spec: str) -> list[str]:
 
     Returns the names it registered.
     """
-    from uadbench.dataset import Dataset
-    from uadbench.method import Method
+    from uadbench.contracts.dataset import Dataset
+    from uadbench.contracts.method import Method
 
     module = _import(spec)
     registered = []

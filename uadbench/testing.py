@@ -1,9 +1,9 @@
 """The checks every method passes, for a third-party author to run on their own class too.
 
 As scikit-learn's ``check_estimator``: ``check_method(MyMethod)`` checks the class against the
-contract (``uadbench.method``), that every profile's parameters are accepted, and then fits and
-scores a tiny set of synthetic chest phantoms twice with one seed: the scores must be finite,
-one per image, the reported variant among them, and the same both times.
+contract (``uadbench.contracts.method``), that every profile's parameters are accepted, and
+then fits and scores a tiny set of synthetic chest phantoms twice with one seed: the scores must
+be finite, one per image, the reported variant among them, and the same both times.
 
     >>> from uadbench.testing import check_method
     >>> check_method(MyMethod, {"epochs": "1"})  # doctest: +SKIP
@@ -17,10 +17,10 @@ from pathlib import Path
 
 import numpy as np
 
-from uadbench.method import Method, RunContext, check_method_class
-from uadbench.prepare import PreparedData, prepare
-from uadbench.readers.synthetic import SyntheticChest
-from uadbench.runtime import seed_everything
+from uadbench.contracts.method import Method, RunContext, check_method_class
+from uadbench.data.prepare import PreparedData, prepare
+from uadbench.data.readers.synthetic import SyntheticChest
+from uadbench.running.runtime import seed_everything
 
 TINY = {"n_train": "40", "n_val": "8", "n_test_normal": "12", "n_test_abnormal": "12"}
 """The phantoms a check fits and scores: 40 training normals, 8 validation, 12 + 12 test."""

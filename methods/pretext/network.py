@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import torch
 from torch import nn
-
-from uadbench.backbones import build_backbone
+from uadbench.methods.backbones import build_backbone
 
 
 class PretextNetwork(nn.Module):

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal
 import numpy as np
 
 from uadbench import ImageSet, Method
-from uadbench.method import POSITIVE, Range, at_least
+from uadbench.contracts.method import POSITIVE, Range, at_least
 
 if TYPE_CHECKING:
     import torch
@@ -82,7 +82,7 @@ class PretextMethod(Method):
 
     @classmethod
     def check_params(cls, params: PretextParams) -> None:
-        from uadbench.backbones import build_backbone
+        from uadbench.methods.backbones import build_backbone
 
         super().check_params(params)
         if params.weights == "imagenet":
@@ -99,8 +99,7 @@ class PretextMethod(Method):
         from torch import nn
         from uadbench.methods.pretext.network import PretextNetwork
         from uadbench.methods.pretext.paste import jitter_images
-
-        from uadbench.tensors import seeded_generator
+        from uadbench.methods.tensors import seeded_generator
 
         p, ctx = self.params, self.context
         device = ctx.device
@@ -173,8 +172,7 @@ class PretextMethod(Method):
     def embed(self, images: np.ndarray) -> np.ndarray:
         """L2-normalised backbone embeddings of uint8 images ``(N, H, W)``."""
         import torch
-
-        from uadbench.density import l2_normalise
+        from uadbench.methods.densities import l2_normalise
 
         with torch.no_grad():
             was_training = self.network_.training
@@ -189,7 +187,7 @@ class PretextMethod(Method):
             return l2_normalise(torch.cat(out).numpy())
 
     def _fit_densities(self, train: ImageSet) -> None:
-        from uadbench.density import GaussianDensity, GaussianKDE
+        from uadbench.methods.densities import GaussianDensity, GaussianKDE
 
         embeddings = self.embed(train.images)
         self.densities_ = {
@@ -204,7 +202,7 @@ class PretextMethod(Method):
     def _keep_if_better(
         self, best: tuple[float, Any], train: ImageSet, step: int
     ) -> tuple[float, Any]:
-        from uadbench.metrics import auroc
+        from uadbench.statistics.metrics import auroc
 
         peek = self.context.labelled_test
         assert peek is not None, "the runner gives labels to label-using parameters only"
@@ -218,8 +216,7 @@ class PretextMethod(Method):
     def _pretext_accuracy(self, val: ImageSet) -> float:
         """Label-free check on held-out normals: how often augmented copies are recognised."""
         import torch
-
-        from uadbench.tensors import seeded_generator
+        from uadbench.methods.tensors import seeded_generator
 
         with torch.no_grad():
             device = self.context.device

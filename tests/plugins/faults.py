@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from uadbench import Method
-from uadbench.readers.synthetic import SyntheticChest
+from uadbench.data.readers.synthetic import SyntheticChest
 
 STAGE = os.environ.get("FAULTS_STAGE", "")
 MARKER = os.environ.get("FAULTS_MARKER", "")
@@ -105,7 +105,7 @@ class SlowPhantoms(SyntheticChest):
 
 
 if STAGE == "final-write":
-    import uadbench.runner as _runner
+    import uadbench.running.runner as _runner
 
     _write_record, _replace = _runner.write_record, os.replace
     _final = {"now": False}

@@ -1,0 +1,246 @@
+"""The data-set plugin contract: a split table and a way to read its images.
+
+A data set is a class registered in the ``uadbench.datasets`` entry-point group (or given with
+``--plugin``). It knows where its release lives on disk and turns it into a *split table*: one row
+per image with its ``id``, ``source`` (a path relative to the data set's root, or any string its
+``read_image`` understands), ``label`` (0 normal, 1 abnormal) and ``split`` (``train``, ``val``,
+``test``). Training and validation rows are normal; the validation rows are carved from the
+training normals. Extra columns (patient, view, finding) are kept and recorded.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import os
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+
+from uadbench.contracts.method import Range, check_ranges, replace_params
+from uadbench.data.image_files import read_image_file
+from uadbench.errors import UserError
+
+SPLITS = ("train", "val", "test")
+TABLE_COLUMNS = ("id", "source", "label", "split")
+DATA_ROOT_ENV = "UADBENCH_DATA_ROOT"
+
+
+class SplitTableError(UserError, ValueError):
+    """A split table (or the file it came from) of the wrong shape or content."""
+
+
+class DataNotFoundError(UserError, FileNotFoundError):
+    """The data set's files are not where uadbench looks for them."""
+
+
+@dataclass(frozen=True)
+class NoOptions:
+    """A data set without options."""
+
+
+def default_data_root() -> Path:
+    """``$UADBENCH_DATA_ROOT``, else ``~/uadbench-data``: one folder per data set inside."""
+    return Path(os.environ.get(DATA_ROOT_ENV) or Path.home() / "uadbench-data").expanduser()
+
+
+class Dataset(ABC):
+    """Base class of every data set (see the module docstring)."""
+
+    name: ClassVar[str]
+    """The name users type: ``uadbench run --dataset <name>``."""
+
+    Options: ClassVar[type] = NoOptions
+    """A dataclass of the data set's options (``--data-option key=value``)."""
+
+    needs_root: ClassVar[bool] = True
+    """False for data generated in memory."""
+
+    homepage: ClassVar[str] = ""
+    """Where a user downloads the release."""
+
+    layout: ClassVar[str] = ""
+    """The files expected under the root, shown when they are missing."""
+
+    option_ranges: ClassVar[Mapping[str, Range]] = {}
+    """The allowed values of numeric options, checked before any work."""
+
+    default_image_size: ClassVar[int | None] = None
+    """The image side for a method that names none (a method without ``Params``); None: 64."""
+
+    def __init__(self, root: Path | None = None, options: Any = None) -> None:
+        self.root = Path(root) if root is not None else None
+        self.options = options if options is not None else self.Options()
+
+    @classmethod
+    def describe(cls) -> str:
+        """The first line of the class docstring."""
+        return (cls.__doc__ or "").strip().splitlines()[0] if cls.__doc__ else ""
+
+    @classmethod
+    def from_settings(
+        cls, data_root: Path | None = None, overrides: Mapping[str, str] | None = None
+    ) -> Dataset:
+        """An instance whose root is found under ``data_root`` and whose options are parsed.
+
+        The root is ``data_root`` itself when it holds this data set's release, else
+        ``data_root/<name>``; ``data_root`` defaults to ``default_data_root()``.
+        """
+        options = replace_params(cls.Options(), overrides or {})
+        check_ranges(options, cls.option_ranges, f"data set {cls.name!r}")
+        if not cls.needs_root:
+            return cls(None, options)
+        base = Path(data_root).expanduser() if data_root else default_data_root()
+        root = base if cls.recognises(base) else base / cls.name
+        return cls(root, options)
+
+    @classmethod
+    def recognises(cls, folder: Path) -> bool:
+        """Whether ``folder`` looks like the root of this data set's release."""
+        return False
+
+    def get_options(self) -> dict[str, Any]:
+        """The options, as stored in the run record."""
+        return dataclasses.asdict(self.options)
+
+    @property
+    @abstractmethod
+    def split_version(self) -> str:
+        """A short name of the split in use; prepared caches and records are keyed by it."""
+
+    @abstractmethod
+    def split_table(self) -> Any:
+        """The split table (a pandas DataFrame with at least TABLE_COLUMNS)."""
+
+    def check_present(self) -> None:
+        """Raise ``DataNotFoundError`` with download and layout help if the root is missing."""
+        if self.needs_root and (self.root is None or not self.root.is_dir()):
+            raise DataNotFoundError(self.missing_message())
+
+    def missing_message(self) -> str:
+        """Where the data set was looked for, where to get it and how to lay it out."""
+        lines = [f"data set {self.name!r} not found at {self.root}."]
+        if self.homepage:
+            lines.append(f"Download it from {self.homepage}")
+        if self.layout:
+            lines.append(f"{'and l' if self.homepage else 'L'}ay it out as:\n{self.layout}")
+        lines.append(
+            f"Point uadbench at it with --data-root DIR (or ${DATA_ROOT_ENV}); the root is DIR "
+            f"itself or DIR/{self.name}."
+        )
+        return "\n".join(lines)
+
+    def read_image(self, source: str, size: int) -> np.ndarray:
+        """The image at ``source`` as a 2-D uint8 grayscale array.
+
+        ``size`` is the side it will be resized to; a reader that can draw or decode straight at
+        that size may do so, others return the image at its own size.
+        """
+        assert self.root is not None
+        return read_image_file(self.root / source)
+
+    def source_files(self, table: Any) -> list[Path] | None:
+        """The file behind each row of ``table``, whose bytes decide its pixels; None for a data
+        set whose images are not files (its options and split version must decide them)."""
+        if self.root is None:
+            return None
+        return [self.root / source for source in table["source"]]
+
+    def missing_files(self, table: Any) -> list[str]:
+        """The sources of ``table`` whose file is not there."""
+        files = self.source_files(table)
+        if files is None:
+            return []
+        return [s for s, f in zip(table["source"], files, strict=True) if not f.is_file()]
+
+    def check_files(self, table: Any) -> None:
+        """Raise ``DataNotFoundError`` naming the files of ``table`` absent under the root."""
+        self.check_present()
+        missing = self.missing_files(table)
+        if missing:
+            shown = ", ".join(missing[:3])
+            raise DataNotFoundError(
+                f"{len(missing)} of {len(table)} images listed in the {self.name!r} split "
+                f"({self.split_version}) are absent under {self.root}, e.g. {shown}; check that "
+                "--data-root points at the complete release, or use a split that lists only the "
+                "images you have"
+            )
+
+
+def check_dataset_class(cls: type) -> None:
+    """Raise a ``TypeError`` that says what is missing if ``cls`` breaks the contract."""
+    if not (isinstance(cls, type) and issubclass(cls, Dataset)):
+        raise TypeError(f"{cls!r} is not a subclass of uadbench.Dataset")
+    if not isinstance(getattr(cls, "name", None), str) or not cls.name:
+        raise TypeError(f"data set class {cls.__qualname__} needs a class attribute `name` (str)")
+    if not dataclasses.is_dataclass(cls.Options):
+        raise TypeError(f"data set class {cls.__qualname__}: `Options` must be a dataclass")
+
+
+def validate_split_table(table: Any, dataset: str) -> Any:
+    """Check a split table's columns and content; return it with normalised dtypes."""
+    missing = [c for c in TABLE_COLUMNS if c not in table.columns]
+    if missing:
+        raise SplitTableError(
+            f"split table of {dataset!r} lacks column(s) {', '.join(missing)}; "
+            f"it needs {', '.join(TABLE_COLUMNS)}"
+        )
+    table = table.reset_index(drop=True).copy()
+    table["id"] = table["id"].astype(str)
+    table["source"] = table["source"].astype(str)
+    duplicated = table["id"][table["id"].duplicated()]
+    if len(duplicated):
+        raise SplitTableError(
+            f"split table of {dataset!r} repeats {len(duplicated)} id(s), e.g. "
+            f"{', '.join(duplicated.iloc[:3])}"
+        )
+    bad_split = sorted(set(table["split"].astype(str)) - set(SPLITS))
+    if bad_split:
+        raise SplitTableError(
+            f"split table of {dataset!r} has split value(s) {bad_split}; valid: {', '.join(SPLITS)}"
+        )
+    labels = set(table["label"].tolist())
+    if not labels <= {0, 1}:
+        raise SplitTableError(
+            f"split table of {dataset!r} has label value(s) {sorted(labels - {0, 1})}; "
+            "labels are 0 (normal) or 1 (abnormal)"
+        )
+    table["label"] = table["label"].astype(np.int8)
+    leaked = table[(table["split"] != "test") & (table["label"] != 0)]
+    if len(leaked):
+        raise SplitTableError(
+            f"split table of {dataset!r} puts {len(leaked)} abnormal image(s) in train/val "
+            f"(e.g. {leaked['id'].iloc[0]}); training and validation hold normal images only"
+        )
+    if not (table["split"] == "train").any():
+        raise SplitTableError(f"split table of {dataset!r} has no training images")
+    test_labels = set(table.loc[table["split"] == "test", "label"].tolist())
+    if test_labels != {0, 1}:
+        raise SplitTableError(
+            f"split table of {dataset!r} needs normal and abnormal test images; "
+            f"it has labels {sorted(test_labels)} in test"
+        )
+    if "patient" in table.columns:
+        known = table[table["patient"].notna()]
+        test = known["split"] == "test"
+        shared = sorted(
+            set(known.loc[test, "patient"].astype(str))
+            & set(known.loc[~test, "patient"].astype(str))
+        )
+        if shared:
+            raise SplitTableError(
+                f"split table of {dataset!r} puts {len(shared)} patient(s) in test and in "
+                f"train/val (e.g. {shared[0]}); keep each patient's images on one side, or the "
+                "test set measures recall of patients seen in training"
+            )
+    return table
+
+
+def table_checksum(table: Any) -> str:
+    """SHA-256 of the split columns, identifying a split's exact content."""
+    text = table[list(TABLE_COLUMNS)].to_csv(index=False, lineterminator="\n")
+    return hashlib.sha256(text.encode()).hexdigest()

@@ -1,0 +1,133 @@
+"""``chexpert``: CheXpert (Irvin et al., AAAI 2019), frontal PA views, normal vs any finding.
+
+Releases: CheXpert-v1.0-small (downsampled JPEG) and CheXpert-v1.0 (full size), both with
+``train.csv``, ``valid.csv`` and ``{train,valid}/patientNNNNN/studyN/viewN_frontal.jpg``.
+
+Definitions (split ``uadbench-v1``, built from ``train.csv`` only):
+- view: ``Frontal/Lateral == Frontal`` and ``AP/PA == PA``;
+- normal: ``No Finding == 1``;
+- abnormal: any of the 12 pathology columns (every label except No Finding and Support
+  Devices) equal to 1 (positive);
+- neither, and left out: images whose findings are only uncertain (-1) or unmentioned.
+  Uncertain labels are therefore never counted as positive or negative.
+Patients are split, not images: 1,000 normal and 1,000 abnormal test images come from patients
+drawn in salted-hash order, every image of a test patient is in test; the normals of all other
+patients train, 10% of those patients validate; their abnormal images are unused.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+
+import pandas as pd
+
+from uadbench.contracts.dataset import DataNotFoundError
+from uadbench.data.split_files import VAL_FRACTION, SplitFileDataset, assign_patient_split
+
+SALT = "chexpert:uadbench-v1"
+RELEASES = ("CheXpert-v1.0-small", "CheXpert-v1.0")
+NOT_PATHOLOGY = ("No Finding", "Support Devices")
+N_TEST = 1000
+
+
+def release_named(train_csv: Path) -> str | None:
+    """The first folder of the first ``Path`` in a label table (the release it was made
+    for), or None when the file is missing, unreadable or has no ``Path`` column."""
+    try:
+        first = pd.read_csv(train_csv, nrows=1)
+    except (OSError, ValueError):
+        return None
+    if "Path" not in first.columns or first.empty:
+        return None
+    return str(first["Path"].iloc[0]).split("/")[0]
+
+
+def pathology_columns(table: pd.DataFrame) -> list[str]:
+    """The finding columns of a CheXpert label table (after the five descriptive ones)."""
+    start = list(table.columns).index("No Finding")
+    return [c for c in table.columns[start:] if c not in NOT_PATHOLOGY]
+
+
+def build_split(
+    train_csv: Path, val_fraction: float = VAL_FRACTION, n_test: int = N_TEST
+) -> pd.DataFrame:
+    """The ``uadbench-v1`` split from CheXpert's ``train.csv``."""
+    labels = pd.read_csv(train_csv)
+    frontal_pa = labels[(labels["Frontal/Lateral"] == "Frontal") & (labels["AP/PA"] == "PA")]
+    normal = frontal_pa["No Finding"] == 1
+    abnormal = (frontal_pa[pathology_columns(frontal_pa)] == 1).any(axis=1) & ~normal
+    kept = frontal_pa[normal | abnormal]
+    parts = kept["Path"].str.split(
+        "/"
+    )  # CheXpert-v1.0-small/train/patient00001/study1/view1_frontal.jpg
+    table = pd.DataFrame(
+        {
+            "id": parts.str[2:].str.join("/").str.removesuffix(".jpg"),
+            "label": abnormal[normal | abnormal].astype(int).to_numpy(),
+            "patient": parts.str[2].to_numpy(),
+            "sex": kept["Sex"].to_numpy(),
+            "age": kept["Age"].to_numpy(),
+        }
+    )
+    table = assign_patient_split(table, n_test, n_test, SALT, val_fraction)
+    return table[["id", "label", "split", "patient", "sex", "age"]]
+
+
+class CheXpert(SplitFileDataset):
+    """CheXpert frontal PA radiographs: No Finding vs any positive finding (Irvin et al. 2019)."""
+
+    name = "chexpert"
+    homepage = (
+        "https://stanfordmlgroup.github.io/competitions/chexpert/ (CheXpert-v1.0-small on Kaggle)"
+    )
+    layout = (
+        "  ROOT/CheXpert-v1.0-small/train.csv\n"
+        "  ROOT/CheXpert-v1.0-small/train/patient00001/study1/view1_frontal.jpg ...\n"
+        "  (or CheXpert-v1.0/ for the full-size release; ROOT may be the release folder itself)"
+    )
+
+    id_pattern = r"patient\d{5}/study\d+/view\d+_(frontal|lateral)"
+    id_example = "patient00001/study1/view1_frontal"
+
+    @classmethod
+    def recognises(cls, folder: Path) -> bool:
+        """A folder (or a release folder in it) whose ``train.csv`` is CheXpert's: a ``Path``
+        column naming a CheXpert release. Another data set's ``train.csv`` is not."""
+        return any(
+            release_named(candidate / "train.csv") in RELEASES
+            for candidate in (folder, *(folder / r for r in RELEASES))
+        )
+
+    def release_dir(self) -> Path:
+        """The folder holding ``train.csv`` and ``train/``."""
+        assert self.root is not None
+        for candidate in (self.root, *(self.root / r for r in RELEASES)):
+            if (candidate / "train.csv").is_file():
+                return candidate
+        raise DataNotFoundError(
+            f"{self.root} holds no CheXpert train.csv.\n" + self.missing_message()
+        )
+
+    def detect_layout(self) -> str:
+        """The release named by ``train.csv``'s paths, checked against the folder's name."""
+        release = self.release_dir()
+        named = release_named(release / "train.csv")
+        if named not in RELEASES:
+            found = "no Path column" if named is None else f"paths under {named!r}"
+            raise DataNotFoundError(
+                f"{release / 'train.csv'} has {found}: it is not CheXpert's label table (whose "
+                f"Path column starts with {' or '.join(RELEASES)}); point --data-root at the "
+                "CheXpert release"
+            )
+        if release.name in RELEASES and release.name != named:
+            raise DataNotFoundError(
+                f"{release} is named {release.name} but its train.csv lists {named} paths: the "
+                f"folder holds the other release (or a mix of both). Keep each release in its own "
+                f"folder under its own name, and point --data-root at the one you want."
+            )
+        return named
+
+    def sources(self, table: pd.DataFrame, layout: str) -> Iterable[str]:
+        prefix = self.release_dir().relative_to(self.root)
+        return [str(prefix / "train" / f"{image_id}.jpg") for image_id in table["id"]]

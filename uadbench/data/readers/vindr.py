@@ -1,0 +1,74 @@
+"""``vindr``: VinDr-CXR (Nguyen et al., Scientific Data 2022), normal vs any finding.
+
+Normal: every radiologist who read the image marked "No finding"; abnormal: any finding. The
+images carry no patient identity, so an image is its own patient.
+
+Two layouts are read:
+- the Med-AD / MedIAnomaly packaging: ``images/<image_id>.png`` and ``data.json``;
+- the VinBigData Kaggle release: ``train/<image_id>.dicom`` and ``train.csv``.
+Two split versions: ``uadbench-v1`` (committed, made by ``datasets/make_splits.py`` from the
+VinBigData ``train.csv``: 1,000 normal and 1,000 abnormal test images in salted-hash order, the
+other normals train, 10% validate) and ``medad`` (the packaging's ``data.json``, or the file given
+with ``--data-option medad_json=PATH``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from uadbench.data.readers.medad import MedADDataset
+from uadbench.data.split_files import (
+    VAL_FRACTION,
+    assign_patient_split,
+)
+
+SALT = "vindr:uadbench-v1"
+N_TEST = 1000
+
+
+def build_split(
+    train_csv: Path, val_fraction: float = VAL_FRACTION, n_test: int = N_TEST
+) -> pd.DataFrame:
+    """The ``uadbench-v1`` split from the VinBigData ``train.csv`` (one row per finding box)."""
+    boxes = pd.read_csv(train_csv)
+    normal = boxes.groupby("image_id")["class_name"].agg(
+        lambda names: (names == "No finding").all()
+    )
+    table = pd.DataFrame({"id": normal.index, "label": (~normal).astype(int).to_numpy()})
+    table["patient"] = table["id"]
+    table = assign_patient_split(table, n_test, n_test, SALT, val_fraction)
+    return table[["id", "label", "split", "patient"]]
+
+
+class VinDr(MedADDataset):
+    """VinDr-CXR: no finding vs any finding (Med-AD PNG packaging or VinBigData DICOM)."""
+
+    name = "vindr"
+    homepage = (
+        "the Med-AD packaging of github.com/caiyu6666/MedIAnomaly (PNG + data.json), or "
+        "https://www.kaggle.com/c/vinbigdata-chest-xray-abnormalities-detection (DICOM)"
+    )
+    layout = (
+        "  ROOT/images/<image_id>.png and ROOT/data.json (Med-AD packaging)\n"
+        "  or ROOT/train/<image_id>.dicom and ROOT/train.csv (VinBigData release)"
+    )
+
+    dicom_release = ("vinbigdata-dicom", "train", ".dicom")
+    id_pattern = r"[0-9a-f]{32}"
+    id_example = "000434271f63a181f93b6e0b2ac13c4c"
+    medad_sha256 = "13373d18be2928233af9f04d8ceb0f2504006e0b2f21fc4a91783846955cde7d"
+    """Of caiyu6666/DDAD's ``data/vin_data.json``, the MedIAnomaly VinDr-CXR split."""
+
+    @classmethod
+    def is_dicom_release(cls, folder: Path) -> bool:
+        """``train/`` beside a VinBigData ``train.csv`` (its columns ``image_id`` and
+        ``class_name``): a ``train/`` folder alone is any data set's."""
+        if not (folder / "train").is_dir():
+            return False
+        try:
+            header = pd.read_csv(folder / "train.csv", nrows=0).columns
+        except (OSError, ValueError):
+            return False
+        return {"image_id", "class_name"} <= set(header)

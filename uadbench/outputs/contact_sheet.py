@@ -1,0 +1,62 @@
+"""Which prepared images a contact sheet shows, with their titles and an optional overlay.
+
+For the test split: a row of normals, then a row of abnormals with their findings interleaved so
+that every kind shows up; for train and val: the first two rows of images.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from uadbench.contracts.dataset import SPLITS
+from uadbench.data.prepare import PreparedData
+from uadbench.errors import ParameterError
+
+
+@dataclass(frozen=True)
+class ContactSheet:
+    """The images of a sheet, a title each, and the overlay masks (or None)."""
+
+    images: np.ndarray
+    titles: list[str]
+    masks: np.ndarray | None
+
+
+def pick(prepared: PreparedData, split: str, count: int, overlay: str | None) -> ContactSheet:
+    """The sheet of ``split``: ``count`` images per row; ``ParameterError`` for a split that is
+    not one or holds no images."""
+    if split not in SPLITS:
+        raise ParameterError(f"unknown split {split!r}; choose {', '.join(SPLITS)}")
+    rows = prepared.rows(split)
+    if not len(rows):
+        held = [s for s in SPLITS if len(prepared.rows(s))]
+        raise ParameterError(
+            f"the {split} split of {prepared.dataset} holds no images; choose {' or '.join(held)}"
+        )
+    chosen = prepared.table.iloc[rows]
+    kind = (
+        chosen["finding"]
+        if "finding" in chosen
+        else chosen["label"].map({0: "normal", 1: "abnormal"})
+    )
+    if split == "test":
+        picked = []
+        for label in (0, 1):
+            group = chosen[chosen["label"] == label]
+            order = group.groupby(kind[group.index]).cumcount().sort_values(kind="stable").index
+            picked += list(order[:count])
+    else:
+        picked = list(chosen.index[: 2 * count])
+    positions = [prepared.table.index.get_loc(i) for i in picked]
+    masks = None
+    if overlay:
+        extra = prepared.split(split, extras=[overlay]).extras[overlay]
+        where = {row: j for j, row in enumerate(rows)}
+        masks = extra[[where[p] for p in positions]]
+    titles = [
+        str(kind[i]) if split == "test" else str(prepared.table["id"].iat[p]).split("/")[-1][:18]
+        for p, i in zip(positions, picked, strict=True)
+    ]
+    return ContactSheet(np.asarray(prepared.images[positions]), titles, masks)

@@ -1,0 +1,297 @@
+"""The leaderboard: run records grouped by configuration and summarised over seeds.
+
+A row is one (data set, split version, data fingerprint, image size, method, profile,
+hyperparameters): runs that differ in anything but the seed, their images included, are never
+pooled. Its name says what it is: the method, its profile unless ``quick``, the parameters
+changed from that profile (``anatpaste [steps=20]``), and whether it used labels; a row whose
+runs carry warnings is marked. A row gives, over its seeds:
+
+- AUROC and average precision: mean, sample standard deviation and the number of seeds, and a
+  stratified bootstrap 95% interval of the mean AUROC (each resample draws the same test images
+  for every seed);
+- sensitivity, specificity and F1 at an honest operating point: the threshold is the 95th
+  percentile of the run's scores on its *validation normals*; no test label sets it;
+- DeLong's test of its mean AUROC against the best row on the same test images (same data set,
+  split version and data fingerprint), Holm-adjusted over the rows compared; rows not
+  significantly worse than the best at the 5% level are marked;
+- a published AUROC, only where the publication used exactly this split.
+Failed and interrupted runs are listed beside the rows, never dropped.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from uadbench.errors import RecordError
+from uadbench.outputs.published import PublishedResult, published_for
+from uadbench.running.records import config_hash
+from uadbench.statistics.delong import compare, holm
+from uadbench.statistics.metrics import auroc_interval
+from uadbench.statistics.operating_point import VAL_PERCENTILE, operating_point
+
+ALPHA = 0.05
+METRICS = ("auroc", "average_precision", "sensitivity", "specificity", "f1")
+WARNING_MARK = "⚠"
+"""Marks a row whose runs carry warnings, in every table and figure."""
+
+
+@dataclass
+class Row:
+    """One configuration's results over its seeds."""
+
+    dataset: str
+    split_version: str
+    image_size: int
+    method: str
+    profile: str
+    config: str
+    label_use: str | None
+    seeds: list[int] = field(default_factory=list)
+    values: dict[str, list[float]] = field(default_factory=lambda: {m: [] for m in METRICS})
+    auroc_ci95: tuple[float, float] | None = None
+    failed: int = 0
+    settings: dict[str, Any] = field(default_factory=dict)
+    """The method's parameters (and its version), to tell apart rows of one method."""
+    p_value: float | None = None
+    p_holm: float | None = None
+    verdict: str | None = None
+    """``best``, ``not worse`` (than the best, Holm-adjusted p >= 0.05) or ``worse``."""
+    published: PublishedResult | None = None
+    fingerprint: str | None = None
+    """The data fingerprint of the row's runs (None for records made before there was one)."""
+    changes: dict[str, Any] = field(default_factory=dict)
+    """The parameters that differ from the profile's."""
+    warnings: list[str] = field(default_factory=list)
+    """Every warning of the row's finished runs, once each."""
+    labels: np.ndarray | None = field(default=None, repr=False)
+    scores: np.ndarray | None = field(default=None, repr=False)
+    """Test scores ``(seeds, images)``, images in ``test_ids`` order."""
+    test_ids: list[str] = field(default_factory=list, repr=False)
+
+    @property
+    def n(self) -> int:
+        return len(self.seeds)
+
+    def mean(self, metric: str) -> float | None:
+        values = self.values[metric]
+        return float(np.mean(values)) if values else None
+
+    def std(self, metric: str) -> float | None:
+        """Sample standard deviation over seeds; None with fewer than two seeds."""
+        values = self.values[metric]
+        return float(np.std(values, ddof=1)) if len(values) > 1 else None
+
+    @property
+    def auroc_mean(self) -> float | None:
+        return self.mean("auroc")
+
+    @property
+    def test_set(self) -> tuple[str, str, str | None]:
+        """The test images the row was scored on: data set, split version, data fingerprint."""
+        return self.dataset, self.split_version, self.fingerprint
+
+    @property
+    def name(self) -> str:
+        """The method, its profile unless ``quick``, the parameters changed from that profile
+        and whether it used labels: ``anatpaste (paper) [steps=20]``."""
+        name = self.method if self.profile == "quick" else f"{self.method} ({self.profile})"
+        if self.changes:
+            name += " [" + ", ".join(f"{k}={v}" for k, v in self.changes.items()) + "]"
+        return f"{name} (uses labels)" if self.label_use else name
+
+    @property
+    def label(self) -> str:
+        """``name``, marked when the row has warnings: what every table and figure shows."""
+        return f"{self.name} {WARNING_MARK}" if self.warnings else self.name
+
+
+@dataclass(frozen=True)
+class Problem:
+    """A run that did not finish: failed, interrupted or still running."""
+
+    dataset: str
+    method: str
+    profile: str
+    image_size: int
+    seed: int
+    status: str
+    message: str
+    path: str
+
+
+@dataclass
+class Leaderboard:
+    """Rows sorted by data set, split and mean AUROC, and the runs that did not finish."""
+
+    rows: list[Row]
+    problems: list[Problem]
+
+    def datasets(self) -> list[str]:
+        return sorted({row.dataset for row in self.rows})
+
+    def test_set_title(self, row: Row) -> str:
+        """``<dataset> · split <version>``, with the data fingerprint where one data set and
+        split have rows on several versions of their images."""
+        title = f"{row.dataset} · split {row.split_version}"
+        versions = {r.fingerprint for r in self.rows if r.test_set[:2] == row.test_set[:2]}
+        return f"{title} · data {row.fingerprint or 'unknown'}" if len(versions) > 1 else title
+
+
+def data_fingerprint(record: dict[str, Any]) -> str | None:
+    """The fingerprint of the images a record's run used (None for older records)."""
+    return (record.get("data") or {}).get("fingerprint")
+
+
+def group_key(record: dict[str, Any]) -> str:
+    """What identifies a record's row: its configuration without the seed, and its data."""
+    config = {k: v for k, v in record["config"].items() if k != "seed"}
+    fingerprint = data_fingerprint(record)
+    return config_hash({**config, "data": fingerprint} if fingerprint else config)
+
+
+def build_leaderboard(records: Iterable[dict[str, Any]]) -> Leaderboard:
+    """Group records into rows, summarise them, and compare rows on the same test images."""
+    groups: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    problems = []
+    for record in records:
+        config = record["config"]
+        groups[group_key(record)].append(record)
+        if record["status"] != "ok":
+            problems.append(
+                Problem(
+                    config["dataset"],
+                    config["method"],
+                    config["profile"],
+                    config["image_size"],
+                    config["seed"],
+                    record["status"],
+                    ("forced rerun, the finished record stands: " if record.get("rerun_of") else "")
+                    + (record.get("error") or {}).get("message", "no error recorded (killed?)"),
+                    record.get("_path", ""),
+                )
+            )
+    rows = [_row(key, members) for key, members in groups.items()]
+    for (dataset, split, _), members in _by_test_set(rows).items():
+        _compare_with_best(members)
+        for row in members:
+            row.published = published_for(dataset, split, row.method)
+    rows.sort(key=lambda r: (*r.test_set[:2], r.fingerprint or "", -(r.auroc_mean or -1), r.method))
+    return Leaderboard(rows, problems)
+
+
+def _row(key: str, records: list[dict[str, Any]]) -> Row:
+    config = records[0]["config"]
+    row = Row(
+        config["dataset"],
+        config["split_version"],
+        config["image_size"],
+        config["method"],
+        config["profile"],
+        key[:8],
+        config.get("label_use"),
+        settings={
+            **config["params"],
+            "method_version": config.get("method_version", 1),
+            **({"skip_unreadable": True} if config.get("skip_unreadable") else {}),
+        },
+        fingerprint=data_fingerprint(records[0]),
+        changes=dict(records[0].get("changed_params") or {}),
+    )
+    latest: dict[int, dict[str, Any]] = {}
+    for record in sorted(records, key=lambda r: r.get("finished_at") or ""):
+        if record["status"] == "ok":
+            latest[record["config"]["seed"]] = record
+    finished = [latest[seed] for seed in sorted(latest)]
+    ok = sum(r["status"] == "ok" for r in records)
+    row.failed = len(records) - ok
+    row.warnings = list(dict.fromkeys(w for r in finished for w in r.get("warnings", [])))
+    if ok > len(finished):  # copies of one seed's record: each seed counts once
+        row.warnings.append(
+            f"{ok - len(finished)} more finished record(s) of a seed already counted were "
+            "left out (the latest of each seed counts)"
+        )
+    for record in finished:
+        row.seeds.append(record["config"]["seed"])
+        row.values["auroc"].append(record["metrics"]["auroc"])
+        row.values["average_precision"].append(record["metrics"]["average_precision"])
+        val_scores = record.get("val", {}).get("scores") or []
+        if val_scores:
+            point = operating_point(
+                np.asarray(record["test"]["labels"]),
+                np.asarray(record["test"]["scores"]),
+                float(np.percentile(val_scores, VAL_PERCENTILE)),
+            )
+            for metric in ("sensitivity", "specificity", "f1"):
+                row.values[metric].append(point[metric])
+    if finished:
+        row.test_ids = list(finished[0]["test"]["ids"])
+        row.labels, row.scores = aligned_scores(finished)
+        row.auroc_ci95 = auroc_interval(row.labels, row.scores)
+    return row
+
+
+def distinctions(rows: list[Row]) -> dict[int, str]:
+    """For rows of one method on one test set: the settings that tell them apart, by ``id``."""
+    siblings: dict[tuple[Any, ...], list[Row]] = defaultdict(list)
+    for row in rows:
+        siblings[(*row.test_set, row.name)].append(row)
+    out = {}
+    for group in siblings.values():
+        if len(group) < 2:
+            continue
+        settings = [
+            {"profile": r.profile, "size": f"{r.image_size}px", **r.settings} for r in group
+        ]
+        keys = sorted({k for s in settings for k in s})
+        differing = [k for k in keys if len({repr(s.get(k)) for s in settings}) > 1]
+        for row, s in zip(group, settings, strict=True):
+            out[id(row)] = ", ".join(f"{k}={s.get(k)}" for k in differing) or f"config {row.config}"
+    return out
+
+
+def _by_test_set(rows: list[Row]) -> dict[tuple[str, str, str | None], list[Row]]:
+    groups: dict[tuple[str, str, str | None], list[Row]] = defaultdict(list)
+    for row in rows:
+        groups[row.test_set].append(row)
+    return groups
+
+
+def _compare_with_best(rows: list[Row]) -> None:
+    """DeLong p-values of every row against the best (Holm-adjusted), where the test images
+    are the same."""
+    scored = [r for r in rows if r.scores is not None]
+    if len(scored) < 2:
+        return
+    best = max(scored, key=lambda r: r.auroc_mean or -1)
+    best.verdict = "best"
+    others = [r for r in scored if r is not best and set(r.test_ids) == set(best.test_ids)]
+    for row in others:
+        position = {image_id: j for j, image_id in enumerate(row.test_ids)}
+        scores = row.scores[:, [position[image_id] for image_id in best.test_ids]]
+        row.p_value = compare(best.labels, best.scores, scores).p_value
+    for row, adjusted in zip(others, holm([r.p_value for r in others]), strict=True):
+        row.p_holm = adjusted
+        row.verdict = "not worse" if adjusted >= ALPHA else "worse"
+
+
+def aligned_scores(records: list[dict[str, Any]]) -> tuple[np.ndarray, np.ndarray]:
+    """Test labels and a ``(seeds, images)`` score matrix, images in the first record's order."""
+    ids = records[0]["test"]["ids"]
+    labels = np.asarray(records[0]["test"]["labels"])
+    matrix = np.empty((len(records), len(ids)))
+    for i, record in enumerate(records):
+        position = {image_id: j for j, image_id in enumerate(record["test"]["ids"])}
+        if set(position) != set(ids):
+            raise RecordError(
+                f"{record.get('_path', 'a record')} and {records[0].get('_path', 'another')} "
+                f"are runs of one {record['config']['method']} setting on "
+                f"{record['config']['dataset']} that scored different test images (records made "
+                "before data fingerprints); move the stale one out of the results folder"
+            )
+        matrix[i] = np.asarray(record["test"]["scores"])[[position[x] for x in ids]]
+    return labels, matrix

@@ -1,0 +1,283 @@
+"""Figures from the leaderboard and the run records, each as PNG and PDF.
+
+- ROC curves per data set and split: the mean curve over seeds of each row, with a 95% band
+  from a stratified bootstrap of the test images;
+- an AUROC heat map (methods x data sets) annotated with the bootstrap interval;
+- score distributions of normal and abnormal test images per method;
+- training curves (the loss a method recorded) per method;
+- a contact sheet of images, with an optional mask drawn over them.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter, defaultdict
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from uadbench.errors import OutputPathError
+from uadbench.outputs.leaderboard import Leaderboard, Row, distinctions, group_key
+from uadbench.statistics.metrics import stratified_bootstrap_indices
+
+FPR_GRID = np.linspace(0, 1, 201)
+FORMATS = ("png", "pdf")
+BAND_RESAMPLES = 200
+
+
+def pyplot():
+    """matplotlib's pyplot on the file-only Agg backend (no display needed)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def output_folder(path: Path) -> Path:
+    """``path`` as a folder for output, made if missing; ``OutputPathError`` if it is a file or
+    cannot be made."""
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise OutputPathError(f"{path} is a file, not a folder; give --out a folder")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise OutputPathError(
+            f"cannot make the folder {path}: {error.strerror or error}; give --out another folder"
+        ) from None
+    return path
+
+
+def save_figure(fig: Any, path: Path, dpi: int = 150) -> list[Path]:
+    """Save ``fig`` as ``path`` with each suffix of ``FORMATS`` (folders created); close it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.tight_layout()
+    written = []
+    for suffix in FORMATS if path.suffix == "" else (path.suffix.lstrip("."),):
+        target = path.with_suffix(f".{suffix}")
+        fig.savefig(target, dpi=dpi, bbox_inches="tight")
+        written.append(target)
+    pyplot().close(fig)
+    return written
+
+
+def _labels(rows: list[Row]) -> dict[int, str]:
+    """Each row's label by ``id``: its name as in the tables (changed parameters, warning mark),
+    and what tells it apart from other rows of that name on the same test set."""
+    differences = distinctions(rows)
+    labels = {
+        id(row): f"{row.label} ({differences[id(row)]})" if id(row) in differences else row.label
+        for row in rows
+    }
+    counts = Counter((row.test_set, labels[id(row)]) for row in rows)
+    return {  # labels that still collide get the row's configuration hash
+        key: f"{label} [{row.config}]" if counts[(row.test_set, label)] > 1 else label
+        for row in rows
+        for key, label in [(id(row), labels[id(row)])]
+    }
+
+
+def _panels(board: Leaderboard) -> dict[tuple[str, str], list[Row]]:
+    """Rows with scores by (data set, panel title), one panel per set of test images."""
+    panels: dict[tuple[str, str], list[Row]] = defaultdict(list)
+    for row in board.rows:
+        if row.scores is not None:
+            title = board.test_set_title(row).split(" · split ", 1)[1]
+            panels[(row.dataset, title.replace(" · data ", ", data "))].append(row)
+    return panels
+
+
+def mean_roc(labels: np.ndarray, scores: np.ndarray) -> np.ndarray:
+    """True-positive rate on ``FPR_GRID``, averaged over the seeds in ``scores`` (k, n)."""
+    from sklearn.metrics import roc_curve
+
+    curves = []
+    for seed_scores in np.atleast_2d(scores):
+        fpr, tpr, _ = roc_curve(labels, seed_scores)
+        curves.append(np.interp(FPR_GRID, fpr, tpr))
+    return np.mean(curves, axis=0)
+
+
+def roc_band(
+    labels: np.ndarray, scores: np.ndarray, resamples: int = BAND_RESAMPLES
+) -> tuple[np.ndarray, np.ndarray]:
+    """A pointwise 95% band of the mean ROC curve over stratified bootstrap resamples."""
+    curves = [
+        mean_roc(labels[i], scores[:, i]) for i in stratified_bootstrap_indices(labels, resamples)
+    ]
+    return np.percentile(curves, 2.5, axis=0), np.percentile(curves, 97.5, axis=0)
+
+
+def plot_roc_curves(board: Leaderboard, out: Path) -> list[Path]:
+    """One panel per data set and split, one mean ROC curve with its band per row."""
+    plt = pyplot()
+    import seaborn as sns
+
+    panels, labels = _panels(board), _labels(board.rows)
+    fig, axes = plt.subplots(1, len(panels), figsize=(5.2 * len(panels), 5), squeeze=False)
+    palette = sns.color_palette("tab10", 10) + sns.color_palette("Set2", 8)
+    for ax, ((dataset, split), rows) in zip(axes[0], panels.items(), strict=True):
+        for i, row in enumerate(rows):
+            colour = palette[i % len(palette)]
+            low, high = roc_band(row.labels, row.scores)
+            ax.fill_between(FPR_GRID, low, high, color=colour, alpha=0.12, linewidth=0)
+            ax.plot(
+                FPR_GRID,
+                mean_roc(row.labels, row.scores),
+                color=colour,
+                label=f"{labels[id(row)]}  {100 * row.auroc_mean:.1f}",
+            )
+        ax.plot([0, 1], [0, 1], color="grey", linestyle=":", linewidth=1)
+        ax.set(
+            title=f"{dataset} ({split})",
+            xlabel="false positive rate",
+            ylabel="true positive rate",
+            xlim=(0, 1),
+            ylim=(0, 1.01),
+            aspect="equal",
+        )
+        ax.legend(loc="lower right", fontsize=7, title="AUROC %", title_fontsize=7)
+    return save_figure(fig, Path(out) / "roc_curves")
+
+
+def plot_auroc_heatmap(board: Leaderboard, out: Path) -> list[Path]:
+    """Methods x data sets, coloured by mean AUROC, annotated with the 95% interval."""
+    plt = pyplot()
+    import seaborn as sns
+
+    panels, labels = _panels(board), _labels(board.rows)
+    columns = [f"{d}\n({s})" for d, s in panels]
+    names = sorted({labels[id(r)] for rows in panels.values() for r in rows})
+    values = np.full((len(names), len(columns)), np.nan)
+    notes = np.full(values.shape, "", dtype=object)
+    for j, rows in enumerate(panels.values()):
+        for row in rows:
+            i = names.index(labels[id(row)])
+            low, high = row.auroc_ci95
+            values[i, j] = 100 * row.auroc_mean
+            notes[i, j] = (
+                f"{100 * row.auroc_mean:.1f}\n[{100 * low:.1f}, {100 * high:.1f}]\nn={row.n}"
+            )
+    label_width = 0.08 * max(len(name) for name in names)  # inches, at the tick font size
+    fig, ax = plt.subplots(figsize=(2 + label_width + 2 * len(columns), 1.4 + 0.6 * len(names)))
+    sns.heatmap(
+        values,
+        annot=notes,
+        fmt="",
+        cmap="viridis",
+        vmin=50,
+        vmax=100,
+        ax=ax,
+        xticklabels=columns,
+        yticklabels=names,
+        cbar_kws={"label": "AUROC (%)"},
+        annot_kws={"fontsize": 7},
+    )
+    ax.set_title("Mean AUROC over seeds\n[bootstrap 95% CI]")
+    return save_figure(fig, Path(out) / "auroc_heatmap")
+
+
+def plot_score_distributions(board: Leaderboard, out: Path) -> list[Path]:
+    """Per data set and method: the test scores of normal and abnormal images (first seed),
+    standardised by the normal scores so that methods share an axis."""
+    plt = pyplot()
+    written, labels = [], _labels(board.rows)
+    for (dataset, split), rows in _panels(board).items():
+        columns = min(4, len(rows))
+        height = -(-len(rows) // columns)
+        fig, axes = plt.subplots(
+            height, columns, figsize=(3.6 * columns, 2.6 * height), squeeze=False
+        )
+        for ax in axes.flat:
+            ax.axis("off")
+        for ax, row in zip(axes.flat, rows, strict=False):
+            ax.axis("on")
+            scores = row.scores[0]
+            normal = scores[row.labels == 0]
+            z = (scores - np.median(normal)) / (np.std(normal) + 1e-12)
+            bins = np.linspace(np.percentile(z, 0.5), np.percentile(z, 99.5), 40)
+            ax.hist(z[row.labels == 0], bins=bins, alpha=0.6, label="normal", color="tab:blue")
+            ax.hist(z[row.labels == 1], bins=bins, alpha=0.6, label="abnormal", color="tab:red")
+            ax.set_title(f"{labels[id(row)]} ({100 * row.auroc_mean:.1f})", fontsize=8)
+            ax.set_xlabel("score (normal-standardised)", fontsize=7)
+            ax.tick_params(labelsize=6)
+        axes.flat[0].legend(fontsize=7)
+        fig.suptitle(f"Test score distributions: {dataset} ({split})", fontsize=10)
+        name = re.sub(r"[^A-Za-z0-9._-]+", "_", f"score_distributions_{dataset}_{split}")
+        written += save_figure(fig, Path(out) / name)
+    return written
+
+
+def plot_training_curves(
+    board: Leaderboard, records: list[dict[str, Any]], out: Path
+) -> list[Path]:
+    """Every training curve the methods recorded (loss, or e.g. a GAN's several), one line per
+    seed, a panel per row and curve."""
+    plt = pyplot()
+    labels = _labels(board.rows)
+    by_row: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for record in records:
+        if record["status"] == "ok" and record.get("history"):
+            by_row[group_key(record)[:8]].append(record)
+    panels = [
+        (row, name)
+        for row in board.rows
+        if row.config in by_row
+        for name in dict.fromkeys(n for r in by_row[row.config] for n in r["history"])
+    ]
+    if not panels:
+        return []
+    columns = min(4, len(panels))
+    height = -(-len(panels) // columns)
+    fig, axes = plt.subplots(height, columns, figsize=(3.6 * columns, 2.6 * height), squeeze=False)
+    for ax in axes.flat:
+        ax.axis("off")
+    for ax, (row, name) in zip(axes.flat, panels, strict=False):
+        ax.axis("on")
+        for record in sorted(by_row[row.config], key=lambda r: r["config"]["seed"]):
+            if curve := record["history"].get(name):
+                seed = record["config"]["seed"]
+                ax.plot(curve["step"], curve["value"], linewidth=1, label=f"seed {seed}")
+        ax.set_title(f"{labels[id(row)]} on {row.dataset} ({row.image_size}px)", fontsize=8)
+        ax.set_xlabel("step or epoch", fontsize=7)
+        ax.set_ylabel(name.replace("_", " "), fontsize=7)
+        ax.tick_params(labelsize=6)
+        ax.legend(fontsize=6)
+    return save_figure(fig, Path(out) / "training_curves")
+
+
+def plot_contact_sheet(
+    images: np.ndarray,
+    titles: list[str],
+    out: Path,
+    columns: int = 8,
+    overlays: np.ndarray | None = None,
+) -> Path:
+    """A grid of grayscale images with a title each (and masks drawn over them), as one file."""
+    plt = pyplot()
+    rows = -(-len(images) // columns)
+    fig, axes = plt.subplots(rows, columns, figsize=(1.6 * columns, 1.75 * rows), squeeze=False)
+    for ax in axes.flat:
+        ax.axis("off")
+    for ax, image, title in zip(axes.flat, images, titles, strict=False):
+        ax.imshow(image, cmap="gray", vmin=0, vmax=255)
+        ax.set_title(title, fontsize=8)
+    for ax, mask in zip(axes.flat, overlays if overlays is not None else [], strict=False):
+        ax.imshow(np.ma.masked_where(~mask.astype(bool), mask), cmap="autumn", alpha=0.45)
+    return save_figure(fig, Path(out), dpi=110)[0]
+
+
+def plot_all(board: Leaderboard, records: list[dict[str, Any]], out: Path) -> list[Path]:
+    """Every leaderboard figure into ``out`` (none when no run has finished)."""
+    if not _panels(board):
+        return []
+    out = output_folder(out)
+    return [
+        *plot_roc_curves(board, out),
+        *plot_auroc_heatmap(board, out),
+        *plot_score_distributions(board, out),
+        *plot_training_curves(board, records, out),
+    ]

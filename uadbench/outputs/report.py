@@ -1,0 +1,190 @@
+"""A self-contained benchmark report: leaderboard, figures, protocol and the list of runs.
+
+``write_report`` turns a results folder into ``report.md`` (readable on GitHub) and
+``report.html``, with the figures beside them. Every number comes from the run records, and the
+run list names the record of each run.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import defaultdict
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from uadbench.errors import RecordError
+from uadbench.outputs.exports import to_markdown
+from uadbench.outputs.leaderboard import WARNING_MARK, build_leaderboard, group_key
+from uadbench.outputs.plots import output_folder, plot_all
+from uadbench.outputs.published import published_results
+
+PAGE = """<!doctype html>
+<html><head><meta charset="utf-8"><title>uadbench report</title>
+<style>body{{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em}}
+table{{border-collapse:collapse;font-size:13px}}td,th{{border:1px solid #ccc;padding:3px 6px}}
+img{{max-width:100%}}code{{background:#f4f4f4}}</style></head><body>
+{body}
+</body></html>
+"""
+
+
+def write_report(results_dir: Path, out: Path, title: str = "uadbench report") -> list[Path]:
+    """Write ``out/report.md``, ``out/report.html`` and ``out/figures/``; return their paths."""
+    from uadbench.running.records import scan_records
+
+    records, unreadable = scan_records(results_dir)
+    if unreadable:
+        names = ", ".join(str(u.path) for u in unreadable[:3])
+        raise RecordError(
+            f"{len(unreadable)} record(s) cannot be read ({names}); fix or remove them"
+        )
+    board = build_leaderboard(records)
+    if not board.rows:
+        raise RecordError(
+            f"no run records under {Path(results_dir) / 'runs'}; start one with `uadbench run`"
+        )
+    out = output_folder(out)
+    figures = plot_all(board, records, out / "figures")
+    text = "\n".join(
+        [
+            f"# {title}",
+            "",
+            f"Generated {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC from {len(records)} run "
+            f"records in `{results_dir}` by `uadbench report`.",
+            "",
+            "## Leaderboard",
+            "",
+            to_markdown(board),
+            "## Figures",
+            "",
+            *[f"![{p.stem}](figures/{p.name})\n" for p in figures if p.suffix == ".png"],
+            "Every figure is also in the `figures/` folder as PDF."
+            if figures
+            else "No figures: no run has finished.",
+            "",
+            _protocol(records),
+            _other_published(board),
+            _run_list(records, out),
+        ]
+    )
+    markdown_path = out / "report.md"
+    markdown_path.write_text(text)
+    html_path = out / "report.html"
+    html_path.write_text(PAGE.format(body=_html(text)))
+    return [markdown_path, html_path, *figures]
+
+
+def _html(text: str) -> str:
+    import markdown
+
+    return markdown.markdown(text, extensions=["tables"])
+
+
+def _relative(path: Path, start: Path) -> str:
+    return os.path.relpath(path.resolve(), start.resolve())
+
+
+def _protocol(records: list[dict[str, Any]]) -> str:
+    ok = [r for r in records if r["status"] == "ok"]
+    lines = [
+        "## Protocol",
+        "",
+        "### Data",
+        "",
+        "| data set | split | checksum | data fingerprint | train | val | test |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    seen = set()
+    for r in ok:
+        d = r["data"]
+        key = (r["dataset"], r["split_version"], d["checksum"], d.get("fingerprint") or "-")
+        if key not in seen:
+            seen.add(key)
+            sizes = (d["n_train"], d["n_val"], d["n_test"])
+            lines.append(_md_row(*key[:2], f"`{key[2][:12]}`", f"`{key[3]}`", *sizes))
+    lines += [
+        "",
+        "Training and validation sets hold normal images only; the validation normals are carved "
+        "from the training normals and set the operating-point threshold. Every method of a data "
+        "set gets the same prepared arrays (grayscale, 8 bit, resized straight to its image size).",
+        "",
+        "### Methods, profiles and hyperparameters",
+        "",
+    ]
+    configs: dict[str, tuple[tuple[str, str, int], dict[str, Any]]] = {}
+    seeds: dict[str, set[int]] = defaultdict(set)
+    for r in ok:
+        key = group_key(r)
+        configs[key] = ((r["method"], r["profile"], r["image_size"]), r["config"]["params"])
+        seeds[key].add(r["seed"])
+    for key, ((method, profile, size), params) in sorted(configs.items(), key=lambda c: c[1][0]):
+        shown = ", ".join(f"{k}={v}" for k, v in params.items())
+        used = sorted(seeds[key])
+        lines.append(f"- **{method}** ({profile}, {size} px; seeds {used}): {shown}")
+    hardware = {
+        (
+            r["hardware"].get("device"),
+            r["hardware"].get("gpu") or r["hardware"].get("cpu"),
+            r["hardware"].get("cpu_count"),
+        )
+        for r in ok
+    }
+    versions: dict[str, set[str]] = defaultdict(set)
+    for r in ok:
+        for package, version in r["versions"].items():
+            versions[package].add(version)
+    lines += ["", "### Hardware and software", ""]
+    lines += [
+        f"- device {d}: {name}, {cores} CPU cores" for d, name, cores in sorted(hardware, key=str)
+    ]
+    lines.append(
+        "- " + ", ".join(f"{p} {'/'.join(sorted(v))}" for p, v in sorted(versions.items()))
+    )
+    return "\n".join(lines) + "\n"
+
+
+def _other_published(board: Any) -> str:
+    shown = {(r.dataset, r.split_version, r.method) for r in board.rows}
+    others = [p for p in published_results() if (p.dataset, p.split_version, p.method) not in shown]
+    if not others:
+        return ""
+    lines = [
+        "## Published numbers on splits not run here",
+        "",
+        "Not comparable with the measured numbers above: the splits differ. Listed for reference.",
+        "",
+        "| data set | split | method | AUROC % | source |",
+        "|---|---|---|---|---|",
+    ]
+    for p in others:
+        spread = f" ± {p.auroc_std:g}" if p.auroc_std is not None else ""
+        lines.append(
+            _md_row(p.dataset, p.split_version, p.published_name, f"{p.auroc:g}{spread}", p.source)
+        )
+    return "\n".join(lines) + "\n"
+
+
+def _run_list(records: list[dict[str, Any]], out: Path) -> str:
+    lines = [
+        "## Runs",
+        "",
+        "| data set | method | profile | size | seed | status | AUROC % | wall s | record |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in sorted(
+        records, key=lambda r: (r["dataset"], r["method"], r["profile"], r["image_size"], r["seed"])
+    ):
+        auroc = f"{100 * r['metrics']['auroc']:.1f}" if r["status"] == "ok" else "-"
+        wall = r.get("timings", {}).get("wall_s")
+        wall = "-" if wall is None else f"{wall:.0f}"
+        path = _relative(Path(r["_path"]), out)
+        cells = [r[k] for k in ("dataset", "method", "profile", "image_size", "seed", "status")]
+        if r.get("warnings"):
+            cells[-1] += f" {WARNING_MARK} {len(r['warnings'])}"
+        lines.append(_md_row(*cells, auroc, wall, f"[{Path(path).name}]({path})"))
+    return "\n".join(lines) + "\n"
+
+
+def _md_row(*cells: Any) -> str:
+    return "| " + " | ".join(str(c) for c in cells) + " |"

@@ -1,1 +1,0 @@
-"""Built-in data sets. Each registers through the ``uadbench.datasets`` entry-point group."""
