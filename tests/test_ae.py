@@ -1,6 +1,7 @@
 import pytest
 
-from uadbench.running.runner import RunRequest, execute, plan
+from uadbench.running.planning import RunRequest, plan
+from uadbench.running.runner import execute
 
 from .conftest import TINY_SYNTHETIC
 
@@ -16,9 +17,9 @@ def test_same_seed_same_scores_on_the_cpu(tmp_path):
     kwargs = dict(data_options=TINY_SYNTHETIC, params={"epochs": "2"}, image_size=32)
     first, second = run_ae(tmp_path, **kwargs), run_ae(tmp_path, **kwargs)
     assert first.status == second.status == "ok"
-    assert first.record["test"]["scores"] == second.record["test"]["scores"]
+    assert first.record.test.scores == second.record.test.scores
     other = run_ae(tmp_path, seeds=(1,), **kwargs)
-    assert other.record["test"]["scores"] != first.record["test"]["scores"]
+    assert other.record.test.scores != first.record.test.scores
 
 
 def test_ae_rejects_sizes_it_cannot_build():
@@ -31,6 +32,6 @@ def test_default_ae_detects_phantom_lesions(tmp_path):
     """README command 1 as a test: the default method, data set, seed and profile."""
     outcome = run_ae(tmp_path)
     assert outcome.status == "ok"
-    assert outcome.record["metrics"]["auroc"] > 0.6
-    losses = outcome.record["history"]["loss"]["value"]
+    assert outcome.record.metrics["auroc"] > 0.6
+    losses = outcome.record.history["loss"]["value"]
     assert losses[-1] < 0.5 * losses[0]

@@ -13,7 +13,8 @@ from uadbench.methods.backbones import RESNET18_FILE, WeightsNotFoundError
 
 from uadbench import registry
 from uadbench.registry import UnknownNameError
-from uadbench.running.runner import RunRequest, execute, plan
+from uadbench.running.planning import RunRequest, plan
+from uadbench.running.runner import execute
 
 from .conftest import TINY_SYNTHETIC
 
@@ -54,12 +55,12 @@ def test_bridged_models_run_offline_and_write_nothing_else(
     monkeypatch.chdir(tmp_path)
     size = 128 if method == "anomalib-cflow" else 64  # CFLOW takes no less
     outcome = run(tmp_path, method, size=size, weights=weights)
-    assert outcome.status == "ok", outcome.record.get("error")
-    assert outcome.record["config"]["params"]["weights"] == weights
-    assert len(outcome.record["test"]["scores"]) == 24
+    assert outcome.status == "ok", outcome.record.error
+    assert outcome.record.config.params["weights"] == weights
+    assert len(outcome.record.test.scores) == 24
     assert sorted(p.name for p in tmp_path.iterdir()) == ["cache", "r"]  # no anomalib folders
     if method == "anomalib-draem":
-        assert "Perlin" in outcome.record["notes"]["anomaly_source"]
+        assert "Perlin" in outcome.record.notes["anomaly_source"]
 
 
 @pytest.mark.parametrize(
@@ -99,7 +100,7 @@ def test_the_family_lists_and_plans_its_models_without_importing_anomalib():
     code = (
         "import sys\n"
         "from uadbench import registry\n"
-        "from uadbench.running.runner import RunRequest, plan\n"
+        "from uadbench.running.planning import RunRequest, plan\n"
         "names = registry.methods.names()\n"
         "assert {'anomalib-padim', 'anomalib-reverse-distillation'} <= set(names), names\n"
         "plan(RunRequest(method='anomalib-padim', dataset='synthetic'))\n"
@@ -127,7 +128,7 @@ def test_an_unlisted_model_is_built_with_its_pretraining_switch_off():
 def test_unlisted_models_that_cannot_run_here_fail_saying_why(tmp_path, method, message):
     outcome = run(tmp_path, method, weights="none")
     assert outcome.status == "failed"
-    assert message in outcome.record["error"]["message"]
+    assert message in outcome.record.error.message
 
 
 def test_torchvision_weights_load_only_from_the_local_cache(resnet18_file, tmp_path, monkeypatch):

@@ -4,7 +4,8 @@ import pytest
 import torch
 from uadbench.methods.reconstruction_nets import collapse_warning
 
-from uadbench.running.runner import RunRequest, execute, plan
+from uadbench.running.planning import RunRequest, plan
+from uadbench.running.runner import execute
 
 from .conftest import TINY_SYNTHETIC
 
@@ -39,15 +40,15 @@ def run(tmp_path, method, size=32, **params):
 @pytest.mark.parametrize("method", sorted(FAST))
 def test_baseline_runs_end_to_end(tmp_path, method):
     outcome = run(tmp_path, method, size=64 if method == "imagenet-gaussian" else 32)
-    assert outcome.status == "ok", outcome.record.get("error")
-    assert set(outcome.record["test"]["score_variants"]) == VARIANTS[method]
-    assert 0 <= outcome.record["metrics"]["auroc"] <= 1
+    assert outcome.status == "ok", outcome.record.error
+    assert set(outcome.record.test.score_variants) == VARIANTS[method]
+    assert 0 <= outcome.record.metrics["auroc"] <= 1
 
 
 def test_reported_score_follows_the_parameter(tmp_path):
     outcome = run(tmp_path, "vae", reported="elbo")
-    assert outcome.record["test"]["reported_score"] == "elbo"
-    assert outcome.record["test"]["scores"] == outcome.record["test"]["score_variants"]["elbo"]
+    assert outcome.record.test.reported_score == "elbo"
+    assert outcome.record.test.scores == outcome.record.test.score_variants["elbo"]
 
 
 @pytest.mark.parametrize("method", ["ae", "vae", "f-anogan"])
@@ -72,4 +73,4 @@ def test_a_collapsed_model_is_flagged_in_the_record(tmp_path, monkeypatch):
         lambda self, x: self.decoder(self.encoder(x)) * 0,
     )
     outcome = run(tmp_path, "ae")
-    assert any("collapsed" in w for w in outcome.record["warnings"])
+    assert any("collapsed" in w for w in outcome.record.warnings)

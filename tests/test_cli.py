@@ -10,7 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from uadbench.cli import app
-from uadbench.running.runner import parse_seeds
+from uadbench.running.planning import parse_seeds
 
 from .conftest import TINY_SYNTHETIC
 

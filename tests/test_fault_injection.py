@@ -25,7 +25,7 @@ import pytest
 import torch
 from PIL import Image
 
-from uadbench.running.records import SCHEMA_NAME, SCHEMA_VERSION
+from uadbench.running.run_record import SCHEMA_NAME, SCHEMA_VERSION
 
 from . import release_fixtures as fx
 from .commands import FAULTS, MEAN, TINY, invoke, mean_distance, steady, tiny
@@ -528,7 +528,7 @@ def test_a_failed_final_write_saves_the_whole_record_elsewhere(results, tmp_path
     real = runner.write_record
 
     def full_disk(path, record):
-        if record["status"] != "running" and results in Path(path).parents:
+        if record.status != "running" and results in Path(path).parents:
             raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
         return real(path, record)
 
@@ -829,7 +829,8 @@ def test_files_changed_while_being_prepared_are_never_cached(tmp_path):
 def test_a_split_file_changed_after_planning_fails_its_run(tmp_path, plugin_file):
     from uadbench import registry
     from uadbench.data.readers import zhanglab
-    from uadbench.running.runner import RunRequest, execute, plan
+    from uadbench.running.planning import RunRequest, plan
+    from uadbench.running.runner import execute
 
     registry.load_plugin(str(plugin_file))
     release = fx.zhanglab_release(tmp_path / "zl")

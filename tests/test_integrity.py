@@ -201,7 +201,8 @@ def test_3_a_users_data_json_is_custom_and_never_beside_published_numbers(tmp_pa
     )
     assert result.exit_code == 0, result.output
     [record] = records(results)
-    assert record["split_version"].startswith("custom-") and record["split_version"] != "medad"
+    split = record["config"]["split_version"]
+    assert split.startswith("custom-") and split != "medad"
     board = csv_board(results)
     assert board["split_version"].iloc[0].startswith("custom-")
     assert board["published_auroc"].isna().all()
@@ -283,7 +284,7 @@ def test_5_changed_parameters_are_in_the_row_name_in_every_format_and_figure(tmp
                 shown.extend(t.get_text() for t in ax.get_legend().get_texts())
         return real(fig, path, dpi)
 
-    records_, _ = scan_records(results)
+    records_ = scan_records(results).records
     board = build_leaderboard(records_)
     plots.save_figure = capture
     try:
@@ -493,7 +494,7 @@ def test_5_rows_apart_only_by_skip_unreadable_are_told_apart(tmp_path):
     results = tmp_path / "results"
     assert run_mean_distance(results, *TINY).exit_code == 0
     assert run_mean_distance(results, "--skip-unreadable", *TINY).exit_code == 0
-    board = build_leaderboard(scan_records(results)[0])
+    board = build_leaderboard(scan_records(results).records)
     labels = plots._labels(board.rows)
     assert len(set(labels.values())) == 2
     assert any("skip_unreadable=True" in label for label in labels.values())

@@ -11,7 +11,8 @@ from uadbench.methods.pretext.network import PretextNetwork
 
 from uadbench.cli import app
 from uadbench.registry import methods
-from uadbench.running.runner import RunRequest, execute, plan
+from uadbench.running.planning import RunRequest, plan
+from uadbench.running.runner import execute
 
 from .conftest import TINY_SYNTHETIC
 
@@ -43,18 +44,18 @@ def run(tmp_path, method, seeds=(0,), **params):
 )
 def test_runs_end_to_end_and_records_both_densities(tmp_path, method):
     [outcome] = run(tmp_path, method)
-    assert outcome.status == "ok", outcome.record.get("error")
+    assert outcome.status == "ok", outcome.record.error
     record = outcome.record
     reported = methods.get(method).profiles["quick"].reported
-    assert record["test"]["reported_score"] == reported
-    assert set(record["test"]["score_variants"]) == {"kde", "gaussian"}
-    assert record["metrics"]["auroc"] == record["metrics"]["variants"][reported]["auroc"]
-    assert record["history"]["loss"]["step"] == [2, 4]
-    assert 0 <= record["notes"]["val_pretext_accuracy"] <= 1
+    assert record.test.reported_score == reported
+    assert set(record.test.score_variants) == {"kde", "gaussian"}
+    assert record.metrics["auroc"] == record.metrics["variants"][reported]["auroc"]
+    assert record.history["loss"]["step"] == [2, 4]
+    assert 0 <= record.notes["val_pretext_accuracy"] <= 1
     if method == "anatpaste":
-        assert 0 <= record["notes"]["empty_lung_masks"] <= record["data"]["n_train"]
-        assert record["notes"]["pastes_anywhere"] >= 0
-    assert record["label_use"] is None
+        assert 0 <= record.notes["empty_lung_masks"] <= record.data.n_train
+        assert record.notes["pastes_anywhere"] >= 0
+    assert record.config.label_use is None
 
 
 def test_paper_profiles_report_the_reference_density():
@@ -63,8 +64,8 @@ def test_paper_profiles_report_the_reference_density():
 
 
 def test_same_seed_same_scores(tmp_path):
-    first = run(tmp_path / "a", "anatpaste")[0].record["test"]["scores"]
-    second = run(tmp_path / "b", "anatpaste")[0].record["test"]["scores"]
+    first = run(tmp_path / "a", "anatpaste")[0].record.test.scores
+    second = run(tmp_path / "b", "anatpaste")[0].record.test.scores
     assert first == second
 
 
@@ -73,8 +74,8 @@ def test_label_using_selection_is_marked_in_record_and_leaderboard(tmp_path):
         tmp_path, "anatpaste", select_checkpoint_by_test_auroc="true", selection_every="2"
     )
     assert outcome.status == "ok"
-    assert outcome.record["label_use"] == "checkpoint chosen by test AUROC every 2 steps"
-    assert outcome.record["history"]["selection_test_auroc"]["step"] == [2, 4]
+    assert outcome.record.config.label_use == "checkpoint chosen by test AUROC every 2 steps"
+    assert outcome.record.history["selection_test_auroc"]["step"] == [2, 4]
     [plain] = run(tmp_path, "anatpaste")
     assert plain.path != outcome.path  # never pooled with label-free runs
     board = CliRunner().invoke(
@@ -102,7 +103,7 @@ def test_a_nan_loss_stops_the_run_naming_the_step(tmp_path, monkeypatch):
     monkeypatch.setattr(PretextNetwork, "forward", poisoned)
     [outcome] = run(tmp_path, "cutpaste")
     assert outcome.status == "failed"
-    assert "loss became nan at step 2" in outcome.record["error"]["message"]
+    assert "loss became nan at step 2" in outcome.record.error.message
 
 
 def test_missing_imagenet_weights_fail_before_any_work(tmp_path, monkeypatch):

@@ -12,7 +12,8 @@ from uadbench.contracts.dataset import DataNotFoundError, SplitTableError, valid
 from uadbench.data.image_files import ImageReadError, read_dicom
 from uadbench.data.prepare import prepare
 from uadbench.data.readers import chexpert, rsna, vindr, zhanglab
-from uadbench.running.runner import RunRequest, execute, plan
+from uadbench.running.planning import RunRequest, plan
+from uadbench.running.runner import execute
 
 from . import release_fixtures as fx
 
@@ -66,9 +67,9 @@ def test_zhanglab_runs_end_to_end_in_every_nesting(tmp_path, nesting):
     root = release if nesting == "root" else base
     split_file = write_split(tmp_path, zhanglab.build_split(release))
     outcome = run(tmp_path, "zhanglab", root, split_file=split_file)
-    assert outcome.status == "ok", outcome.record.get("error")
-    assert outcome.record["data"]["n_test"] == 8
-    assert outcome.record["split_version"].startswith("custom-")
+    assert outcome.status == "ok", outcome.record.error
+    assert outcome.record.data.n_test == 8
+    assert outcome.record.config.split_version.startswith("custom-")
 
 
 def test_zhanglab_without_its_folders_explains_the_layout(tmp_path):
@@ -99,8 +100,8 @@ def test_chexpert_runs_end_to_end(tmp_path):
     release = fx.chexpert_release(tmp_path / "data")
     split_file = write_split(tmp_path, chexpert.build_split(release / "train.csv", n_test=4))
     outcome = run(tmp_path, "chexpert", tmp_path / "data", split_file=split_file)
-    assert outcome.status == "ok", outcome.record.get("error")
-    assert outcome.record["config"]["dataset_options"]["layout"] == "CheXpert-v1.0-small"
+    assert outcome.status == "ok", outcome.record.error
+    assert outcome.record.config.dataset_options["layout"] == "CheXpert-v1.0-small"
 
 
 def test_chexpert_release_mismatch_is_explained(tmp_path):
@@ -138,8 +139,8 @@ def test_rsna_kaggle_dicoms_run_end_to_end(tmp_path):
     not_normal = [fx.rsna_id(14), fx.rsna_id(15)]
     assert len(table) == 12 and not table["id"].isin(not_normal).any()
     outcome = run(tmp_path, "rsna", root, split_file=write_split(tmp_path, table))
-    assert outcome.status == "ok", outcome.record.get("error")
-    assert outcome.record["config"]["dataset_options"]["layout"] == "kaggle-dicom"
+    assert outcome.status == "ok", outcome.record.error
+    assert outcome.record.config.dataset_options["layout"] == "kaggle-dicom"
     # MONOCHROME1 images come out with the same polarity as MONOCHROME2 ones
     prepared = prepare(
         dataset("rsna", root, split_file=str(tmp_path / "split.csv")), 32, tmp_path / "cache"
@@ -165,7 +166,7 @@ def test_rsna_medad_packaging_runs_with_its_own_split(tmp_path):
     assert len(table) == 18 and not (table["split"] == "val").any()  # Med-AD has no val set
     assert set(table.loc[table["split"] != "test", "id"]) == {fx.rsna_id(i) for i in range(10)}
     outcome = run(tmp_path, "rsna", root, split="medad")
-    assert outcome.status == "ok", outcome.record.get("error")
+    assert outcome.status == "ok", outcome.record.error
 
 
 @pytest.mark.parametrize(
@@ -198,8 +199,8 @@ def test_an_unknown_split_version_lists_the_known_ones(tmp_path):
 def test_vindr_medad_packaging_runs_end_to_end(tmp_path):
     root = fx.medad_packaging(tmp_path / "vindr", "vindr")
     outcome = run(tmp_path, "vindr", root, split="medad")
-    assert outcome.status == "ok", outcome.record.get("error")
-    assert outcome.record["config"]["dataset_options"]["layout"] == "medad-png"
+    assert outcome.status == "ok", outcome.record.error
+    assert outcome.record.config.dataset_options["layout"] == "medad-png"
 
 
 def test_vindr_dicom_release_runs_end_to_end(tmp_path):
@@ -207,8 +208,8 @@ def test_vindr_dicom_release_runs_end_to_end(tmp_path):
     table = vindr.build_split(root / "train.csv", n_test=2)
     assert table.groupby("label").size().to_dict() == {0: 10, 1: 2}
     outcome = run(tmp_path, "vindr", root, split_file=write_split(tmp_path, table))
-    assert outcome.status == "ok", outcome.record.get("error")
-    assert outcome.record["config"]["dataset_options"]["layout"] == "vinbigdata-dicom"
+    assert outcome.status == "ok", outcome.record.error
+    assert outcome.record.config.dataset_options["layout"] == "vinbigdata-dicom"
 
 
 # -- folder ----------------------------------------------------------------------------------
@@ -220,7 +221,7 @@ def test_folder_tree_runs_end_to_end_with_a_carved_validation_set(tmp_path):
     table = validate_split_table(ds.split_table(), "folder")
     assert (table["split"] == "val").sum() > 0 and ds.split_version.startswith("folder-")
     outcome = run(tmp_path, "folder", root)
-    assert outcome.status == "ok", outcome.record.get("error")
+    assert outcome.status == "ok", outcome.record.error
 
 
 def test_folder_csv_runs_and_a_wrong_csv_names_the_column(tmp_path):
@@ -263,8 +264,8 @@ def test_a_truncated_image_fails_naming_it_or_is_skipped_and_recorded(tmp_path):
     broken.write_bytes(broken.read_bytes()[:60])
     failed = run(tmp_path, "folder", root)
     assert failed.status == "failed"
-    assert "cannot read image" in failed.record["error"]["message"]
-    assert "abnormal/2.png" in failed.record["error"]["message"]
+    assert "cannot read image" in failed.record.error.message
+    assert "abnormal/2.png" in failed.record.error.message
 
     request = RunRequest(
         method="mean-distance",
@@ -278,10 +279,10 @@ def test_a_truncated_image_fails_naming_it_or_is_skipped_and_recorded(tmp_path):
     [planned] = plan(request)
     outcome = execute(planned, tmp_path / "cache")
     assert outcome.status == "ok"
-    assert [s["id"] for s in outcome.record["data"]["skipped"]] == ["test/abnormal/2"]
-    assert outcome.record["data"]["n_test"] == 7
-    assert "unreadable" in outcome.record["warnings"][0]
-    assert "test/abnormal/2" not in outcome.record["test"]["ids"]
+    assert [s["id"] for s in outcome.record.data.skipped] == ["test/abnormal/2"]
+    assert outcome.record.data.n_test == 7
+    assert "unreadable" in outcome.record.warnings[0]
+    assert "test/abnormal/2" not in outcome.record.test.ids
 
 
 def test_cache_built_with_skips_is_refused_without_the_flag(tmp_path):

@@ -7,28 +7,34 @@ import pytest
 
 from uadbench.atomic import write_atomically
 from uadbench.processes import process_info
-from uadbench.running.records import SCHEMA, scan_records, write_record
+from uadbench.running.records import scan_records, write_record
+from uadbench.running.run_record import RunConfig, RunRecord
 
 LINUX = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
 
 
+CONFIG = RunConfig(
+    method="ae",
+    profile="quick",
+    params={"image_size": 32},
+    dataset="synthetic",
+    dataset_options={},
+    split_version="v1",
+    seed=0,
+    label_use=None,
+    skip_unreadable=False,
+)
+
+
 def status_seen(tmp_path, process: dict) -> str:
     path = tmp_path / "runs" / "synthetic" / "ae" / "quick-32px-seed0-abc.json"
-    config = {
-        "method": "ae",
-        "dataset": "synthetic",
-        "profile": "quick",
-        "image_size": 32,
-        "seed": 0,
-        "params": {},
-        "split_version": "v1",
-    }
-    write_record(
-        path, {"schema": SCHEMA, "status": "running", "config": config, "process": process}
-    )
-    [record], unreadable = scan_records(tmp_path)
-    assert not unreadable
-    return record["status"]
+    write_record(path, RunRecord("running", CONFIG, "2026-01-01T00:00:00+00:00", process=process))
+    written = path.read_bytes()
+    found = scan_records(tmp_path)
+    assert not found.unreadable
+    [record] = found.records
+    assert record.status == "running" and path.read_bytes() == written  # computed, not written
+    return record.state
 
 
 def test_a_running_record_of_this_process_is_running(tmp_path):

@@ -8,8 +8,9 @@ from typer.testing import CliRunner
 from uadbench import registry
 from uadbench.cli import app
 from uadbench.outputs.leaderboard import build_leaderboard
+from uadbench.running.planning import RunRequest, plan
 from uadbench.running.records import scan_records
-from uadbench.running.runner import RunRequest, execute, plan
+from uadbench.running.runner import execute
 
 from .conftest import TINY_SYNTHETIC
 
@@ -40,7 +41,7 @@ def results(tmp_path, plugin_file):
 
 
 def test_rows_stats_and_comparisons(results):
-    records, _ = scan_records(results)
+    records = scan_records(results).records
     board = build_leaderboard(records)
     assert len(board.rows) == 3
     versions = {row.split_version for row in board.rows}
@@ -82,7 +83,7 @@ def test_terminal_table_keeps_names_and_settings_readable(results, width):
     from uadbench.outputs.exports import print_table
 
     console = Console(width=width, record=True)
-    print_table(build_leaderboard(scan_records(results)[0]), console)
+    print_table(build_leaderboard(scan_records(results).records), console)
     text = console.export_text()
     assert max(len(line) for line in text.splitlines()) <= width
     assert "mean-distance" in text and "[power=2.0]" in text

@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 
 from uadbench import registry
+from uadbench.running.planning import ResultsDirError, RunRequest, plan
 from uadbench.running.records import scan_records
-from uadbench.running.runner import ResultsDirError, RunRequest, execute, plan
+from uadbench.running.runner import execute
 
 from .conftest import TINY_SYNTHETIC
 
@@ -110,9 +111,9 @@ def test_a_run_writes_a_complete_record_and_is_skipped_the_second_time(tmp_path,
     [outcome] = run_all(request(tmp_path), tmp_path)
     assert outcome.status == "ok"
     record = json.loads(outcome.path.read_text())
-    assert record["status"] == "ok" and record["seed"] == 0
+    assert record["status"] == "ok" and record["config"]["seed"] == 0
     assert record["config"]["params"] == {"image_size": 32, "power": 1.0}
-    assert record["split_version"].startswith("phantom-v")
+    assert record["config"]["split_version"].startswith("phantom-v")
     assert len(record["test"]["scores"]) == len(record["test"]["ids"]) == 24
     assert len(record["val"]["scores"]) == 8
     assert set(record["timings"]) >= {"prepare_s", "fit_s", "score_s", "wall_s"}
@@ -144,36 +145,36 @@ def test_a_failing_method_leaves_a_failure_record(tmp_path, broken_plugin):
     record = json.loads(outcome.path.read_text())
     assert record["error"]["message"] == "RuntimeError: out of ideas"
     assert "Traceback" in record["error"]["traceback"]
-    records, _ = scan_records(tmp_path / "results")
-    assert [r["status"] for r in records] == ["failed"]
+    records = scan_records(tmp_path / "results").records
+    assert [r.status for r in records] == ["failed"]
 
 
 def test_a_run_stopped_by_an_exit_is_failed_and_exits_non_zero(tmp_path, broken_plugin):
     with pytest.raises(SystemExit) as stop:
         run_all(request(tmp_path, "exiting"), tmp_path)
     assert stop.value.code not in (None, 0)
-    records, _ = scan_records(tmp_path / "results")
-    assert [r["status"] for r in records] == ["failed"]
-    assert "stopped before the end" in records[0]["error"]["message"]
+    records = scan_records(tmp_path / "results").records
+    assert [r.status for r in records] == ["failed"]
+    assert "stopped before the end" in records[0].error.message
 
 
 def test_a_nan_loss_stops_the_run_naming_the_step(tmp_path, broken_plugin):
     [outcome] = run_all(request(tmp_path, "diverging"), tmp_path)
     assert outcome.status == "failed"
-    assert "loss became nan at step 3" in outcome.record["error"]["message"]
-    assert outcome.record["history"]["loss"]["value"] == [1.0, 0.5, 0.7]
+    assert "loss became nan at step 3" in outcome.record.error.message
+    assert outcome.record.history["loss"]["value"] == [1.0, 0.5, 0.7]
 
 
 def test_nan_scores_fail_rather_than_give_a_number(tmp_path, broken_plugin):
     [outcome] = run_all(request(tmp_path, "nan-scores"), tmp_path)
     assert outcome.status == "failed"
-    assert "24 non-finite value(s) among 24 test images" in outcome.record["error"]["message"]
+    assert "24 non-finite value(s) among 24 test images" in outcome.record.error.message
 
 
 def test_constant_scores_are_flagged(tmp_path, broken_plugin):
     [outcome] = run_all(request(tmp_path, "constant"), tmp_path)
-    assert outcome.status == "ok" and outcome.record["metrics"]["auroc"] == 0.5
-    assert "same score" in outcome.record["warnings"][0]
+    assert outcome.status == "ok" and outcome.record.metrics["auroc"] == 0.5
+    assert "same score" in outcome.record.warnings[0]
 
 
 @pytest.mark.parametrize(

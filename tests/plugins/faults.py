@@ -111,7 +111,7 @@ if STAGE == "final-write":
     _final = {"now": False}
 
     def _watched_write(path, record):
-        _final["now"] = record.get("status") != "running"
+        _final["now"] = record.status != "running"
         return _write_record(path, record)
 
     def _held_replace(src, dst, **kwargs):

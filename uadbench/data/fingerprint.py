@@ -19,7 +19,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,6 +28,7 @@ import pandas as pd
 from uadbench.atomic import write_atomically
 from uadbench.contracts.dataset import Dataset, table_checksum, validate_split_table
 from uadbench.contracts.progress import ProgressReporter, SilentProgress
+from uadbench.file_names import slug
 
 PREPROCESSING = "gray8-bilinear-v1"
 """Names the decoding and resizing rules; bump it when they change, so caches are rebuilt."""
@@ -113,7 +113,7 @@ class FileHashes:
     """SHA-256 of files, remembered in ``<cache>/file-hashes/<dataset>.json`` by path."""
 
     def __init__(self, cache_dir: Path, dataset: str) -> None:
-        safe = re.sub(r"[^A-Za-z0-9._-]+", "_", dataset)
+        safe = slug(dataset)
         self.path = Path(cache_dir) / INDEX_FOLDER / f"{safe}.json"
 
     def _load(self) -> dict[str, Any]:

@@ -17,7 +17,6 @@ from __future__ import annotations
 import errno
 import json
 import os
-import re
 import shutil
 import socket
 import time
@@ -39,6 +38,7 @@ from uadbench.contracts.progress import ProgressReporter, SilentProgress, track
 from uadbench.data.fingerprint import PREPROCESSING, DataSource, resolve
 from uadbench.data.image_files import ImageReadError, resize_square
 from uadbench.errors import UserError
+from uadbench.file_names import slug
 from uadbench.processes import is_alive, process_info
 
 CACHE_ENV = "UADBENCH_CACHE_DIR"
@@ -184,7 +184,7 @@ def _readable_now(dataset: Dataset, skipped: list[dict[str, str]], size: int) ->
 
 def cache_folder(cache_dir: Path, source: DataSource, image_size: int) -> Path:
     """Where the prepared images of ``source`` at ``image_size`` are cached."""
-    return Path(cache_dir) / _slug(source.dataset.name) / source.fingerprint / f"{image_size}px"
+    return Path(cache_dir) / slug(source.dataset.name) / source.fingerprint / f"{image_size}px"
 
 
 def _load_array(path: Path, leading: tuple[int, ...], mmap: bool = True) -> np.ndarray:
@@ -331,6 +331,3 @@ def _read_json(path: Path) -> dict[str, Any] | None:
         return None
     return value if isinstance(value, dict) else None
 
-
-def _slug(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9._-]+", "_", text)

@@ -14,14 +14,8 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from uadbench.outputs.leaderboard import (
-    ALPHA,
-    METRICS,
-    WARNING_MARK,
-    Leaderboard,
-    Row,
-    distinctions,
-)
+from uadbench.outputs.leaderboard import ALPHA, WARNING_MARK, Leaderboard, Row, distinctions
+from uadbench.statistics.metrics import METRICS, PRIMARY, Metric
 from uadbench.statistics.operating_point import VAL_PERCENTILE
 
 LEGEND = (
@@ -42,6 +36,23 @@ def _mean_std(row: Row, metric: str) -> str:
     if mean is None:
         return "-"
     return f"{_pct(mean)} ± {_pct(std)}" if std is not None else f"{_pct(mean)} (one seed)"
+
+
+def _shown(row: Row, metric: Metric) -> str:
+    """A metric's cell: mean ± std (or the mean), sensitivity with the specificity beside it."""
+    if metric.name == "sensitivity":
+        sens, spec = row.mean("sensitivity"), row.mean("specificity")
+        return "-" if sens is None else f"{_pct(sens)}/{_pct(spec)}"
+    return _mean_std(row, metric.name) if metric.spread else _pct(row.mean(metric.name))
+
+
+def metric_columns(format: str) -> list[str]:
+    """The metric columns of a human format, the primary metric's interval after it."""
+    columns = []
+    for m in METRICS:
+        if m.column and format in m.formats:
+            columns += [m.column, "95% CI"] if m.name == PRIMARY else [m.column]
+    return columns
 
 
 def _interval(row: Row) -> str:
@@ -75,7 +86,6 @@ def human_rows(board: Leaderboard) -> list[dict[str, str]]:
     for row in board.rows:
         group = row.test_set
         rank[group] = rank.get(group, 0) + 1
-        sens, spec = row.mean("sensitivity"), row.mean("specificity")
         out.append(
             {
                 "#": str(rank[group]),
@@ -88,11 +98,8 @@ def human_rows(board: Leaderboard) -> list[dict[str, str]]:
                 "size": f"{row.image_size}px",
                 "config": differences.get(id(row), ""),
                 "seeds": str(row.n),
-                "AUROC %": _mean_std(row, "auroc"),
+                **{m.column: _shown(row, m) for m in METRICS if m.column},
                 "95% CI": _interval(row),
-                "AP %": _mean_std(row, "average_precision"),
-                "sens/spec %": "-" if sens is None else f"{_pct(sens)}/{_pct(spec)}",
-                "F1 %": _pct(row.mean("f1")),
                 "vs best": _versus_best(row),
                 "verdict": _versus_best(row, with_p=False),
                 "published": _published(row),
@@ -119,8 +126,8 @@ def _plain(row: Row) -> dict[str, Any]:
         "seeds": row.seeds,
     }
     for metric in METRICS:
-        out[f"{metric}_mean"] = row.mean(metric)
-        out[f"{metric}_std"] = row.std(metric)
+        out[f"{metric.name}_mean"] = row.mean(metric.name)
+        out[f"{metric.name}_std"] = row.std(metric.name)
     out |= {
         "auroc_ci95_low": low,
         "auroc_ci95_high": high,
@@ -157,26 +164,24 @@ def to_json(board: Leaderboard) -> str:
     rows = []
     for row in board.rows:
         plain = _plain(row)
-        plain["per_seed"] = {metric: row.values[metric] for metric in METRICS}
+        plain["per_seed"] = {m.name: row.values[m.name] for m in METRICS}
         rows.append(plain)
     problems = [vars(p) for p in board.problems]
     return json.dumps({"rows": rows, "did_not_finish": problems, "legend": LEGEND}, indent=1) + "\n"
 
 
+PRIMARY_COLUMN = next(m.column for m in METRICS if m.name == PRIMARY)
 TERMINAL_COLUMNS = (
     "#",
     "method",
     "size",
     "seeds",
-    "AUROC %",
-    "95% CI",
-    "AP %",
-    "sens/spec %",
+    *metric_columns("terminal"),
     "vs best",
     "published",
     "failed",
 )
-NARROW_COLUMNS = ("#", "method", "size", "seeds", "AUROC %", "95% CI", "vs best", "failed")
+NARROW_COLUMNS = ("#", "method", "size", "seeds", PRIMARY_COLUMN, "95% CI", "vs best", "failed")
 WIDE_TERMINAL = 140
 """Below this many characters the terminal table keeps only ``NARROW_COLUMNS``."""
 NARROW_NOTE = (
@@ -187,14 +192,11 @@ DOCUMENT_COLUMNS = (
     "method",
     "size",
     "seeds",
-    "AUROC %",
-    "95% CI",
-    "AP %",
-    "sens/spec %",
-    "F1 %",
+    *metric_columns("document"),
     "vs best",
     "published",
 )
+LATEX_COLUMNS = ("method", "size", "seeds", *metric_columns("latex"), "vs best", "published")
 
 
 def _with_config(rows: list[dict[str, str]], columns: tuple[str, ...]) -> list[str]:
@@ -253,9 +255,7 @@ def to_latex(board: Leaderboard) -> str:
     """A booktabs table per data set and split, ready for a paper."""
     text = ""
     for title, rows in _groups(board).items():
-        columns = _with_config(
-            rows, ("method", "size", "seeds", "AUROC %", "95% CI", "AP %", "vs best", "published")
-        )
+        columns = _with_config(rows, LATEX_COLUMNS)
         dataset, _, rest = title.partition(" · split ")
         split, _, data = rest.partition(" · data ")
         named = f"{_tex(dataset)}, split \\texttt{{{_tex(split)}}}"

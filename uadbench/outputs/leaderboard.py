@@ -29,13 +29,12 @@ import numpy as np
 
 from uadbench.errors import RecordError
 from uadbench.outputs.published import PublishedResult, published_for
-from uadbench.running.records import config_hash
+from uadbench.running.run_record import RunRecord
 from uadbench.statistics.delong import compare, holm
-from uadbench.statistics.metrics import auroc_interval
-from uadbench.statistics.operating_point import VAL_PERCENTILE, operating_point
+from uadbench.statistics.metrics import METRICS, PRIMARY, auroc_interval
+from uadbench.statistics.operating_point import VAL_PERCENTILE
 
 ALPHA = 0.05
-METRICS = ("auroc", "average_precision", "sensitivity", "specificity", "f1")
 WARNING_MARK = "⚠"
 """Marks a row whose runs carry warnings, in every table and figure."""
 
@@ -52,7 +51,7 @@ class Row:
     config: str
     label_use: str | None
     seeds: list[int] = field(default_factory=list)
-    values: dict[str, list[float]] = field(default_factory=lambda: {m: [] for m in METRICS})
+    values: dict[str, list[float]] = field(default_factory=lambda: {m.name: [] for m in METRICS})
     auroc_ci95: tuple[float, float] | None = None
     failed: int = 0
     settings: dict[str, Any] = field(default_factory=dict)
@@ -88,7 +87,7 @@ class Row:
 
     @property
     def auroc_mean(self) -> float | None:
-        return self.mean("auroc")
+        return self.mean(PRIMARY)
 
     @property
     def test_set(self) -> tuple[str, str, str | None]:
@@ -142,39 +141,14 @@ class Leaderboard:
         return f"{title} · data {row.fingerprint or 'unknown'}" if len(versions) > 1 else title
 
 
-def data_fingerprint(record: dict[str, Any]) -> str | None:
-    """The fingerprint of the images a record's run used (None for older records)."""
-    return (record.get("data") or {}).get("fingerprint")
-
-
-def group_key(record: dict[str, Any]) -> str:
-    """What identifies a record's row: its configuration without the seed, and its data."""
-    config = {k: v for k, v in record["config"].items() if k != "seed"}
-    fingerprint = data_fingerprint(record)
-    return config_hash({**config, "data": fingerprint} if fingerprint else config)
-
-
-def build_leaderboard(records: Iterable[dict[str, Any]]) -> Leaderboard:
+def build_leaderboard(records: Iterable[RunRecord]) -> Leaderboard:
     """Group records into rows, summarise them, and compare rows on the same test images."""
-    groups: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    groups: dict[str, list[RunRecord]] = defaultdict(list)
     problems = []
     for record in records:
-        config = record["config"]
-        groups[group_key(record)].append(record)
-        if record["status"] != "ok":
-            problems.append(
-                Problem(
-                    config["dataset"],
-                    config["method"],
-                    config["profile"],
-                    config["image_size"],
-                    config["seed"],
-                    record["status"],
-                    ("forced rerun, the finished record stands: " if record.get("rerun_of") else "")
-                    + (record.get("error") or {}).get("message", "no error recorded (killed?)"),
-                    record.get("_path", ""),
-                )
-            )
+        groups[record.row_key].append(record)
+        if not record.ok:
+            problems.append(_problem(record))
     rows = [_row(key, members) for key, members in groups.items()]
     for (dataset, split, _), members in _by_test_set(rows).items():
         _compare_with_best(members)
@@ -184,55 +158,75 @@ def build_leaderboard(records: Iterable[dict[str, Any]]) -> Leaderboard:
     return Leaderboard(rows, problems)
 
 
-def _row(key: str, records: list[dict[str, Any]]) -> Row:
-    config = records[0]["config"]
-    row = Row(
-        config["dataset"],
-        config["split_version"],
-        config["image_size"],
-        config["method"],
-        config["profile"],
-        key[:8],
-        config.get("label_use"),
-        settings={
-            **config["params"],
-            "method_version": config.get("method_version", 1),
-            **({"skip_unreadable": True} if config.get("skip_unreadable") else {}),
-        },
-        fingerprint=data_fingerprint(records[0]),
-        changes=dict(records[0].get("changed_params") or {}),
+def _problem(record: RunRecord) -> Problem:
+    config = record.config
+    return Problem(
+        config.dataset,
+        config.method,
+        config.profile,
+        config.image_size,
+        config.seed,
+        record.state,
+        ("forced rerun, the finished record stands: " if record.rerun_of else "")
+        + (record.message or "no error recorded (killed?)"),
+        str(record.path or ""),
     )
-    latest: dict[int, dict[str, Any]] = {}
-    for record in sorted(records, key=lambda r: r.get("finished_at") or ""):
-        if record["status"] == "ok":
-            latest[record["config"]["seed"]] = record
+
+
+def _row(key: str, records: list[RunRecord]) -> Row:
+    config = records[0].config
+    row = Row(
+        config.dataset,
+        config.split_version,
+        config.image_size,
+        config.method,
+        config.profile,
+        key[:8],
+        config.label_use,
+        settings={
+            **config.params,
+            "method_version": config.method_version,
+            **({"skip_unreadable": True} if config.skip_unreadable else {}),
+        },
+        fingerprint=records[0].fingerprint,
+        changes=dict(records[0].changed_params),
+    )
+    latest: dict[int, RunRecord] = {}
+    for record in sorted(records, key=lambda r: r.finished_at or ""):
+        if record.ok:
+            latest[record.config.seed] = record
     finished = [latest[seed] for seed in sorted(latest)]
-    ok = sum(r["status"] == "ok" for r in records)
+    ok = sum(r.ok for r in records)
     row.failed = len(records) - ok
-    row.warnings = list(dict.fromkeys(w for r in finished for w in r.get("warnings", [])))
+    row.warnings = list(dict.fromkeys(w for r in finished for w in r.warnings))
     if ok > len(finished):  # copies of one seed's record: each seed counts once
         row.warnings.append(
             f"{ok - len(finished)} more finished record(s) of a seed already counted were "
             "left out (the latest of each seed counts)"
         )
     for record in finished:
-        row.seeds.append(record["config"]["seed"])
-        row.values["auroc"].append(record["metrics"]["auroc"])
-        row.values["average_precision"].append(record["metrics"]["average_precision"])
-        val_scores = record.get("val", {}).get("scores") or []
-        if val_scores:
-            point = operating_point(
-                np.asarray(record["test"]["labels"]),
-                np.asarray(record["test"]["scores"]),
-                float(np.percentile(val_scores, VAL_PERCENTILE)),
-            )
-            for metric in ("sensitivity", "specificity", "f1"):
-                row.values[metric].append(point[metric])
+        row.seeds.append(record.config.seed)
+        for metric, value in seed_values(record).items():
+            row.values[metric].append(value)
     if finished:
-        row.test_ids = list(finished[0]["test"]["ids"])
+        row.test_ids = list(finished[0].test.ids)
         row.labels, row.scores = aligned_scores(finished)
         row.auroc_ci95 = auroc_interval(row.labels, row.scores)
     return row
+
+
+def seed_values(record: RunRecord) -> dict[str, float]:
+    """Every metric of one finished run: those stored in its record, and those at the
+    operating point its validation normals set (none when it has no validation scores)."""
+    values = {m.name: record.metrics[m.name] for m in METRICS if not m.at_threshold}
+    val_scores = record.val.scores if record.val else []
+    if val_scores:
+        threshold = float(np.percentile(val_scores, VAL_PERCENTILE))
+        labels, scores = np.asarray(record.test.labels), np.asarray(record.test.scores)
+        for m in METRICS:
+            if m.at_threshold:
+                values[m.name] = m.compute(labels, scores, threshold)
+    return values
 
 
 def distinctions(rows: list[Row]) -> dict[int, str]:
@@ -279,19 +273,19 @@ def _compare_with_best(rows: list[Row]) -> None:
         row.verdict = "not worse" if adjusted >= ALPHA else "worse"
 
 
-def aligned_scores(records: list[dict[str, Any]]) -> tuple[np.ndarray, np.ndarray]:
+def aligned_scores(records: list[RunRecord]) -> tuple[np.ndarray, np.ndarray]:
     """Test labels and a ``(seeds, images)`` score matrix, images in the first record's order."""
-    ids = records[0]["test"]["ids"]
-    labels = np.asarray(records[0]["test"]["labels"])
+    ids = records[0].test.ids
+    labels = np.asarray(records[0].test.labels)
     matrix = np.empty((len(records), len(ids)))
     for i, record in enumerate(records):
-        position = {image_id: j for j, image_id in enumerate(record["test"]["ids"])}
+        position = {image_id: j for j, image_id in enumerate(record.test.ids)}
         if set(position) != set(ids):
             raise RecordError(
-                f"{record.get('_path', 'a record')} and {records[0].get('_path', 'another')} "
-                f"are runs of one {record['config']['method']} setting on "
-                f"{record['config']['dataset']} that scored different test images (records made "
-                "before data fingerprints); move the stale one out of the results folder"
+                f"{record.path or 'a record'} and {records[0].path or 'another'} are runs of one "
+                f"{record.config.method} setting on {record.config.dataset} that scored "
+                "different test images (records made before data fingerprints); move the stale "
+                "one out of the results folder"
             )
-        matrix[i] = np.asarray(record["test"]["scores"])[[position[x] for x in ids]]
+        matrix[i] = np.asarray(record.test.scores)[[position[x] for x in ids]]
     return labels, matrix

@@ -10,7 +10,6 @@
 
 from __future__ import annotations
 
-import re
 from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Any
@@ -18,7 +17,9 @@ from typing import Any
 import numpy as np
 
 from uadbench.errors import OutputPathError
-from uadbench.outputs.leaderboard import Leaderboard, Row, distinctions, group_key
+from uadbench.file_names import slug
+from uadbench.outputs.leaderboard import Leaderboard, Row, distinctions
+from uadbench.running.run_record import RunRecord
 from uadbench.statistics.metrics import stratified_bootstrap_indices
 
 FPR_GRID = np.linspace(0, 1, 201)
@@ -206,27 +207,27 @@ def plot_score_distributions(board: Leaderboard, out: Path) -> list[Path]:
             ax.tick_params(labelsize=6)
         axes.flat[0].legend(fontsize=7)
         fig.suptitle(f"Test score distributions: {dataset} ({split})", fontsize=10)
-        name = re.sub(r"[^A-Za-z0-9._-]+", "_", f"score_distributions_{dataset}_{split}")
+        name = slug(f"score_distributions_{dataset}_{split}")
         written += save_figure(fig, Path(out) / name)
     return written
 
 
 def plot_training_curves(
-    board: Leaderboard, records: list[dict[str, Any]], out: Path
+    board: Leaderboard, records: list[RunRecord], out: Path
 ) -> list[Path]:
     """Every training curve the methods recorded (loss, or e.g. a GAN's several), one line per
     seed, a panel per row and curve."""
     plt = pyplot()
     labels = _labels(board.rows)
-    by_row: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    by_row: dict[str, list[RunRecord]] = defaultdict(list)
     for record in records:
-        if record["status"] == "ok" and record.get("history"):
-            by_row[group_key(record)[:8]].append(record)
+        if record.ok and record.history:
+            by_row[record.row_key[:8]].append(record)
     panels = [
         (row, name)
         for row in board.rows
         if row.config in by_row
-        for name in dict.fromkeys(n for r in by_row[row.config] for n in r["history"])
+        for name in dict.fromkeys(n for r in by_row[row.config] for n in r.history)
     ]
     if not panels:
         return []
@@ -237,9 +238,9 @@ def plot_training_curves(
         ax.axis("off")
     for ax, (row, name) in zip(axes.flat, panels, strict=False):
         ax.axis("on")
-        for record in sorted(by_row[row.config], key=lambda r: r["config"]["seed"]):
-            if curve := record["history"].get(name):
-                seed = record["config"]["seed"]
+        for record in sorted(by_row[row.config], key=lambda r: r.config.seed):
+            if curve := record.history.get(name):
+                seed = record.config.seed
                 ax.plot(curve["step"], curve["value"], linewidth=1, label=f"seed {seed}")
         ax.set_title(f"{labels[id(row)]} on {row.dataset} ({row.image_size}px)", fontsize=8)
         ax.set_xlabel("step or epoch", fontsize=7)
@@ -270,7 +271,7 @@ def plot_contact_sheet(
     return save_figure(fig, Path(out), dpi=110)[0]
 
 
-def plot_all(board: Leaderboard, records: list[dict[str, Any]], out: Path) -> list[Path]:
+def plot_all(board: Leaderboard, records: list[RunRecord], out: Path) -> list[Path]:
     """Every leaderboard figure into ``out`` (none when no run has finished)."""
     if not _panels(board):
         return []

@@ -15,9 +15,11 @@ from typing import Any
 
 from uadbench.errors import RecordError
 from uadbench.outputs.exports import to_markdown
-from uadbench.outputs.leaderboard import WARNING_MARK, build_leaderboard, group_key
+from uadbench.outputs.leaderboard import WARNING_MARK, build_leaderboard
 from uadbench.outputs.plots import output_folder, plot_all
 from uadbench.outputs.published import published_results
+from uadbench.running.records import RecordSet
+from uadbench.running.run_record import RunRecord
 
 PAGE = """<!doctype html>
 <html><head><meta charset="utf-8"><title>uadbench report</title>
@@ -29,16 +31,12 @@ img{{max-width:100%}}code{{background:#f4f4f4}}</style></head><body>
 """
 
 
-def write_report(results_dir: Path, out: Path, title: str = "uadbench report") -> list[Path]:
-    """Write ``out/report.md``, ``out/report.html`` and ``out/figures/``; return their paths."""
-    from uadbench.running.records import scan_records
-
-    records, unreadable = scan_records(results_dir)
-    if unreadable:
-        names = ", ".join(str(u.path) for u in unreadable[:3])
-        raise RecordError(
-            f"{len(unreadable)} record(s) cannot be read ({names}); fix or remove them"
-        )
+def write_report(
+    results_dir: Path, found: RecordSet, out: Path, title: str = "uadbench report"
+) -> list[Path]:
+    """Write ``out/report.md``, ``out/report.html`` and ``out/figures/`` from the records
+    ``found`` in ``results_dir`` (naming any file that could not be read); return their paths."""
+    records = found.records
     board = build_leaderboard(records)
     if not board.rows:
         raise RecordError(
@@ -53,6 +51,7 @@ def write_report(results_dir: Path, out: Path, title: str = "uadbench report") -
             f"Generated {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC from {len(records)} run "
             f"records in `{results_dir}` by `uadbench report`.",
             "",
+            *([_left_out(found, out)] if found.unreadable else []),
             "## Leaderboard",
             "",
             to_markdown(board),
@@ -75,6 +74,12 @@ def write_report(results_dir: Path, out: Path, title: str = "uadbench report") -
     return [markdown_path, html_path, *figures]
 
 
+def _left_out(found: RecordSet, out: Path) -> str:
+    lines = [f"**{len(found.unreadable)} record file(s) could not be read and are left out:**", ""]
+    lines += [f"- `{_relative(u.path, out)}`: {u.reason}" for u in found.unreadable]
+    return "\n".join(lines) + "\n"
+
+
 def _html(text: str) -> str:
     import markdown
 
@@ -85,8 +90,8 @@ def _relative(path: Path, start: Path) -> str:
     return os.path.relpath(path.resolve(), start.resolve())
 
 
-def _protocol(records: list[dict[str, Any]]) -> str:
-    ok = [r for r in records if r["status"] == "ok"]
+def _protocol(records: list[RunRecord]) -> str:
+    ok = [r for r in records if r.ok]
     lines = [
         "## Protocol",
         "",
@@ -97,11 +102,11 @@ def _protocol(records: list[dict[str, Any]]) -> str:
     ]
     seen = set()
     for r in ok:
-        d = r["data"]
-        key = (r["dataset"], r["split_version"], d["checksum"], d.get("fingerprint") or "-")
+        d = r.data
+        key = (r.config.dataset, r.config.split_version, d.checksum, d.fingerprint or "-")
         if key not in seen:
             seen.add(key)
-            sizes = (d["n_train"], d["n_val"], d["n_test"])
+            sizes = (d.n_train, d.n_val, d.n_test)
             lines.append(_md_row(*key[:2], f"`{key[2][:12]}`", f"`{key[3]}`", *sizes))
     lines += [
         "",
@@ -115,24 +120,24 @@ def _protocol(records: list[dict[str, Any]]) -> str:
     configs: dict[str, tuple[tuple[str, str, int], dict[str, Any]]] = {}
     seeds: dict[str, set[int]] = defaultdict(set)
     for r in ok:
-        key = group_key(r)
-        configs[key] = ((r["method"], r["profile"], r["image_size"]), r["config"]["params"])
-        seeds[key].add(r["seed"])
+        c = r.config
+        configs[r.row_key] = ((c.method, c.profile, c.image_size), c.params)
+        seeds[r.row_key].add(c.seed)
     for key, ((method, profile, size), params) in sorted(configs.items(), key=lambda c: c[1][0]):
         shown = ", ".join(f"{k}={v}" for k, v in params.items())
         used = sorted(seeds[key])
         lines.append(f"- **{method}** ({profile}, {size} px; seeds {used}): {shown}")
     hardware = {
         (
-            r["hardware"].get("device"),
-            r["hardware"].get("gpu") or r["hardware"].get("cpu"),
-            r["hardware"].get("cpu_count"),
+            r.hardware.get("device"),
+            r.hardware.get("gpu") or r.hardware.get("cpu"),
+            r.hardware.get("cpu_count"),
         )
         for r in ok
     }
     versions: dict[str, set[str]] = defaultdict(set)
     for r in ok:
-        for package, version in r["versions"].items():
+        for package, version in r.versions.items():
             versions[package].add(version)
     lines += ["", "### Hardware and software", ""]
     lines += [
@@ -165,23 +170,25 @@ def _other_published(board: Any) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _run_list(records: list[dict[str, Any]], out: Path) -> str:
+def _run_list(records: list[RunRecord], out: Path) -> str:
     lines = [
         "## Runs",
         "",
         "| data set | method | profile | size | seed | status | AUROC % | wall s | record |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
-    for r in sorted(
-        records, key=lambda r: (r["dataset"], r["method"], r["profile"], r["image_size"], r["seed"])
-    ):
-        auroc = f"{100 * r['metrics']['auroc']:.1f}" if r["status"] == "ok" else "-"
-        wall = r.get("timings", {}).get("wall_s")
+    def order(r: RunRecord) -> tuple[Any, ...]:
+        c = r.config
+        return c.dataset, c.method, c.profile, c.image_size, c.seed
+
+    for r in sorted(records, key=order):
+        auroc = f"{100 * r.metrics['auroc']:.1f}" if r.ok else "-"
+        wall = r.timings.get("wall_s")
         wall = "-" if wall is None else f"{wall:.0f}"
-        path = _relative(Path(r["_path"]), out)
-        cells = [r[k] for k in ("dataset", "method", "profile", "image_size", "seed", "status")]
-        if r.get("warnings"):
-            cells[-1] += f" {WARNING_MARK} {len(r['warnings'])}"
+        path = _relative(r.path, out)
+        cells = [*order(r), r.state]
+        if r.warnings:
+            cells[-1] += f" {WARNING_MARK} {len(r.warnings)}"
         lines.append(_md_row(*cells, auroc, wall, f"[{Path(path).name}]({path})"))
     return "\n".join(lines) + "\n"
 

@@ -14,7 +14,8 @@ from typing import Any, Protocol
 
 from uadbench import registry
 from uadbench.errors import ParameterError, UserError, one_line
-from uadbench.running.runner import PlannedRun, RunRequest, execute, plan, record_failure
+from uadbench.running.planning import PlannedRun, RunRequest, plan
+from uadbench.running.runner import execute, record_failure
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,6 @@
-"""Run records: one JSON file per (method, data set, seed, configuration), written atomically.
+"""Run records on disk: one JSON file per cell (method, data set, seed, configuration).
+
+Each file holds one ``RunRecord`` (``uadbench.running.run_record``), written atomically.
 
 A record's ``status`` is ``running`` while the run goes on (written before any work, so a run
 killed with SIGKILL still leaves a trace), then ``ok`` or ``failed``. Records live under
@@ -10,62 +12,45 @@ A finished (``ok``) record is never overwritten by anything less: a forced rerun
 run on other data (another data fingerprint) first sets the old record aside as
 ``<name>.data-<fingerprint>.json``. One process at a time works on a cell (``claim``).
 
-Schema versions: 1 (before data fingerprints) and 2 are read; a newer one is refused, never
-overwritten.
+Reading a file checks it and upgrades older schemas (``RunRecord.from_json``); a newer one is
+refused, never overwritten. A file under ``runs/`` that cannot be read is never dropped
+silently: ``scan_records`` returns it beside the readable records (``RecordSet``), and every
+command names it (``uadbench.cli.boards``).
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
-import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from uadbench.atomic import write_atomically
 from uadbench.errors import RecordError, one_line
-from uadbench.processes import is_alive
+from uadbench.file_names import slug
+from uadbench.running.run_record import NewerRecordError, RunConfig, RunRecord
 
-SCHEMA_NAME = "uadbench.run"
-SCHEMA_VERSION = 2
-SCHEMA = f"{SCHEMA_NAME}/{SCHEMA_VERSION}"
 RUNS_FOLDER = "runs"
-STATUSES = ("running", "ok", "failed")
-CONFIG_KEYS = ("method", "dataset", "profile", "image_size", "seed", "params", "split_version")
-OK_METRICS = ("auroc", "average_precision")
 RERUN_SUFFIX = ".rerun"
-
-
-class NewerRecordError(RecordError, ValueError):
-    """A record written by a newer uadbench, whose schema this one does not know."""
 
 
 class CellBusyError(RecordError):
     """Another process is running the same cell right now."""
 
 
-def config_hash(config: dict[str, Any]) -> str:
-    """A short hash of a configuration (every key and value that defines a run)."""
-    text = json.dumps(config, sort_keys=True, separators=(",", ":"), default=str)
-    return hashlib.sha256(text.encode()).hexdigest()[:12]
-
-
-def record_path(results_dir: Path, config: dict[str, Any]) -> Path:
+def record_path(results_dir: Path, config: RunConfig) -> Path:
     """Where the record of ``config`` lives."""
-    name = (
-        f"{config['profile']}-{config['image_size']}px-seed{config['seed']}-{config_hash(config)}"
-    )
-    folder = Path(results_dir) / RUNS_FOLDER / _safe(config["dataset"]) / _safe(config["method"])
+    name = f"{config.profile}-{config.image_size}px-seed{config.seed}-{config.hash}"
+    folder = Path(results_dir) / RUNS_FOLDER / slug(config.dataset) / slug(config.method)
     return folder / f"{name}.json"
 
 
-def write_record(path: Path, record: dict[str, Any]) -> None:
+def write_record(path: Path, record: RunRecord) -> None:
     """Write ``record`` to ``path`` atomically: readers see the old file or the whole new one."""
-    text = json.dumps(record, indent=1, allow_nan=False, default=_json_default)
+    text = json.dumps(record.to_json(), indent=1, allow_nan=False, default=_json_default)
     write_atomically(path, lambda handle: handle.write(text.encode()))
 
 
@@ -79,48 +64,13 @@ def set_aside_path(path: Path, fingerprint: str | None) -> Path:
     return path.with_name(f"{path.stem}.data-{fingerprint or 'unknown'}.json")
 
 
-def read_record(path: Path) -> dict[str, Any]:
+def read_record(path: Path) -> RunRecord:
     """One record, checked; ``NewerRecordError`` for a newer schema, ``ValueError`` if it is
     not a run record or lacks what its status requires."""
-    record = json.loads(Path(path).read_text())
-    schema = record.get("schema") if isinstance(record, dict) else None
-    name, _, version = str(schema).partition("/")
-    if name != SCHEMA_NAME or not version.isdigit():
-        raise ValueError(f"not a {SCHEMA_NAME} record (schema {schema!r})")
-    if int(version) > SCHEMA_VERSION:
-        raise NewerRecordError(
-            f"{path} is a {schema} record, written by a newer uadbench than this one (which "
-            f"reads up to {SCHEMA}); upgrade uadbench, or use another --results-dir"
-        )
-    _check_shape(record)
-    return record
+    return RunRecord.from_json(json.loads(Path(path).read_text()), Path(path))
 
 
-def _check_shape(record: dict[str, Any]) -> None:
-    """Raise ``ValueError`` naming what a record lacks for its status."""
-    status = record.get("status")
-    if status not in STATUSES:
-        raise ValueError(f"status {status!r} is none of {', '.join(STATUSES)}")
-    config = record.get("config")
-    if not isinstance(config, dict):
-        raise ValueError("it has no config")
-    missing = [key for key in CONFIG_KEYS if key not in config]
-    if missing:
-        raise ValueError(f"its config lacks {', '.join(missing)}")
-    if status != "ok":
-        return
-    metrics, test = record.get("metrics"), record.get("test")
-    if not isinstance(metrics, dict) or any(
-        not isinstance(metrics.get(m), int | float) for m in OK_METRICS
-    ):
-        raise ValueError(f"an ok record without metrics {' and '.join(OK_METRICS)}")
-    test = test if isinstance(test, dict) else {}
-    lists = [test.get(key) for key in ("ids", "labels", "scores")]
-    if not all(isinstance(v, list) for v in lists) or len({len(v) for v in lists}) != 1:
-        raise ValueError("an ok record without test ids, labels and scores of one length")
-
-
-def existing_record(path: Path) -> dict[str, Any] | None:
+def existing_record(path: Path) -> RunRecord | None:
     """The record at ``path``, or None when there is no file there. A file that cannot be
     read, or is not a usable record, may hold a result: ``RecordError``, and it stays."""
     try:
@@ -176,30 +126,48 @@ class UnreadableRecord:
     reason: str
 
 
-def scan_records(results_dir: Path) -> tuple[list[dict[str, Any]], list[UnreadableRecord]]:
-    """Every record under ``results_dir/runs`` (with ``_path`` set) and the unreadable files."""
-    records, unreadable = [], []
+class UnreadableRecordsError(RecordError):
+    """Record files that could not be read were left out of an output."""
+
+
+@dataclass
+class RecordSet:
+    """The readable records of a results folder, and the files that could not be read."""
+
+    records: list[RunRecord] = field(default_factory=list)
+    unreadable: list[UnreadableRecord] = field(default_factory=list)
+
+    def only(self, datasets: Iterable[str]) -> RecordSet:
+        """The records of these data sets (all when none are named)."""
+        wanted = set(datasets)
+        if not wanted:
+            return self
+        return RecordSet([r for r in self.records if r.config.dataset in wanted], self.unreadable)
+
+    def left_out(self) -> None:
+        """Raise ``UnreadableRecordsError`` if any file was left out (after the output)."""
+        if self.unreadable:
+            raise UnreadableRecordsError(
+                f"{len(self.unreadable)} record file(s) could not be read and were left out, "
+                f"e.g. {self.unreadable[0].path}; fix them or move them out of the results folder"
+            )
+
+
+def scan_records(results_dir: Path) -> RecordSet:
+    """Every record under ``results_dir/runs`` and the files there that cannot be read."""
+    found = RecordSet()
     for path in _record_files(Path(results_dir)):
         try:
-            record = read_record(path)
-        except (OSError, ValueError) as error:  # NewerRecordError is a ValueError too
-            unreadable.append(UnreadableRecord(path, f"{type(error).__name__}: {error}"))
-            continue
-        record["_path"] = str(path)
-        if record.get("status") == "running" and not is_alive(record.get("process", {})):
-            record["status"] = "interrupted"
-        records.append(record)
-    return records, unreadable
+            found.records.append(read_record(path))
+        except (OSError, ValueError, TypeError) as error:  # NewerRecordError is a ValueError
+            found.unreadable.append(UnreadableRecord(path, f"{type(error).__name__}: {error}"))
+    return found
 
 
 def _record_files(results_dir: Path) -> Iterator[Path]:
     runs = results_dir / RUNS_FOLDER
     if runs.is_dir():
         yield from sorted(p for p in runs.rglob("*.json") if not p.name.startswith("."))
-
-
-def _safe(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9._-]+", "_", str(text))
 
 
 def _json_default(value: Any) -> Any:

@@ -43,15 +43,8 @@ from uadbench.data.fingerprint import DataSource, resolve
 from uadbench.data.prepare import check_cache_dir, prepare
 from uadbench.errors import ParameterError, UserError, one_line
 from uadbench.running.executors import Executor, executor_named
-from uadbench.running.runner import (
-    Outcome,
-    PlannedRun,
-    RunRequest,
-    finished_record,
-    parse_seeds,
-    plan,
-    record_failure,
-)
+from uadbench.running.planning import PlannedRun, RunRequest, parse_seeds, plan
+from uadbench.running.runner import Outcome, finished_record, record_failure
 
 
 class GridError(ParameterError):
@@ -128,6 +121,18 @@ class SweepStatus:
 
 NAMES = ("methods", "datasets", "plugins")
 TEXTS = ("profile", "device", "results_dir", "data_root")
+
+
+def grid_from(path: Path | None, **overrides: Any) -> Grid:
+    """The grid of the file at ``path`` with ``overrides`` (None: keep the file's), or, with no
+    file, of the overrides alone (at least one method and one data set)."""
+    if path is not None:
+        return load_grid(path, **overrides)
+    if overrides.get("methods") and overrides.get("datasets"):
+        return Grid(**{k: v for k, v in overrides.items() if v is not None})
+    raise GridError(
+        "give a grid file (uadbench sweep grid.toml) or at least one --method and one --dataset"
+    )
 
 
 def load_grid(path: Path, **overrides: Any) -> Grid:
@@ -284,7 +289,7 @@ def prepare_once(
     ready = []
     for cell in cells:
         assert cell.source is not None
-        key = (*_data_key(cell), cell.params.image_size, cell.config["skip_unreadable"])
+        key = (*_data_key(cell), cell.params.image_size, cell.config.skip_unreadable)
         if key not in outcomes:
             try:
                 prepare(
@@ -292,7 +297,7 @@ def prepare_once(
                     cell.params.image_size,
                     cache_dir,
                     progress,
-                    cell.config["skip_unreadable"],
+                    cell.config.skip_unreadable,
                     cell.source,
                 )
                 outcomes[key] = None

@@ -1,8 +1,20 @@
-"""Image-level detection metrics: AUROC, average precision and stratified bootstrap intervals."""
+"""Image-level detection metrics: the table of metrics, and stratified bootstrap intervals.
+
+``METRICS`` is the one table that the runner (metrics stored in a record), the leaderboard
+(values per seed) and every export (columns) read: a new metric is one entry. A metric is
+computed from a run's test labels and scores, and, where it needs one (``at_threshold``), at
+the honest operating point set by the validation normals (``operating_point``); those are
+computed on the board, the others when the run ends and stored in its record.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
+
 import numpy as np
+
+from uadbench.statistics.operating_point import operating_point
 
 BOOTSTRAP_RESAMPLES = 1000
 BOOTSTRAP_SEED = 0
@@ -97,13 +109,64 @@ def auroc_interval(
     return percentile_interval(values, level)
 
 
-def image_metrics(labels: np.ndarray, scores: np.ndarray) -> dict[str, object]:
-    """The metrics stored in every run record."""
-    labels, scores = np.asarray(labels), np.asarray(scores, dtype=float)
+@dataclass(frozen=True)
+class Metric:
+    """One metric: its name in records and exports, its column in tables, how it is computed."""
+
+    name: str
+    column: str | None
+    """The column of the human tables that shows it (None: another metric's column does)."""
+    compute: Callable[[np.ndarray, np.ndarray, float | None], float]
+    """``(labels, scores, threshold) -> value``; the threshold is None unless ``at_threshold``."""
+    at_threshold: bool = False
+    formats: tuple[str, ...] = ("terminal", "document", "latex")
+    """The human formats whose tables have its column."""
+    spread: bool = True
+    """Tables show mean ± std over seeds (else the mean)."""
+
+
+def _at_threshold(name: str) -> Callable[[np.ndarray, np.ndarray, float | None], float]:
+    return lambda labels, scores, threshold: operating_point(labels, scores, threshold)[name]
+
+
+PRIMARY = "auroc"
+"""The metric rows are ranked, compared (DeLong) and bootstrapped by."""
+
+METRICS: tuple[Metric, ...] = (
+    Metric("auroc", "AUROC %", lambda y, s, _: auroc(y, s)),
+    Metric("average_precision", "AP %", lambda y, s, _: average_precision(y, s)),
+    Metric(
+        "sensitivity", "sens/spec %", _at_threshold("sensitivity"), True, ("terminal", "document")
+    ),
+    Metric("specificity", None, _at_threshold("specificity"), True, ()),
+    Metric("f1", "F1 %", _at_threshold("f1"), True, ("document",), spread=False),
+)
+RUN_METRICS = tuple(m.name for m in METRICS if not m.at_threshold)
+"""The metrics every finished run's record holds."""
+
+
+def record_metrics(
+    labels: np.ndarray, scores: np.ndarray, variants: dict[str, np.ndarray]
+) -> dict[str, object]:
+    """The metrics stored in a finished run's record: of its reported scores, with their
+    bootstrap interval, and of every score variant."""
     return {
-        "auroc": auroc(labels, scores),
+        **image_metrics(labels, scores),
+        "variants": {
+            name: {m.name: m.compute(labels, s, None) for m in METRICS if not m.at_threshold}
+            for name, s in variants.items()
+        },
+    }
+
+
+def image_metrics(labels: np.ndarray, scores: np.ndarray) -> dict[str, object]:
+    """The run-time metrics of one score vector, the AUROC's bootstrap interval, class counts."""
+    labels, scores = np.asarray(labels), np.asarray(scores, dtype=float)
+    values = {m.name: m.compute(labels, scores, None) for m in METRICS if not m.at_threshold}
+    return {
+        "auroc": values.pop("auroc"),
         "auroc_ci95": list(auroc_interval(labels, scores)),
-        "average_precision": average_precision(labels, scores),
+        **values,
         "n_normal": int((labels == 0).sum()),
         "n_abnormal": int((labels == 1).sum()),
         "bootstrap": {"resamples": BOOTSTRAP_RESAMPLES, "seed": BOOTSTRAP_SEED, "stratified": True},

@@ -1,0 +1,91 @@
+"""The run record as a type: one home per field, explicit upgrades of older schemas, newer and
+malformed records refused, and the documented schema in step with the type."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from uadbench.running.records import read_record, record_path, scan_records
+from uadbench.running.run_record import (
+    SCHEMA,
+    NewerRecordError,
+    RunRecord,
+    schema_table,
+)
+
+REPO = Path(__file__).resolve().parents[1]
+COMMITTED = sorted((REPO / "results").glob("*/runs/**/*.json"))
+
+
+def a_committed_record() -> dict:
+    return json.loads(COMMITTED[0].read_text())
+
+
+def test_every_committed_record_reads_and_keeps_its_cell():
+    assert len(COMMITTED) >= 30
+    for path in COMMITTED:
+        record = read_record(path)
+        raw = json.loads(path.read_text())
+        assert record.config.hash == raw["config_hash"]  # the file name's hash, recomputed
+        assert record.config.image_size == raw["image_size"] == raw["config"]["image_size"]
+        results = path.parents[3]
+        assert record_path(results, record.config) == path
+
+
+def test_an_upgraded_record_is_written_with_each_field_once(tmp_path):
+    record = RunRecord.from_json(a_committed_record())
+    written = record.to_json()
+    assert written["schema"] == SCHEMA
+    for copy in ("method", "dataset", "seed", "image_size", "profile", "config_hash"):
+        assert copy not in written
+    assert "image_size" not in written["config"] and "image_size" in written["config"]["params"]
+    again = RunRecord.from_json(json.loads(json.dumps(written)))
+    assert again == record
+
+
+@pytest.mark.parametrize(
+    ("schema", "edit", "reason"),
+    [
+        (1, lambda r: r.update(seed=r["seed"] + 1), "top-level seed differs"),
+        (1, lambda r: r["config"].update(image_size=999), "image_size differs"),
+        (1, lambda r: r.update(config_hash="0" * 12), "config_hash does not match"),
+        (3, lambda r: r.update(surprise=1), "fields this schema does not: surprise"),
+        (3, lambda r: r["config"].pop("dataset_options"), "its config lacks dataset_options"),
+        (3, lambda r: r["config"]["params"].pop("image_size"), "params have no image_size"),
+        (3, lambda r: r.pop("test"), "without test ids"),
+        (3, lambda r: r.update(status="done"), "status 'done'"),
+        (3, lambda r: r.update(schema="other/1"), "not a uadbench.run record"),
+    ],
+)
+def test_a_malformed_or_inconsistent_record_is_refused_naming_why(schema, edit, reason):
+    raw = a_committed_record()
+    assert raw["schema"] == "uadbench.run/1"
+    if schema == 3:
+        raw = json.loads(json.dumps(RunRecord.from_json(raw).to_json()))
+    edit(raw)
+    with pytest.raises(ValueError, match=reason):
+        RunRecord.from_json(raw)
+
+
+def test_a_newer_schema_is_refused():
+    raw = {**a_committed_record(), "schema": "uadbench.run/99"}
+    with pytest.raises(NewerRecordError, match="newer uadbench"):
+        RunRecord.from_json(raw)
+
+
+def test_consumers_see_the_same_records_whatever_schema_they_were_written_in(tmp_path):
+    source = COMMITTED[0]
+    old = tmp_path / "old" / source.relative_to(source.parents[3])
+    new = tmp_path / "new" / source.relative_to(source.parents[3])
+    for path in (old, new):
+        path.parent.mkdir(parents=True)
+    old.write_text(source.read_text())
+    new.write_text(json.dumps(read_record(source).to_json()))
+    [a], [b] = scan_records(tmp_path / "old").records, scan_records(tmp_path / "new").records
+    assert a == b and a.path != b.path
+
+
+def test_the_documented_schema_is_the_type():
+    documented = (REPO / "docs" / "RUN_RECORD.md").read_text()
+    assert schema_table() in documented, "regenerate docs/RUN_RECORD.md from schema_table()"

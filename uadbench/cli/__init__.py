@@ -1,0 +1,34 @@
+"""The ``uadbench`` command line: run, sweep, leaderboard, plot, report, and the lists of methods
+and data sets.
+
+Option parsing and printing only; the work is in the library. A user's mistake (any
+``uadbench.errors.UserError``) is printed as one line starting ``error:`` and exits 2 when no
+work was started; a run or cell that failed, or a record file that could not be read, exits 1
+after the rest is done; Ctrl-C exits 130. Anything else is a bug and shows its traceback.
+Heavy libraries (torch, pandas, matplotlib) are imported inside the commands that need them, so
+``uadbench --help`` answers at once.
+"""
+
+from __future__ import annotations
+
+from uadbench.cli import boards, listings, running
+from uadbench.cli.common import app
+
+__all__ = ["app", "main"]
+
+for command in (
+    running.run,
+    running.sweep,
+    boards.leaderboard,
+    boards.plot,
+    boards.report,
+    listings.methods,
+    listings.datasets,
+):
+    app.command()(command)
+app.command("contact-sheet")(listings.contact_sheet)
+
+
+def main() -> None:
+    """Entry point of the ``uadbench`` console script."""
+    app()

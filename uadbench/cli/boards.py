@@ -1,0 +1,119 @@
+"""``uadbench leaderboard``, ``plot`` and ``report``: outputs made from the run records.
+
+One policy for record files that cannot be read, in every command that reads records: the
+output is made from the readable ones and each unreadable file is named; a command whose
+product is that output then exits 1 (``RecordSet.left_out``), while ``run`` and ``sweep``,
+whose product is their runs, exit as their runs did.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from uadbench.cli.common import (
+    DEFAULT_RESULTS,
+    ResultsOption,
+    err,
+    fail,
+    say,
+    user_errors,
+    wrote,
+)
+from uadbench.cli.common import out as stdout
+
+if TYPE_CHECKING:
+    from uadbench.running.records import RecordSet
+
+
+def leaderboard(
+    results_dir: ResultsOption = DEFAULT_RESULTS,
+    format: Annotated[
+        str, typer.Option("--format", help="table, csv, markdown, latex or json.")
+    ] = "table",
+    dataset: Annotated[list[str], typer.Option("--dataset", help="Only these data sets.")] = [],  # noqa: B006
+) -> None:
+    """Summarise the run records: one row per configuration, mean ± std over seeds."""
+    from uadbench.outputs.exports import FORMATS
+
+    if format not in FORMATS:
+        fail(f"unknown format {format!r}; choose from {', '.join(FORMATS)}")
+    found = show_leaderboard(results_dir, format, set(dataset))
+    left_out(found)
+
+
+def show_leaderboard(results_dir: Path, format: str, datasets: set[str]) -> RecordSet:
+    """Print the board of the records of ``datasets`` (all when empty) and name every record
+    file that could not be read; the records read."""
+    from uadbench.outputs.exports import WRITERS, print_table
+    from uadbench.outputs.leaderboard import build_leaderboard
+    from uadbench.running.records import scan_records
+
+    found = scan_records(results_dir)
+    with user_errors():
+        board = build_leaderboard(found.only(datasets).records)
+    if format == "table":
+        print_table(board, stdout)
+    else:
+        sys.stdout.write(WRITERS[format](board))
+    if not found.records and not found.unreadable:
+        err.print(
+            f"no run records under {results_dir / 'runs'}; start one with `uadbench run`",
+            markup=False,
+        )
+    return found
+
+
+def left_out(found: RecordSet, strict: bool = True) -> None:
+    """Name every record file that could not be read; then (``strict``) exit 1 if there was
+    one."""
+    for bad in found.unreadable:
+        say("red", "unreadable record ", f"{bad.path}: {bad.reason}")
+    if strict:
+        with user_errors(code=1):
+            found.left_out()
+
+
+def plot(
+    results_dir: ResultsOption = DEFAULT_RESULTS,
+    out_dir: Annotated[
+        Path | None, typer.Option("--out", help="Folder for the figures (default RESULTS/figures).")
+    ] = None,
+) -> None:
+    """Draw ROC curves, the AUROC heat map, score distributions and training curves (PNG, PDF)."""
+    from uadbench.outputs.leaderboard import build_leaderboard
+    from uadbench.outputs.plots import output_folder, plot_all
+    from uadbench.running.records import scan_records
+
+    with user_errors():
+        target = output_folder(out_dir or results_dir / "figures")
+        found = scan_records(results_dir)
+        board = build_leaderboard(found.records)
+        if not any(r.auroc_mean is not None for r in board.rows):
+            runs = results_dir / "runs"
+            fail(f"no finished runs under {runs} to plot; start one with `uadbench run`")
+        for path in plot_all(board, found.records, target):
+            wrote(path)
+    left_out(found)
+
+
+def report(
+    results_dir: ResultsOption = DEFAULT_RESULTS,
+    out_dir: Annotated[
+        Path | None, typer.Option("--out", help="Folder for the report (default RESULTS/report).")
+    ] = None,
+    title: Annotated[str, typer.Option(help="Title of the report.")] = "uadbench report",
+) -> None:
+    """Write a Markdown and HTML report: leaderboard, figures, protocol and the run list."""
+    from uadbench.outputs.report import write_report
+    from uadbench.running.records import scan_records
+
+    with user_errors():
+        found = scan_records(results_dir)
+        written = write_report(results_dir, found, out_dir or results_dir / "report", title)
+    for path in written[:2]:
+        wrote(path)
+    left_out(found)

@@ -1,0 +1,109 @@
+"""What every command shares: the Typer app, the two consoles, the shared options, and how a
+user's error, Ctrl-C and SIGTERM end a command."""
+
+from __future__ import annotations
+
+import signal
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, NoReturn
+
+import typer
+from rich.console import Console
+from rich.text import Text
+
+from uadbench.errors import UserError, one_line
+
+DEFAULT_METHOD = "ae"
+DEFAULT_DATASET = "synthetic"
+DEFAULT_RESULTS = Path("results")
+INTERRUPTED = 130
+
+app = typer.Typer(
+    help="Benchmark unsupervised anomaly detection in chest radiographs.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+err = Console(stderr=True)
+out = Console()
+
+PluginOption = Annotated[
+    list[str],
+    typer.Option(
+        "--plugin", help="A .py file or module defining Method/Dataset classes (repeatable)."
+    ),
+]
+ResultsOption = Annotated[
+    Path, typer.Option("--results-dir", help="Folder of run records (records go in runs/).")
+]
+DataRootOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--data-root",
+        help="Folder holding one folder per data set (or a data set's own root); "
+        "default $UADBENCH_DATA_ROOT or ~/uadbench-data.",
+    ),
+]
+CacheOption = Annotated[
+    Path | None,
+    typer.Option(help="Prepared-array cache; default $UADBENCH_CACHE_DIR or ~/.cache/uadbench."),
+]
+SeedsOption = Annotated[str | None, typer.Option(help="Several seeds: 0,1,2 or 0-4.")]
+ParamOption = Annotated[
+    list[str], typer.Option("--param", help="Hyperparameter override key=value (repeatable).")
+]
+DataOptionOption = Annotated[
+    list[str], typer.Option("--data-option", help="Data set option key=value (repeatable).")
+]
+SkipOption = Annotated[
+    bool, typer.Option(help="Leave out unreadable images (listed in the run record).")
+]
+DeviceOption = Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N.")]
+
+
+def say(style: str, prefix: str, message: str) -> None:
+    """One line on stderr: ``prefix`` styled, ``message`` as plain text (never markup)."""
+    err.print(Text.assemble((prefix, style), one_line(message)), soft_wrap=True, highlight=False)
+
+
+def wrote(path: Path) -> None:
+    """``wrote <path>`` on stdout."""
+    out.print(f"wrote {path}", markup=False, highlight=False)
+
+
+def fail(message: str, code: int = 2) -> NoReturn:
+    """End the command with ``error: <message>`` and exit status ``code``."""
+    say("bold red", "error: ", message)
+    raise typer.Exit(code)
+
+
+@contextmanager
+def user_errors(code: int = 2) -> Iterator[None]:
+    """A ``UserError`` becomes its one-line message and exit status ``code``; Ctrl-C exits
+    130."""
+    try:
+        yield
+    except UserError as error:
+        fail(str(error), code)
+    except KeyboardInterrupt:
+        fail("interrupted (Ctrl-C); finished records are kept", INTERRUPTED)
+
+
+@contextmanager
+def sigterm_stops() -> Iterator[None]:
+    """SIGTERM stops the command as an exit does, so a run's record says it was stopped."""
+
+    def stop(signum: int, frame: object) -> None:
+        raise SystemExit(128 + signum)
+
+    try:
+        previous = signal.signal(signal.SIGTERM, stop)
+    except ValueError:  # not the main thread: leave signals alone
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)

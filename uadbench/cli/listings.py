@@ -1,0 +1,125 @@
+"""``uadbench methods``, ``datasets`` and ``contact-sheet``: what is registered, what is
+found on disk, and what the prepared images look like."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.text import Text
+
+from uadbench.cli.common import (
+    DEFAULT_DATASET,
+    CacheOption,
+    DataOptionOption,
+    DataRootOption,
+    PluginOption,
+    user_errors,
+    wrote,
+)
+from uadbench.cli.common import out as stdout
+
+
+def methods(plugin: PluginOption = []) -> None:  # noqa: B006
+    """List the registered methods."""
+    from rich.table import Table
+
+    from uadbench import registry
+
+    with user_errors():
+        registry.load_plugins(plugin)
+        table = Table(title="Methods")
+        for column in ("name", "profiles", "from", "description"):
+            table.add_column(column, overflow="fold", no_wrap=column == "name")
+        for name in registry.methods.names():
+            cls = registry.methods.get(name)
+            profiles = ", ".join(f"{p} {v.image_size}px" for p, v in cls.profile_table().items())
+            origin = registry.methods.origin(name).split(" (")[0]
+            table.add_row(name, profiles, origin, Text(cls.describe()))
+    stdout.print(table)
+
+
+def datasets(
+    names: Annotated[
+        list[str] | None, typer.Argument(help="Only these data sets, with how to get them.")
+    ] = None,
+    plugin: PluginOption = [],  # noqa: B006
+    data_root: DataRootOption = None,
+) -> None:
+    """List the data sets: found (every file of the split), incomplete, missing, not recognised
+    or refused, with their counts."""
+    from rich.table import Table
+
+    from uadbench import registry
+    from uadbench.data.availability import check_availability
+
+    with user_errors():
+        registry.load_plugins(plugin)
+        chosen = names or registry.datasets.names()
+        classes = {name: registry.datasets.get(name) for name in chosen}
+        table = Table(title="Data sets")
+        for column in ("name", "status", "split", "train", "val", "test N/A"):
+            table.add_column(column, no_wrap=column in ("name", "train", "val"), overflow="fold")
+        notes = []
+        for name, cls in classes.items():
+            dataset = cls.from_settings(data_root)
+            found = check_availability(dataset)
+            counts = found.counts
+            table.add_row(
+                name,
+                Text(found.state, style="green" if found.usable else "red"),
+                dataset.split_version if counts else "",
+                str(counts.get("train", "")),
+                str(counts.get("val", "")),
+                f"{counts['test normal']}/{counts['test abnormal']}" if counts else "",
+            )
+            where = "generated in memory" if not cls.needs_root else str(dataset.root)
+            notes.append(Text.assemble((name, "bold"), f": {cls.describe()} ({where})"))
+            if found.reason:
+                notes.append(Text(f"  {found.reason}", style="red"))
+            if names and not found.usable and cls.needs_root:
+                notes.append(Text(dataset.missing_message()))
+    stdout.print(table)
+    stdout.print("test N/A: normal/abnormal test images\n", markup=False)
+    for note in notes:
+        stdout.print(note, highlight=False)
+    if not names and any(line.style == "red" for line in notes):
+        stdout.print("`uadbench datasets NAME` says where to get a data set and how to lay it out.")
+
+
+def contact_sheet(
+    out_file: Annotated[Path, typer.Option("--out", help="PNG file to write.")],
+    dataset: Annotated[str, typer.Option(help="Data set name.")] = DEFAULT_DATASET,
+    split: Annotated[str, typer.Option(help="train, val or test.")] = "test",
+    image_size: Annotated[int, typer.Option(min=8, help="Image side in pixels.")] = 128,
+    count: Annotated[int, typer.Option(min=1, help="Images per row.")] = 8,
+    overlay: Annotated[
+        str | None, typer.Option(help="A per-image extra to draw over the images, e.g. lung_mask.")
+    ] = None,
+    data_option: DataOptionOption = [],  # noqa: B006
+    data_root: DataRootOption = None,
+    cache_dir: CacheOption = None,
+    plugin: PluginOption = [],  # noqa: B006
+) -> None:
+    """Save a grid of prepared images: for test, a row of normals then one of abnormals (by
+    finding); for train and val, two rows."""
+    from uadbench import registry
+    from uadbench.contracts.progress import RichProgress
+    from uadbench.data.prepare import default_cache_dir, prepare
+    from uadbench.errors import OutputPathError
+    from uadbench.outputs.contact_sheet import pick
+    from uadbench.outputs.plots import plot_contact_sheet
+    from uadbench.running.planning import parse_pairs
+
+    with user_errors():
+        if out_file.is_dir():
+            raise OutputPathError(f"{out_file} is a folder; give --out a .png file to write")
+        registry.load_plugins(plugin)
+        data = registry.datasets.get(dataset).from_settings(
+            data_root, parse_pairs(data_option, "--data-option")
+        )
+        prepared = prepare(data, image_size, cache_dir or default_cache_dir(), RichProgress())
+        sheet = pick(prepared, split, count, overlay)
+        path = plot_contact_sheet(sheet.images, sheet.titles, out_file, count, sheet.masks)
+    wrote(path)

@@ -1,0 +1,196 @@
+"""``uadbench run`` and ``uadbench sweep``: plan, execute, print what became of each run."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+from rich.text import Text
+
+from uadbench.cli.boards import left_out, show_leaderboard
+from uadbench.cli.common import (
+    DEFAULT_DATASET,
+    DEFAULT_METHOD,
+    DEFAULT_RESULTS,
+    CacheOption,
+    DataOptionOption,
+    DataRootOption,
+    DeviceOption,
+    ParamOption,
+    PluginOption,
+    ResultsOption,
+    SeedsOption,
+    SkipOption,
+    err,
+    fail,
+    say,
+    sigterm_stops,
+    user_errors,
+)
+
+if TYPE_CHECKING:
+    from uadbench.running.executors import Executor
+    from uadbench.running.planning import PlannedRun
+    from uadbench.running.runner import Outcome
+    from uadbench.running.sweep import Grid, SweepStatus
+
+
+def run(
+    method: Annotated[
+        str, typer.Option(help="Method name (see `uadbench methods`).")
+    ] = DEFAULT_METHOD,
+    dataset: Annotated[
+        str, typer.Option(help="Data set name (see `uadbench datasets`).")
+    ] = DEFAULT_DATASET,
+    seed: Annotated[int | None, typer.Option(help="Seed of the run (default 0).")] = None,
+    seeds: SeedsOption = None,
+    profile: Annotated[
+        str, typer.Option(help="quick (this CPU) or paper (published recipe).")
+    ] = "quick",
+    image_size: Annotated[
+        int | None, typer.Option(help="Image side in pixels (default: the profile's).")
+    ] = None,
+    device: DeviceOption = "auto",
+    param: ParamOption = [],  # noqa: B006
+    data_option: DataOptionOption = [],  # noqa: B006
+    results_dir: ResultsOption = DEFAULT_RESULTS,
+    data_root: DataRootOption = None,
+    cache_dir: CacheOption = None,
+    plugin: PluginOption = [],  # noqa: B006
+    force: Annotated[
+        bool, typer.Option(help="Run again even if an identical record exists.")
+    ] = False,
+    skip_unreadable: SkipOption = False,
+) -> None:
+    """Run a method on a data set for one or more seeds, record it, print the leaderboard."""
+    from uadbench import registry
+    from uadbench.contracts.progress import RichProgress
+    from uadbench.data.prepare import default_cache_dir
+    from uadbench.running.planning import RunRequest, chosen_seeds, parse_pairs, plan
+    from uadbench.running.runner import execute
+
+    cache = cache_dir or default_cache_dir()
+    with user_errors():
+        registry.load_plugins(plugin)
+        request = RunRequest(
+            method=method,
+            dataset=dataset,
+            seeds=chosen_seeds(seed, seeds),
+            profile=profile,
+            image_size=image_size,
+            params=parse_pairs(param, "--param"),
+            data_options=parse_pairs(data_option, "--data-option"),
+            device=device,
+            data_root=data_root,
+            results_dir=results_dir,
+            skip_unreadable=skip_unreadable,
+        )
+        runs = plan(request, cache)
+    not_done, warned = [], []
+    with user_errors(), sigterm_stops():
+        for planned in runs:
+            outcome = execute(planned, cache, RichProgress(), force=force)
+            _tell(planned, outcome)
+            if outcome.status in ("ok", "skipped"):
+                warned += [(planned.label, w) for w in outcome.record.warnings]
+            else:
+                not_done.append(outcome)
+    left_out(show_leaderboard(results_dir, "table", {dataset}), strict=False)
+    for label, warning in warned:
+        say("bold yellow", f"warning: {label}: ", warning)
+    if not_done:
+        fail(f"{len(not_done)} of {len(runs)} run(s) did not finish; see above", code=1)
+
+
+def _tell(planned: PlannedRun, outcome: Outcome) -> None:
+    """One line on what became of a run."""
+    if outcome.status == "skipped":
+        line = f"{planned.label}: already recorded in {outcome.path}; --force runs it again"
+        err.print(Text(line, style="dim"), soft_wrap=True)
+    elif outcome.status == "ok":
+        auroc = outcome.record.metrics["auroc"]
+        say("green", f"{planned.label}: AUROC {100 * auroc:.1f} -> ", str(outcome.path))
+    else:
+        say("bold red", f"{planned.label} {outcome.status.upper()}: ", outcome.message)
+        if outcome.status == "failed":
+            err.print(f"  failure record: {outcome.path}", highlight=False, markup=False)
+
+
+def sweep(
+    grid_file: Annotated[
+        Path | None, typer.Argument(help="TOML or YAML grid file (options below override it).")
+    ] = None,
+    method: Annotated[list[str], typer.Option("--method", help="Method (repeatable).")] = [],  # noqa: B006
+    dataset: Annotated[list[str], typer.Option("--dataset", help="Data set (repeatable).")] = [],  # noqa: B006
+    seeds: SeedsOption = None,
+    profile: Annotated[str | None, typer.Option(help="quick or paper.")] = None,
+    image_size: Annotated[
+        list[int], typer.Option("--image-size", help="Image size (repeatable).")
+    ] = [],  # noqa: B006
+    param: ParamOption = [],  # noqa: B006
+    data_option: DataOptionOption = [],  # noqa: B006
+    results_dir: Annotated[Path | None, typer.Option(help="Folder of run records.")] = None,
+    data_root: DataRootOption = None,
+    cache_dir: CacheOption = None,
+    device: Annotated[str | None, typer.Option(help="auto, cpu, cuda or cuda:N.")] = None,
+    executor: Annotated[str, typer.Option(help="local (one cell after another) or ray.")] = "local",
+    ray_address: Annotated[
+        str | None, typer.Option(help="Join this Ray cluster (default: start a local instance).")
+    ] = None,
+    cpus_per_cell: Annotated[float, typer.Option(help="CPUs a Ray cell asks for.")] = 1,
+    gpus_per_cell: Annotated[float, typer.Option(help="GPUs a Ray cell asks for.")] = 0,
+    plugin: PluginOption = [],  # noqa: B006
+    skip_unreadable: SkipOption = False,
+) -> None:
+    """Run every cell of a grid (methods x data sets x seeds) that has no finished record."""
+    from uadbench.running.executors import executor_named
+    from uadbench.running.planning import parse_pairs, parse_seeds
+    from uadbench.running.sweep import grid_from
+
+    with user_errors():
+        grid = grid_from(
+            grid_file,
+            methods=method or None,
+            datasets=dataset or None,
+            seeds=parse_seeds(seeds) if seeds else None,
+            profile=profile,
+            image_sizes=image_size or None,
+            params=parse_pairs(param, "--param") or None,
+            data_options=parse_pairs(data_option, "--data-option") or None,
+            results_dir=results_dir,
+            data_root=data_root,
+            device=device,
+            plugins=plugin or None,
+            skip_unreadable=skip_unreadable or None,
+        )
+        cells_run_on = executor_named(
+            executor, address=ray_address, cpus_per_cell=cpus_per_cell, gpus_per_cell=gpus_per_cell
+        )
+    _sweep(grid, cells_run_on, cache_dir)
+
+
+def _sweep(grid: Grid, cells_run_on: Executor, cache_dir: Path | None) -> None:
+    """Run the grid with a bar of cells, then print the board and every failed cell."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from uadbench.data.prepare import default_cache_dir
+    from uadbench.running.sweep import run_sweep
+
+    columns = [TextColumn("sweep"), BarColumn(), MofNCompleteColumn()]
+    columns += [TextColumn("{task.description}"), TimeElapsedColumn()]
+    bar = Progress(*columns, console=err)
+    with user_errors(), sigterm_stops(), bar:
+        task = bar.add_task("", total=None)
+
+        def show(status: SweepStatus) -> None:
+            finished = status.done + status.skipped + len(status.failed)
+            bar.update(task, total=status.total, completed=finished, description=status.line())
+
+        status = run_sweep(grid, cache_dir or default_cache_dir(), cells_run_on, show)
+    left_out(show_leaderboard(grid.results_dir, "table", set(grid.datasets)), strict=False)
+    err.print(status.line(), highlight=False, markup=False)
+    for cell, message in status.failed:
+        say("bold red", f"FAILED {cell.label}: ", f"{message} (record: {cell.path})")
+    if status.failed:
+        fail(f"{len(status.failed)} of {status.total} cell(s) failed", code=1)
