@@ -28,172 +28,26 @@ one: it would re-split the data).
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import inspect
-import logging
-import tempfile
-import warnings
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
-from pathlib import Path
+from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
+from uadbench.methods.anomalib_models import MODELS, ModelSpec
+from uadbench.methods.anomalib_offline import no_downloads, offline_backbones, quiet
+from uadbench.methods.constants import IMAGENET_MEAN, IMAGENET_STD
 
 from uadbench import ImageSet, Method
 from uadbench.contracts.method import at_least
 from uadbench.errors import ParameterError, UserError
 
 PREFIX = "anomalib-"
-IMAGENET_MEAN, IMAGENET_STD = [0.485, 0.456, 0.406], [0.229, 0.224, 0.225]
-LITE0 = "efficientnet_lite0"
 
 
 class BridgeError(UserError, RuntimeError):
     """An anomalib model that cannot run through the bridge, and why."""
-
-
-@dataclass(frozen=True)
-class ModelSpec:
-    """What the bridge knows of one anomalib model."""
-
-    paper_size: int = 256
-    paper_epochs: int = 1
-    quick_size: int = 128
-    quick_epochs: int = 1
-    quick_weights: str = "none"
-    quick_max_steps: int = -1
-    """A cap on Lightning's optimiser steps (one per batch for most models; CFLOW steps once per
-    fiber batch) for models too slow for one full epoch on a 2-core CPU."""
-    min_size: int = 64
-    multiple: int = 32
-    intensities: Literal["imagenet", "unit", "signed"] = "imagenet"
-    """What the model is fed: ImageNet-normalised (anomalib's default), [0, 1] or [-1, 1]."""
-    version: int = 1
-    """Bumped when the bridge changes what the model computes, so that old records stay apart."""
-    lite0_layers: dict[str, Any] = field(default_factory=dict)
-    """Constructor arguments that make the model use EfficientNet-Lite0 (empty: it cannot)."""
-    resnet18_layers: dict[str, Any] = field(default_factory=dict)
-    """Constructor arguments that make the model use ResNet-18 (empty: it cannot)."""
-    kwargs: dict[str, Any] = field(default_factory=dict)
-    """Other constructor arguments (``pre_trained`` follows ``weights`` for every model)."""
-    reconstruction: Callable[[Any, Any], Any] | None = None
-    """``(torch model, inputs) -> rebuilt images`` for models that rebuild images, checked for
-    collapse after training; None for other models."""
-    needs_pretrained: bool = False
-    """True where the model is meaningless with random weights (a frozen pretrained network)."""
-    reference: str = ""
-
-    @property
-    def pretrained(self) -> dict[str, dict[str, Any]]:
-        """Constructor arguments per ``weights`` value other than ``none`` that the model takes."""
-        layers = {"efficientnet-lite0": self.lite0_layers, "resnet18": self.resnet18_layers}
-        return {weights: arguments for weights, arguments in layers.items() if arguments}
-
-
-MODELS: dict[str, ModelSpec] = {
-    "padim": ModelSpec(
-        quick_weights="efficientnet-lite0",
-        lite0_layers={
-            "backbone": LITE0,
-            "layers": ["blocks.1", "blocks.2", "blocks.4"],
-            "n_features": 100,
-        },
-        reference="Defard et al., PaDiM, ICPR 2021 (anomalib config: 256 px, 1 epoch)",
-    ),
-    "patchcore": ModelSpec(
-        quick_size=64,
-        quick_weights="efficientnet-lite0",
-        kwargs={"coreset_sampling_ratio": 0.1},
-        lite0_layers={"backbone": LITE0, "layers": ["blocks.2", "blocks.4"]},
-        reference="Roth et al., PatchCore, CVPR 2022 (anomalib: 256 px, 1 epoch, coreset 0.1)",
-    ),
-    "dfm": ModelSpec(
-        quick_weights="efficientnet-lite0",
-        lite0_layers={"backbone": LITE0, "layer": "blocks.4"},
-        reference="Ahuja et al., Deep feature modeling, 2019 (anomalib config: 256 px, 1 epoch)",
-    ),
-    "dfkde": ModelSpec(
-        quick_weights="efficientnet-lite0",
-        lite0_layers={"backbone": LITE0, "layers": ["blocks.6"]},
-        reference="anomalib's deep-feature kernel density (256 px, 1 epoch)",
-    ),
-    "stfpm": ModelSpec(
-        needs_pretrained=True,
-        paper_epochs=100,
-        quick_epochs=10,
-        quick_weights="efficientnet-lite0",
-        lite0_layers={"backbone": LITE0, "layers": ["blocks.1", "blocks.2", "blocks.4"]},
-        resnet18_layers={"backbone": "resnet18"},
-        reference="Wang et al., STFPM, BMVC 2021 (anomalib config: 256 px, 100 epochs); its "
-        "teacher must be pretrained: weights=efficientnet-lite0 or weights=resnet18",
-    ),
-    "cflow": ModelSpec(
-        paper_epochs=50,
-        quick_epochs=1,
-        quick_weights="efficientnet-lite0",
-        min_size=128,
-        lite0_layers={
-            "backbone": LITE0,
-            "layers": ["blocks.2", "blocks.4", "blocks.6"],
-            "fiber_batch_size": 16,
-        },
-        reference="Gudovskiy et al., CFLOW-AD, WACV 2022 (anomalib config: 256 px, 50 epochs)",
-    ),
-    "fastflow": ModelSpec(
-        needs_pretrained=True,
-        paper_epochs=500,
-        quick_epochs=5,
-        quick_weights="resnet18",
-        multiple=16,
-        resnet18_layers={"backbone": "resnet18"},
-        reference="Yu et al., FastFlow, 2021 (anomalib config: 256 px, 500 epochs, resnet18); "
-        "its feature extractor is frozen, so it needs weights=resnet18 (EfficientNet does not fit "
-        "its flows)",
-    ),
-    "reverse_distillation": ModelSpec(
-        needs_pretrained=True,
-        paper_epochs=200,
-        quick_epochs=10,
-        quick_weights="resnet18",
-        resnet18_layers={"backbone": "resnet18"},
-        reference="Deng & Li, Reverse distillation, CVPR 2022 (anomalib: 256 px, 200 epochs, "
-        "wide_resnet50_2); its teacher is frozen, so it needs weights=resnet18 (its decoders "
-        "mirror ResNets only)",
-    ),
-    "ganomaly": ModelSpec(
-        paper_epochs=100,
-        quick_epochs=15,
-        quick_size=64,
-        min_size=32,
-        intensities="signed",
-        version=2,  # 1 fed ImageNet-normalised inputs, outside its generator's tanh range
-        reconstruction=lambda model, x: model.generator(_padded_to_power_of_two(x))[0],
-        reference="Akcay et al., GANomaly, ACCV 2018 (anomalib config: 256 px, 100 epochs); "
-        "inputs in [-1, 1] as in the authors' code and uadbench's reconstruction models",
-    ),
-    "draem": ModelSpec(
-        paper_epochs=700,
-        quick_epochs=1,
-        quick_max_steps=20,
-        quick_size=64,
-        intensities="unit",
-        reconstruction=lambda model, x: model.reconstructive_subnetwork(x),
-        reference="Zavrtanik et al., DRAEM, ICCV 2021 (anomalib config: 256 px, 700 epochs); "
-        "without the DTD textures it pastes Perlin noise only",
-    ),
-}
-"""Models known to run offline here; any other anomalib model can be asked for by name. The
-quick epochs and sizes fit a 2-core CPU (about 15 minutes at most on ZhangLab); the paper
-values are those of anomalib's configuration files for each model."""
-
-
-def _padded_to_power_of_two(x: Any) -> Any:
-    """GANomaly's generator takes sides of a power of two; its model pads its input so."""
-    from anomalib.data.utils.image import pad_nextpow2
-
-    return pad_nextpow2(x)
 
 
 class AnomalibFamily:
@@ -321,7 +175,7 @@ class AnomalibMethod(Method):
     def fit(self, train: ImageSet, val: ImageSet | None = None) -> AnomalibMethod:
         from lightning.pytorch import Trainer
 
-        with _quiet(), _offline_backbones(self.params.weights), _no_downloads(self.model):
+        with quiet(), offline_backbones(self.params.weights), no_downloads(self.model):
             self.model_ = self._build()
             arguments = {
                 "accelerator": "gpu" if self.context.device.startswith("cuda") else "cpu",
@@ -385,7 +239,7 @@ class AnomalibMethod(Method):
     def score(self, images: np.ndarray) -> np.ndarray:
         import torch
 
-        with torch.no_grad(), _quiet():
+        with torch.no_grad(), quiet():
             scores = [
                 self.model_.model(x).pred_score.float().reshape(-1).cpu()
                 for x in self._inputs(images)
@@ -398,114 +252,7 @@ class AnomalibMethod(Method):
         import torch
         from uadbench.methods.reconstruction_nets import collapse_warning
 
-        with torch.no_grad(), _quiet():
+        with torch.no_grad(), quiet():
             rebuilt = [rebuild(self.model_.model, x).cpu() for x in self._inputs(images)]
         if warning := collapse_warning(torch.cat(rebuilt)):
             self.context.history.warn(warning)
-
-
-@contextlib.contextmanager
-def _quiet() -> Iterator[None]:
-    """anomalib and Lightning talk a lot; a benchmark run shows its own progress."""
-    names = ("lightning", "lightning.pytorch", "lightning.fabric", "anomalib")
-    levels = {n: logging.getLogger(n).level for n in names}
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        for n in names:
-            logging.getLogger(n).setLevel(logging.ERROR)
-        try:
-            yield
-        finally:
-            for n, level in levels.items():
-                logging.getLogger(n).setLevel(level)
-
-
-@contextlib.contextmanager
-def _no_downloads(model: str) -> Iterator[None]:
-    """A download attempt inside anomalib becomes an error that says what happened."""
-    try:
-        yield
-    except Exception as error:
-        names = {type(e).__name__ for e in (error, error.__cause__, error.__context__) if e}
-        if names & {"URLError", "LocalEntryNotFoundError", "ConnectionError", "HTTPError"}:
-            from uadbench.methods.backbones import WeightsNotFoundError
-
-            raise WeightsNotFoundError(
-                f"anomalib's {model} tried to download weights or data ({type(error).__name__}: "
-                f"{error}); uadbench runs offline, so this model cannot run here as configured"
-            ) from error
-        raise
-
-
-@contextlib.contextmanager
-def _offline_backbones(weights: str) -> Iterator[None]:
-    """While a model is built, a timm request for pretrained EfficientNet-Lite0 is served from
-    the local package, one for ResNet-18 from torchvision's file in the local torch cache (timm's
-    ResNet-18 has torchvision's parameter names); a torchvision request is served only for that
-    file, and only with ``weights=resnet18``. Any other request, or any request at all with
-    ``weights=none``, fails naming what the model wanted."""
-    import timm
-    import torch
-    import torchvision.models._api as torchvision_weights
-    from uadbench.methods.backbones import (
-        RESNET18_FILE,
-        WeightsNotFoundError,
-        efficientnet_lite0_weights_file,
-        resnet18_weights_file,
-    )
-
-    def unswitchable(what: str) -> WeightsNotFoundError:
-        return WeightsNotFoundError(
-            f"anomalib asked for {what} although weights=none: the model has no switch to turn "
-            "pretraining off, so it cannot run here with random weights"
-        )
-
-    original = timm.create_model
-    original_from_url = torchvision_weights.load_state_dict_from_url
-
-    def create_model(model_name: str, pretrained: bool = False, **kwargs: Any) -> Any:
-        # timm's own argument name: anomalib passes it by keyword too
-        if not pretrained:
-            return original(model_name, pretrained=False, **kwargs)
-        if weights == "none":
-            raise unswitchable(f"pretrained {model_name!r} weights")
-        if model_name not in (LITE0, "resnet18"):
-            raise WeightsNotFoundError(
-                f"anomalib asked for pretrained {model_name!r} weights, which would be downloaded; "
-                "uadbench runs offline: use weights=none, or weights=efficientnet-lite0 or "
-                "weights=resnet18 where the model takes that backbone"
-            )
-        with tempfile.TemporaryDirectory() as folder:
-            local = f"{folder}/{model_name}.pth"
-            if model_name == LITE0:  # the package's keys map onto timm's by position
-                reference = original(LITE0, pretrained=False).state_dict()
-                shipped = torch.load(
-                    efficientnet_lite0_weights_file(), map_location="cpu", weights_only=True
-                )
-                torch.save(dict(zip(reference, shipped.values(), strict=True)), local)
-            else:
-                local = str(resnet18_weights_file())
-            overlay = {**(kwargs.pop("pretrained_cfg_overlay", None) or {}), "file": local}
-            return original(model_name, pretrained=True, pretrained_cfg_overlay=overlay, **kwargs)
-
-    def load_state_dict_from_url(url: str, *args: Any, **kwargs: Any) -> Any:
-        if weights == "none":
-            raise unswitchable(url)
-        if weights != "resnet18" or Path(url).name != RESNET18_FILE:
-            raise WeightsNotFoundError(
-                f"anomalib asked torchvision for {url}, which would be downloaded, and "
-                f"weights={weights} does not name it; uadbench runs offline: use weights=none, "
-                "or weights=efficientnet-lite0 or weights=resnet18 where the model takes them"
-            )
-        local = resnet18_weights_file()
-        return original_from_url(
-            url, *args, **{**kwargs, "model_dir": str(local.parent), "file_name": local.name}
-        )
-
-    timm.create_model = create_model
-    torchvision_weights.load_state_dict_from_url = load_state_dict_from_url
-    try:
-        yield
-    finally:
-        timm.create_model = original
-        torchvision_weights.load_state_dict_from_url = original_from_url

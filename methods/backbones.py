@@ -22,6 +22,7 @@ from pathlib import Path
 
 import torch
 from torch import nn
+from uadbench.methods.constants import IMAGENET_MEAN, IMAGENET_STD
 
 from uadbench.errors import UserError
 
@@ -29,7 +30,6 @@ BACKBONES = ("resnet18", "efficientnet-lite0")
 WEIGHTS = ("none", "imagenet")
 RESNET18_FILE = "resnet18-f37072fd.pth"
 RESNET18_URL = f"https://download.pytorch.org/models/{RESNET18_FILE}"
-IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
 
 
 class WeightsNotFoundError(UserError, FileNotFoundError):

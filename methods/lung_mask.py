@@ -18,10 +18,10 @@ the masks of its training images, computed at preparation time and cached.
 from __future__ import annotations
 
 import numpy as np
+from uadbench.methods.constants import REFERENCE_SIZE
 
 from uadbench.contracts.extras import register_extra
 
-REFERENCE_SIZE = 256
 MIN_AREA = 400
 """Regions below this many pixels (at 256 px) are erased."""
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 import torchvision
-from uadbench.methods.anomalib_bridge import _offline_backbones
+from uadbench.methods.anomalib_offline import offline_backbones
 from uadbench.methods.backbones import RESNET18_FILE, WeightsNotFoundError
 
 from uadbench import registry
@@ -70,7 +70,7 @@ def test_bridged_models_run_offline_and_write_nothing_else(
 def test_each_model_is_fed_the_intensities_it_expects(method, black, white):
     method_class = registry.methods.get(method)
     method = method_class(method_class.params_for("quick"))
-    with _offline_backbones(method.params.weights):
+    with offline_backbones(method.params.weights):
         model = method._build()
     size = method.params.image_size
     x = model.pre_processor.transform(
@@ -113,7 +113,7 @@ def test_an_unlisted_model_is_built_with_its_pretraining_switch_off():
     method_class = registry.methods.get("anomalib-fre")
     method = method_class(method_class.params_for("quick"))
     assert method.params.weights == "none"
-    with _offline_backbones("none"):
+    with offline_backbones("none"):
         method._build()  # would ask timm for pretrained ResNet-50 weights with the switch on
 
 
@@ -136,18 +136,18 @@ def test_torchvision_weights_load_only_from_the_local_cache(resnet18_file, tmp_p
     import torchvision.models._api as torchvision_weights
 
     originals = timm.create_model, torchvision_weights.load_state_dict_from_url
-    with _offline_backbones("resnet18"):
+    with offline_backbones("resnet18"):
         model = torchvision.models.resnet18(weights="IMAGENET1K_V1")
     saved = torch.load(resnet18_file, weights_only=True)
     assert torch.equal(model.layer3[0].conv1.weight, saved["layer3.0.conv1.weight"])
     with (
         pytest.raises(WeightsNotFoundError, match="weights=efficientnet-lite0 does not name it"),
-        _offline_backbones("efficientnet-lite0"),
+        offline_backbones("efficientnet-lite0"),
     ):
         torchvision.models.resnet18(weights="IMAGENET1K_V1")
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "empty"))
     missing = rf"not found at .*empty.*{RESNET18_FILE}"
-    with pytest.raises(WeightsNotFoundError, match=missing), _offline_backbones("resnet18"):
+    with pytest.raises(WeightsNotFoundError, match=missing), offline_backbones("resnet18"):
         torchvision.models.resnet18(weights="IMAGENET1K_V1")
     assert (timm.create_model, torchvision_weights.load_state_dict_from_url) == originals
 
@@ -157,7 +157,7 @@ def test_timm_requests_by_keyword_are_answered_too():
 
     with (
         pytest.raises(WeightsNotFoundError, match="although weights=none"),
-        _offline_backbones("none"),
+        offline_backbones("none"),
     ):
         timm.create_model(model_name="resnet18", pretrained=True)
 
@@ -184,7 +184,7 @@ def test_an_unknown_anomalib_model_lists_the_known_ones():
 def test_resnet18_requests_are_served_from_the_torchvision_file(resnet18_file):
     import timm
 
-    with _offline_backbones("resnet18"):
+    with offline_backbones("resnet18"):
         model = timm.create_model("resnet18", pretrained=True)
     saved = torch.load(resnet18_file, weights_only=True)
     assert torch.equal(model.layer3[0].conv1.weight, saved["layer3.0.conv1.weight"])

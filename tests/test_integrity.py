@@ -317,7 +317,7 @@ def test_6_a_grid_list_given_as_a_string_is_refused(tmp_path):
 
 
 def test_6_a_grid_seed_range_is_read_as_on_the_command_line(tmp_path):
-    from uadbench.running.sweep import load_grid
+    from uadbench.running.grid import load_grid
 
     grid = tmp_path / "grid.toml"
     grid.write_text('methods = ["ae"]\ndatasets = ["synthetic"]\nseeds = "0-2"\n')

@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from uadbench.running.sweep import Grid, load_grid, run_sweep
+from uadbench.running.grid import Grid, load_grid
+from uadbench.running.sweep import run_sweep
 
 from .conftest import PLUGINS, TINY_SYNTHETIC
 

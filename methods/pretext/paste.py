@@ -12,9 +12,7 @@ from __future__ import annotations
 import math
 
 import torch
-
-REFERENCE_SIZE = 256
-"""The reference code's constants are in pixels at 256 x 256; ``scale`` converts them."""
+from uadbench.methods.constants import REFERENCE_SIZE
 
 
 def scale(size: int) -> float:

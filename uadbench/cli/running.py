@@ -31,9 +31,10 @@ from uadbench.cli.common import (
 
 if TYPE_CHECKING:
     from uadbench.running.executors import Executor
+    from uadbench.running.grid import Grid
     from uadbench.running.planning import PlannedRun
     from uadbench.running.runner import Outcome
-    from uadbench.running.sweep import Grid, SweepStatus
+    from uadbench.running.sweep import SweepStatus
 
 
 def run(
@@ -65,10 +66,8 @@ def run(
 ) -> None:
     """Run a method on a data set for one or more seeds, record it, print the leaderboard."""
     from uadbench import registry
-    from uadbench.contracts.progress import RichProgress
     from uadbench.data.prepare import default_cache_dir
     from uadbench.running.planning import RunRequest, chosen_seeds, parse_pairs, plan
-    from uadbench.running.runner import execute
 
     cache = cache_dir or default_cache_dir()
     with user_errors():
@@ -87,20 +86,27 @@ def run(
             skip_unreadable=skip_unreadable,
         )
         runs = plan(request, cache)
-    not_done, warned = [], []
     with user_errors(), sigterm_stops():
-        for planned in runs:
-            outcome = execute(planned, cache, RichProgress(), force=force)
-            _tell(planned, outcome)
-            if outcome.status in ("ok", "skipped"):
-                warned += [(planned.label, w) for w in outcome.record.warnings]
-            else:
-                not_done.append(outcome)
+        outcomes = [_execute(planned, cache, force) for planned in runs]
     left_out(show_leaderboard(results_dir, "table", {dataset}), strict=False)
+    ended = zip(runs, outcomes, strict=True)
+    finished = [(p, o) for p, o in ended if o.status in ("ok", "skipped")]
+    warned = [(p.label, w) for p, o in finished for w in o.record.warnings]
+    not_done = len(runs) - len(finished)
     for label, warning in warned:
         say("bold yellow", f"warning: {label}: ", warning)
     if not_done:
-        fail(f"{len(not_done)} of {len(runs)} run(s) did not finish; see above", code=1)
+        fail(f"{not_done} of {len(runs)} run(s) did not finish; see above", code=1)
+
+
+def _execute(planned: PlannedRun, cache: Path, force: bool) -> Outcome:
+    """Execute one run and say what became of it."""
+    from uadbench.contracts.progress import RichProgress
+    from uadbench.running.runner import execute
+
+    outcome = execute(planned, cache, RichProgress(), force=force)
+    _tell(planned, outcome)
+    return outcome
 
 
 def _tell(planned: PlannedRun, outcome: Outcome) -> None:
@@ -145,8 +151,8 @@ def sweep(
 ) -> None:
     """Run every cell of a grid (methods x data sets x seeds) that has no finished record."""
     from uadbench.running.executors import executor_named
+    from uadbench.running.grid import grid_from
     from uadbench.running.planning import parse_pairs, parse_seeds
-    from uadbench.running.sweep import grid_from
 
     with user_errors():
         grid = grid_from(

@@ -28,6 +28,9 @@ module to ``--plugin``. A complete method:
     ...         return self
     ...     def score(self, images):
     ...         return np.abs(images.astype(np.float32) - self.mean_).mean(axis=(1, 2))
+
+Over 300 lines on purpose: the whole contract a method author meets (the class, its
+parameters and profiles, the context and the images it is given) is in this one file.
 """
 
 from __future__ import annotations

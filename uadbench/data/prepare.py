@@ -10,6 +10,9 @@ rebuilt. A second run reads no image file. Every method gets exactly these array
 Building happens in a hidden staging folder that is renamed into place when complete; one left
 behind by a killed process is removed by the next build. The array's disk space is reserved
 before any pixel is written, so a full disk is an error that says so, not a crash.
+
+Over 300 lines on purpose: building, checking and reusing the cache is one protocol (staging,
+reservation, owner liveness, the final rename), and it reads as one here.
 """
 
 from __future__ import annotations

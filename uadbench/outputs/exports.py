@@ -1,9 +1,9 @@
-"""The leaderboard as a terminal table, CSV, Markdown, LaTeX or JSON.
+"""The leaderboard as a terminal table, CSV, Markdown, LaTeX or JSON, one writer per format.
 
-Tables for people show percentages with one decimal; CSV and JSON keep full-precision fractions.
-With one seed there is no standard deviation, and the tables say so rather than printing 0.0.
-Every format names a row the same way (``Row.label``: changed parameters in the name, a
-warning mark), lists the warnings of marked rows, and CSV and JSON carry the data fingerprint.
+Tables for people show the display cells of ``uadbench.outputs.display``; CSV and JSON keep
+full-precision fractions. Every format names a row the same way (``Row.label``: changed
+parameters in the name, a warning mark), lists the warnings of marked rows, and CSV and JSON
+carry the data fingerprint.
 """
 
 from __future__ import annotations
@@ -14,99 +14,16 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from uadbench.outputs.leaderboard import ALPHA, WARNING_MARK, Leaderboard, Row, distinctions
-from uadbench.statistics.metrics import METRICS, PRIMARY, Metric
-from uadbench.statistics.operating_point import VAL_PERCENTILE
-
-LEGEND = (
-    "AUROC, AP: mean ± sample std over seeds (one seed: no std). 95% CI: stratified bootstrap of "
-    f"the mean AUROC over test images. Sens/spec/F1: threshold at the {VAL_PERCENTILE:.0f}th "
-    "percentile of validation-normal scores (no test label used). vs best: DeLong test against "
-    f"the best row on the same test images, Holm-adjusted; 'n.s.' = not significantly worse at "
-    f"{ALPHA:.0%}. Published: only where the publication used the same split."
+from uadbench.outputs.display import (
+    LEGEND,
+    groups,
+    metric_columns,
+    shortened,
+    warning_lines,
+    with_config,
 )
-
-
-def _pct(value: float | None) -> str:
-    return "-" if value is None else f"{100 * value:.1f}"
-
-
-def _mean_std(row: Row, metric: str) -> str:
-    mean, std = row.mean(metric), row.std(metric)
-    if mean is None:
-        return "-"
-    return f"{_pct(mean)} ± {_pct(std)}" if std is not None else f"{_pct(mean)} (one seed)"
-
-
-def _shown(row: Row, metric: Metric) -> str:
-    """A metric's cell: mean ± std (or the mean), sensitivity with the specificity beside it."""
-    if metric.name == "sensitivity":
-        sens, spec = row.mean("sensitivity"), row.mean("specificity")
-        return "-" if sens is None else f"{_pct(sens)}/{_pct(spec)}"
-    return _mean_std(row, metric.name) if metric.spread else _pct(row.mean(metric.name))
-
-
-def metric_columns(format: str) -> list[str]:
-    """The metric columns of a human format, the primary metric's interval after it."""
-    columns = []
-    for m in METRICS:
-        if m.column and format in m.formats:
-            columns += [m.column, "95% CI"] if m.name == PRIMARY else [m.column]
-    return columns
-
-
-def _interval(row: Row) -> str:
-    if row.auroc_ci95 is None:
-        return "-"
-    return f"[{_pct(row.auroc_ci95[0])}, {_pct(row.auroc_ci95[1])}]"
-
-
-def _versus_best(row: Row, with_p: bool = True) -> str:
-    if row.verdict is None:
-        return "-"
-    if row.verdict == "best" or not with_p:
-        return {"best": "best", "not worse": "n.s.", "worse": "worse"}[row.verdict]
-    p = "p<0.001" if row.p_holm < 0.001 else f"p={row.p_holm:.3f}"
-    return f"n.s. ({p})" if row.verdict == "not worse" else f"worse ({p})"
-
-
-def _published(row: Row) -> str:
-    p = row.published
-    if p is None:
-        return "-"
-    spread = f" ± {p.auroc_std:g}" if p.auroc_std is not None else ""
-    return f"{p.auroc:g}{spread}"
-
-
-def human_rows(board: Leaderboard) -> list[dict[str, str]]:
-    """Rows of display strings, ranked within each set of test images."""
-    rank: dict[tuple[str, str, str | None], int] = {}
-    out = []
-    differences = distinctions(board.rows)
-    for row in board.rows:
-        group = row.test_set
-        rank[group] = rank.get(group, 0) + 1
-        out.append(
-            {
-                "#": str(rank[group]),
-                "title": board.test_set_title(row),
-                "dataset": row.dataset,
-                "split": row.split_version,
-                "method": row.label,
-                "name": row.name,
-                "warnings": "; ".join(row.warnings),
-                "size": f"{row.image_size}px",
-                "config": differences.get(id(row), ""),
-                "seeds": str(row.n),
-                **{m.column: _shown(row, m) for m in METRICS if m.column},
-                "95% CI": _interval(row),
-                "vs best": _versus_best(row),
-                "verdict": _versus_best(row, with_p=False),
-                "published": _published(row),
-                "failed": str(row.failed) if row.failed else "",
-            }
-        )
-    return out
+from uadbench.outputs.leaderboard import WARNING_MARK, Leaderboard, Row
+from uadbench.statistics.metrics import METRICS, PRIMARY
 
 
 def _plain(row: Row) -> dict[str, Any]:
@@ -171,55 +88,16 @@ def to_json(board: Leaderboard) -> str:
 
 
 PRIMARY_COLUMN = next(m.column for m in METRICS if m.name == PRIMARY)
-TERMINAL_COLUMNS = (
-    "#",
-    "method",
-    "size",
-    "seeds",
-    *metric_columns("terminal"),
-    "vs best",
-    "published",
-    "failed",
-)
-NARROW_COLUMNS = ("#", "method", "size", "seeds", PRIMARY_COLUMN, "95% CI", "vs best", "failed")
+LEADING_COLUMNS = ("#", "method", "size", "seeds")
+TERMINAL_COLUMNS = (*LEADING_COLUMNS, *metric_columns("terminal"), "vs best", "published", "failed")
+NARROW_COLUMNS = (*LEADING_COLUMNS, PRIMARY_COLUMN, "95% CI", "vs best", "failed")
 WIDE_TERMINAL = 140
 """Below this many characters the terminal table keeps only ``NARROW_COLUMNS``."""
 NARROW_NOTE = (
     " Narrow terminal: AP, sens/spec, published and p-values left out; widen it or use --format."
 )
-DOCUMENT_COLUMNS = (
-    "#",
-    "method",
-    "size",
-    "seeds",
-    *metric_columns("document"),
-    "vs best",
-    "published",
-)
+DOCUMENT_COLUMNS = (*LEADING_COLUMNS, *metric_columns("document"), "vs best", "published")
 LATEX_COLUMNS = ("method", "size", "seeds", *metric_columns("latex"), "vs best", "published")
-
-
-def _with_config(rows: list[dict[str, str]], columns: tuple[str, ...]) -> list[str]:
-    """``columns``, plus what tells rows apart after ``size`` when a method appears twice
-    (empty for the other rows)."""
-    ambiguous = len({(r["method"], r["size"]) for r in rows}) < len(rows)
-    out = list(columns)
-    if ambiguous:
-        out.insert(out.index("size") + 1, "config")
-    return out
-
-
-def _groups(board: Leaderboard) -> dict[str, list[dict[str, str]]]:
-    """Display rows by the title of their set of test images."""
-    groups: dict[str, list[dict[str, str]]] = {}
-    for r in human_rows(board):
-        groups.setdefault(r["title"], []).append(r)
-    return groups
-
-
-def warning_lines(rows: list[dict[str, str]]) -> list[str]:
-    """``⚠ <row name>: <warnings>`` for every marked row."""
-    return [f"{WARNING_MARK} {r['name']}: {r['warnings']}" for r in rows if r["warnings"]]
 
 
 def _markdown_title(title: str) -> str:
@@ -233,20 +111,20 @@ def to_markdown(board: Leaderboard) -> str:
     if not board.rows:
         return "_No runs._\n"
     text = ""
-    for title, rows in _groups(board).items():
-        columns = _with_config(rows, DOCUMENT_COLUMNS)
+    for title, rows in groups(board).items():
+        columns = with_config(rows, DOCUMENT_COLUMNS)
         text += f"\n{_markdown_title(title)}\n\n"
         text += "| " + " | ".join(columns) + " |\n|" + "---|" * len(columns) + "\n"
         text += "".join("| " + " | ".join(r[c] for c in columns) + " |\n" for r in rows)
         if notes := warning_lines(rows):
-            text += "\n" + "".join(f"- {_one_line(note, 400)}\n" for note in notes)
+            text += "\n" + "".join(f"- {shortened(note, 400)}\n" for note in notes)
     text += f"\n{LEGEND}\n"
     if board.problems:
         text += "\n**Runs that did not finish**\n\n| dataset | method | seed | status | error |\n"
         text += "|---|---|---|---|---|\n"
         for p in board.problems:
             text += (
-                f"| {p.dataset} | {p.method} | {p.seed} | {p.status} | {_one_line(p.message)} |\n"
+                f"| {p.dataset} | {p.method} | {p.seed} | {p.status} | {shortened(p.message)} |\n"
             )
     return text.lstrip("\n")
 
@@ -254,8 +132,8 @@ def to_markdown(board: Leaderboard) -> str:
 def to_latex(board: Leaderboard) -> str:
     """A booktabs table per data set and split, ready for a paper."""
     text = ""
-    for title, rows in _groups(board).items():
-        columns = _with_config(rows, LATEX_COLUMNS)
+    for title, rows in groups(board).items():
+        columns = with_config(rows, LATEX_COLUMNS)
         dataset, _, rest = title.partition(" · split ")
         split, _, data = rest.partition(" · data ")
         named = f"{_tex(dataset)}, split \\texttt{{{_tex(split)}}}"
@@ -299,7 +177,7 @@ def print_table(board: Leaderboard, console: Any = None) -> None:
     if not board.rows:
         console.print("No runs recorded yet.")
     narrow = console.width < WIDE_TERMINAL
-    for title, members in _groups(board).items():
+    for title, members in groups(board).items():
         shown = NARROW_COLUMNS if narrow else TERMINAL_COLUMNS
         columns = [c for c in shown if any(r[c] for r in members)]
         caption = LEGEND + (NARROW_NOTE if narrow else "")
@@ -331,13 +209,8 @@ def print_table(board: Leaderboard, console: Any = None) -> None:
         for column in ("dataset", "method", "seed", "status", "error", "record"):
             table.add_column(column, overflow="fold")
         for p in board.problems:
-            table.add_row(p.dataset, p.method, str(p.seed), p.status, _one_line(p.message), p.path)
+            table.add_row(p.dataset, p.method, str(p.seed), p.status, shortened(p.message), p.path)
         console.print(table)
-
-
-def _one_line(message: str, limit: int = 160) -> str:
-    line = " ".join(message.split())
-    return line if len(line) <= limit else line[: limit - 1] + "…"
 
 
 WRITERS: dict[str, Callable[[Leaderboard], str]] = {

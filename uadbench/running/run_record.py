@@ -9,6 +9,9 @@ Schema ``uadbench.run/3`` is written. Versions 1 and 2 are read and upgraded exp
 top-level copies of the configuration (method, dataset, seed, ...), their ``config_hash`` and
 their ``config.image_size`` must agree with the configuration and are then dropped. A newer
 version is refused. ``schema_table()`` documents every field (docs/RUN_RECORD.md).
+
+Over 300 lines on purpose: the whole schema (every field, its documentation, the upgrades and
+the checks) is in this one file.
 """
 
 from __future__ import annotations

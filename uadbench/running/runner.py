@@ -19,29 +19,29 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
 from uadbench.atomic import interrupts_deferred
 from uadbench.contracts.history import TrainingHistory
-from uadbench.contracts.method import LabelledImages, RunContext
+from uadbench.contracts.method import ImageSet, LabelledImages, RunContext
 from uadbench.contracts.progress import ProgressReporter, SilentProgress
 from uadbench.data.fingerprint import DataSource, resolve
-from uadbench.data.prepare import prepare
+from uadbench.data.prepare import PreparedData, prepare
 from uadbench.errors import UserError, one_line
 from uadbench.processes import process_info
+from uadbench.running.cells import is_ok, settle, take_finished
 from uadbench.running.planning import PlannedRun, ResultsDirError
 from uadbench.running.records import (
     CellBusyError,
     claim,
     existing_record,
     rerun_path,
-    set_aside_path,
     write_record,
 )
 from uadbench.running.run_record import DataUsed, RunRecord, TestScores, ValScores
 from uadbench.running.runtime import device_info, package_versions, seed_everything
+from uadbench.running.score_checks import checked_variants, score_warnings
 from uadbench.statistics.metrics import record_metrics
 
 
@@ -61,20 +61,6 @@ class Outcome:
         return self.record.message if self.record else self.busy_message
 
 
-def is_done(record: RunRecord | None, source: DataSource) -> bool:
-    """Whether ``record`` is a finished run on exactly this data: the one test of a done cell."""
-    return record is not None and record.ok and record.fingerprint == source.fingerprint
-
-
-def finished_record(run: PlannedRun, source: DataSource) -> RunRecord | None:
-    """The run's ``ok`` record on exactly this data, if there is one."""
-    for path in (run.path, set_aside_path(run.path, source.fingerprint)):
-        record = existing_record(path)
-        if is_done(record, source):
-            return record
-    return None
-
-
 def execute(
     run: PlannedRun,
     cache_dir: Path,
@@ -92,7 +78,7 @@ def execute(
 
 
 def _execute(run: PlannedRun, cache_dir: Path, progress: ProgressReporter, force: bool) -> Outcome:
-    _settle(run)
+    settle(run)
     try:
         source = run.source or resolve(run.dataset, cache_dir, progress)
     except UserError as error:  # a data problem of this cell, found before any work
@@ -103,7 +89,7 @@ def _execute(run: PlannedRun, cache_dir: Path, progress: ProgressReporter, force
             f"the split changed since the run was planned ({run.config.split_version}, now "
             f"{source.split_version}); run it again",
         )
-    current = _take_finished(run, source)
+    current = take_finished(run, source)
     if current is not None and not force:
         return Outcome("skipped", run.path, current)
     path = rerun_path(run.path) if current is not None else run.path
@@ -130,50 +116,15 @@ def _execute(run: PlannedRun, cache_dir: Path, progress: ProgressReporter, force
     return _finish(run, path, record, started, history)
 
 
-def _settle(run: PlannedRun) -> None:
-    """Finish what a killed forced rerun began: its finished record replaces the cell's."""
-    rerun = rerun_path(run.path)
-    if _is_ok(existing_record(rerun)):
-        os.replace(rerun, run.path)
-
-
-def _take_finished(run: PlannedRun, source: DataSource) -> RunRecord | None:
-    """The cell's ``ok`` record on this data, put in place; an ``ok`` record of other data is
-    set aside first (kept, never overwritten)."""
-    record = existing_record(run.path)
-    if _is_ok(record) and not is_done(record, source):
-        _set_aside(run.path, record.fingerprint)
-        record = None
-    if not _is_ok(record):
-        kept = set_aside_path(run.path, source.fingerprint)
-        if _is_ok(existing_record(kept)):
-            os.replace(kept, run.path)  # the finished record of this data comes back
-            record = existing_record(run.path)
-    return record if _is_ok(record) else None
-
-
-def _set_aside(path: Path, fingerprint: str | None) -> None:
-    target = set_aside_path(path, fingerprint)
-    number = 1
-    while target.exists():
-        number += 1
-        target = target.with_name(f"{set_aside_path(path, fingerprint).stem}-{number}.json")
-    os.rename(path, target)
-
-
-def _is_ok(record: RunRecord | None) -> bool:
-    return record is not None and record.ok
-
-
 def record_failure(run: PlannedRun, message: str, trace: str | None = None) -> Outcome:
     """Record ``run`` as failed with ``message`` (a data problem found before any work, a dead
     worker), beside its finished record if it has one."""
-    _settle(run)
+    settle(run)
     record = _new_record(run)
     record.fail(message, trace)
     record.finished_at = _now()
     path = run.path
-    if _is_ok(existing_record(run.path)):
+    if is_ok(existing_record(run.path)):
         path, record.rerun_of = rerun_path(run.path), run.path.name
     _write_before_work(path, record)
     return Outcome("failed", path, record)
@@ -232,20 +183,34 @@ def _fit_and_score(
         method.fit(train, val if len(val) else None)
         record.timings["fit_s"] = _since(clock)
         clock = time.perf_counter()
-        variants = _checked_variants(method.score_variants(test.images), len(test), "test")
+        variants = checked_variants(method.score_variants(test.images), len(test), "test")
         record.timings["score_s"] = _since(clock)
         val_variants = (
-            _checked_variants(method.score_variants(val.images), len(val), "val")
+            checked_variants(method.score_variants(val.images), len(val), "val")
             if len(val)
             else {}
         )
     reported = method.reported_variant()
+    _record_scores(record, data, train, val, test, reported, variants, val_variants)
+
+
+def _record_scores(
+    record: RunRecord,
+    data: PreparedData,
+    train: ImageSet,
+    val: ImageSet,
+    test: ImageSet,
+    reported: str,
+    variants: dict[str, np.ndarray],
+    val_variants: dict[str, np.ndarray],
+) -> None:
+    """Put the data used, the scores, the metrics and the warnings in ``record``."""
     if reported not in variants:
         raise TypeError(
             f"the reported score {reported!r} is not among the score variants "
             f"({', '.join(variants)})"
         )
-    scores = variants[reported]
+    labels, scores = data.labels("test"), variants[reported]
     record.data = dataclasses.replace(
         record.data,
         cache=str(data.folder),
@@ -261,54 +226,13 @@ def _fit_and_score(
         reported,
         {name: s.tolist() for name, s in variants.items()},
     )
-    record.val = ValScores(
-        list(val.ids), val_variants[reported].tolist() if val_variants else []
-    )
+    record.val = ValScores(list(val.ids), val_variants[reported].tolist() if val_variants else [])
     record.metrics = record_metrics(labels, scores, variants)
-    record.warnings += _data_warnings(len(data.skipped), scores)
-
-
-def _data_warnings(skipped: int, scores: np.ndarray) -> list[str]:
-    """What the prepared data and the scores make worth a second look."""
-    warnings = []
-    if skipped:
-        warnings.append(
-            f"{skipped} unreadable image(s) were left out (--skip-unreadable); "
-            "they are listed under data.skipped"
-        )
-    if np.ptp(scores) == 0:
-        warnings.append(
-            "the method gave every test image the same score (a collapsed model?): its AUROC "
-            "of 0.5 says nothing about the method"
-        )
-    return warnings
-
-
-def _checked_variants(variants: Any, expected: int, split: str) -> dict[str, np.ndarray]:
-    if not isinstance(variants, dict) or not variants:
-        raise TypeError("score_variants() must return a non-empty dict of name -> scores")
-    checked = {}
-    for name, scores in variants.items():
-        scores = np.asarray(scores, dtype=float).reshape(-1)
-        if scores.shape != (expected,):
-            raise ValueError(
-                f"score {name!r} has {scores.size} values for {expected} {split} images"
-            )
-        bad = int((~np.isfinite(scores)).sum())
-        if bad:
-            raise FloatingPointError(
-                f"score {name!r} has {bad} non-finite value(s) among {expected} {split} images"
-            )
-        checked[name] = scores
-    return checked
+    record.warnings += score_warnings(len(data.skipped), scores)
 
 
 def _finish(
-    run: PlannedRun,
-    path: Path,
-    record: RunRecord,
-    started: float,
-    history: TrainingHistory,
+    run: PlannedRun, path: Path, record: RunRecord, started: float, history: TrainingHistory
 ) -> Outcome:
     """Complete ``record`` and write it to ``path``; a finished rerun then replaces the cell's
     earlier record."""
@@ -366,7 +290,7 @@ def _unsaved(run: PlannedRun, path: Path, record: RunRecord, error: OSError) -> 
 
 
 def _since(clock: float) -> float:
-    return round(time.perf_counter() - clock, 3)
+    return round(time.perf_counter() - clock, 3)  # seconds, to the millisecond
 
 
 def _now() -> str:

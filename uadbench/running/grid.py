@@ -1,0 +1,181 @@
+"""Benchmark grids: methods x data sets x seeds (x image sizes), from options or a file.
+
+A grid comes from options or from a TOML/YAML file::
+
+    methods = ["ae", "anatpaste"]
+    datasets = ["synthetic"]
+    seeds = [0, 1, 2]
+    profile = "quick"
+    image_sizes = []          # empty: each method's own size
+    [params]                  # --param for every method (optional) ...
+    [params.ae]               # ... or for one method
+    epochs = 5
+    [data_options]            # --data-option for every data set (optional)
+
+A value of the wrong type (``methods = "ae"``, a seed that is not a whole number) is a
+``GridError`` naming it, before any cell starts.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # Python 3.10
+    import tomli as tomllib
+
+from uadbench.errors import ParameterError, one_line
+from uadbench.running.planning import RunRequest, parse_seeds
+
+
+class GridError(ParameterError):
+    """A grid (file or options) that cannot be run; no cell was started."""
+
+
+@dataclass(frozen=True)
+class Grid:
+    """What a sweep covers."""
+
+    methods: Sequence[str]
+    datasets: Sequence[str]
+    seeds: Sequence[int] = (0,)
+    profile: str = "quick"
+    image_sizes: Sequence[int] = ()
+    params: dict[str, Any] = field(default_factory=dict)
+    """``key: value`` for every method, or ``method: {key: value}`` for one."""
+    data_options: dict[str, str] = field(default_factory=dict)
+    data_root: Path | None = None
+    results_dir: Path = Path("results")
+    device: str = "auto"
+    plugins: Sequence[str] = ()
+    skip_unreadable: bool = False
+
+    def requests(self) -> list[RunRequest]:
+        """One request per (method, data set, size), each with all the seeds."""
+        return [
+            RunRequest(
+                method=method,
+                dataset=dataset,
+                seeds=tuple(self.seeds),
+                profile=self.profile,
+                image_size=size,
+                params=self.params_for(method),
+                data_options=dict(self.data_options),
+                device=self.device,
+                data_root=self.data_root,
+                results_dir=self.results_dir,
+                skip_unreadable=self.skip_unreadable,
+            )
+            for dataset in self.datasets
+            for method in self.methods
+            for size in (self.image_sizes or [None])
+        ]
+
+    def params_for(self, method: str) -> dict[str, str]:
+        """The parameters for every method, updated by those for ``method``."""
+        shared = {k: str(v) for k, v in self.params.items() if not isinstance(v, dict)}
+        table = self.params.get(method)
+        own = {k: str(v) for k, v in table.items()} if isinstance(table, dict) else {}
+        return {**shared, **own}
+
+
+NAMES = ("methods", "datasets", "plugins")
+TEXTS = ("profile", "device", "results_dir", "data_root")
+
+
+def grid_from(path: Path | None, **overrides: Any) -> Grid:
+    """The grid of the file at ``path`` with ``overrides`` (None: keep the file's), or, with no
+    file, of the overrides alone (at least one method and one data set)."""
+    if path is not None:
+        return load_grid(path, **overrides)
+    if overrides.get("methods") and overrides.get("datasets"):
+        return Grid(**{k: v for k, v in overrides.items() if v is not None})
+    raise GridError(
+        "give a grid file (uadbench sweep grid.toml) or at least one --method and one --dataset"
+    )
+
+
+def load_grid(path: Path, **overrides: Any) -> Grid:
+    """A grid from a TOML or YAML file; ``overrides`` (not None) replace its values."""
+    path = Path(path)
+    try:
+        text = path.read_text()
+    except OSError as error:
+        raise GridError(f"cannot read grid file {path}: {error.strerror or error}") from None
+    try:
+        if path.suffix in (".yaml", ".yml"):
+            import yaml
+
+            values = yaml.safe_load(text) or {}
+        else:
+            values = tomllib.loads(text)
+    except Exception as error:  # each parser has its own error types
+        raise GridError(f"grid file {path} does not parse: {one_line(str(error))}") from None
+    if not isinstance(values, dict):
+        raise GridError(f'grid file {path} must hold keys and values, e.g. methods = ["ae"]')
+    known = {f.name for f in dataclasses.fields(Grid)}
+    unknown = sorted(set(values) - known)
+    if unknown:
+        raise GridError(
+            f"grid file {path}: unknown key(s) {', '.join(unknown)}; "
+            f"known: {', '.join(sorted(known))}"
+        )
+    values = _checked_values(values, path)
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    for key in ("results_dir", "data_root"):
+        if values.get(key) is not None:
+            values[key] = Path(values[key])
+    return Grid(**values)
+
+
+def _checked_values(values: dict[str, Any], path: Path) -> dict[str, Any]:
+    """The grid file's values in the types ``Grid`` takes; ``GridError`` naming each one that
+    is of another type (a plain string for a list would be read letter by letter)."""
+    problems, out = [], dict(values)
+    for key in NAMES:
+        value = values.get(key)
+        if key in values and not (
+            isinstance(value, list) and all(isinstance(v, str) for v in value)
+        ):
+            problems.append(f"{key} must be a list of names, e.g. {key} = [{value!r}]")
+    if "seeds" in values:
+        seeds = values["seeds"]
+        if isinstance(seeds, str):
+            try:
+                out["seeds"] = parse_seeds(seeds, "seeds")
+            except ParameterError as error:
+                problems.append(str(error))
+        elif not (isinstance(seeds, list) and all(_is_int(s) for s in seeds)):
+            problems.append('seeds must be a list of whole numbers, e.g. [0, 1, 2], or "0-2"')
+    sizes = values.get("image_sizes", [])
+    if not (isinstance(sizes, list) and all(_is_int(s) for s in sizes)):
+        problems.append("image_sizes must be a list of whole numbers, e.g. [64, 128]")
+    for key in TEXTS:
+        if key in values and not isinstance(values[key], str):
+            problems.append(f'{key} must be a string, e.g. {key} = "..."')
+    if "skip_unreadable" in values and not isinstance(values["skip_unreadable"], bool):
+        problems.append("skip_unreadable must be true or false")
+    for key in ("params", "data_options"):
+        table = values.get(key, {})
+        if not isinstance(table, dict):
+            problems.append(f"{key} must be a table of key = value")
+            continue
+        for name, value in table.items():
+            inner = value if key == "params" and isinstance(value, dict) else {name: value}
+            if any(isinstance(v, list | dict) for v in inner.values()):
+                problems.append(f"{key}.{name} must be a single value (or, in params, a table)")
+        if key == "data_options" and isinstance(table, dict):
+            out[key] = {k: str(v) for k, v in table.items()}
+    if problems:
+        raise GridError(f"grid file {path}: " + "; ".join(problems))
+    return out
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
