@@ -13,7 +13,6 @@ temporary results folder. Their AUROCs are meaningless (random features) and are
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import subprocess
@@ -25,6 +24,8 @@ from pathlib import Path
 import torch
 import torchvision
 from uadbench.methods.backbones import RESNET18_FILE
+
+from uadbench.running.records import read_record
 
 MODELS = ("anomalib-fastflow", "anomalib-reverse-distillation")
 
@@ -65,12 +66,12 @@ def main() -> None:
             if done.returncode:
                 sys.exit(f"{method} failed:\n{done.stderr}")
             [path] = (results / "runs" / "zhanglab" / method).glob("*.json")
-            record = json.loads(path.read_text())
-            params, notes = record["config"]["params"], record["notes"]
+            record = read_record(path)
+            params, notes, timings = record.config.params, record.notes, record.timings
             lines.append(
                 f"| {method} | {params['image_size']} | {params['epochs']} | "
-                f"{notes.get('anomalib_steps', '?')} | {record['timings']['fit_s']:.0f} | "
-                f"{record['timings']['wall_s']:.0f} | {seconds:.0f} |"
+                f"{notes.get('anomalib_steps', '?')} | {timings['fit_s']:.0f} | "
+                f"{timings['wall_s']:.0f} | {seconds:.0f} |"
             )
     print("\n".join(lines))
 
