@@ -888,10 +888,10 @@ def test_an_image_left_out_is_read_again_once_it_reads(tmp_path, monkeypatch):
     folder = registry.datasets.get("folder")
     real = dataset_module.read_image_file
 
-    def no_decoder_for_one(path):
+    def no_decoder_for_one(path, intensity="bits"):
         if path.name == "1.png" and path.parent.name == "abnormal":
             raise ImageReadError(path, "no decoder for it (yet)")
-        return real(path)
+        return real(path, intensity)
 
     monkeypatch.setattr(dataset_module, "read_image_file", no_decoder_for_one)
     assert len(prepare(folder(root), 16, tmp_path / "c", skip_unreadable=True).skipped) == 1

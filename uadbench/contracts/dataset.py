@@ -22,8 +22,8 @@ from typing import Any, ClassVar
 import numpy as np
 
 from uadbench.contracts.method import Range, check_ranges, replace_params
-from uadbench.data.image_files import read_image_file
-from uadbench.errors import UserError
+from uadbench.data.image_files import INTENSITY_RULES, read_image_file
+from uadbench.errors import ParameterError, UserError
 
 SPLITS = ("train", "val", "test")
 TABLE_COLUMNS = ("id", "source", "label", "split")
@@ -92,6 +92,12 @@ class Dataset(ABC):
         """
         options = replace_params(cls.Options(), overrides or {})
         check_ranges(options, cls.option_ranges, f"data set {cls.name!r}")
+        rule = getattr(options, "intensity", "bits")
+        if rule not in INTENSITY_RULES:
+            raise ParameterError(
+                f"data set {cls.name!r}: intensity={rule!r} is none of "
+                f"{', '.join(INTENSITY_RULES)} (see the README, 'Intensity')"
+            )
         if not cls.needs_root:
             return cls(None, options)
         base = Path(data_root).expanduser() if data_root else default_data_root()
@@ -141,7 +147,7 @@ class Dataset(ABC):
         that size may do so, others return the image at its own size.
         """
         assert self.root is not None
-        return read_image_file(self.root / source)
+        return read_image_file(self.root / source, getattr(self.options, "intensity", "bits"))
 
     def source_files(self, table: Any) -> list[Path] | None:
         """The file behind each row of ``table``, whose bytes decide its pixels; None for a data

@@ -2,8 +2,9 @@
 
 A data set is one of: generated (nothing to download); found with all the files its split
 lists; incomplete (found with some of them missing); missing (no folder, or none of the files);
-layout not recognised (a folder, but not this release's); or split refused (the release is
-there, but its split cannot be used). Never "found" for a partial copy.
+layout not recognised (a folder, but not this release's); split refused (the release is
+there, but its split cannot be used); or, when every file is there, codec missing or image
+unreadable (its first image does not decode). Never "found" for a partial copy.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from uadbench.contracts.dataset import (
     SplitTableError,
     validate_split_table,
 )
+from uadbench.data.image_files import CODEC_EXTRA, ImageReadError
 from uadbench.errors import UserError, one_line
 
 
@@ -25,8 +27,8 @@ class Availability:
     """What ``check_availability`` found for one data set."""
 
     state: str
-    """``generated``, ``found``, ``incomplete``, ``missing``, ``layout not recognised`` or
-    ``split refused``."""
+    """``generated``, ``found``, ``incomplete``, ``missing``, ``layout not recognised``,
+    ``split refused``, ``codec missing`` or ``image unreadable``."""
     reason: str = ""
     """Why, for every state but ``generated`` and ``found``."""
     counts: dict[str, int] = field(default_factory=dict)
@@ -73,6 +75,16 @@ def check_availability(dataset: Dataset) -> Availability:
             len(missing),
             len(table),
         )
+    return _first_image_decodes(dataset, table, counts)
+
+
+def _first_image_decodes(dataset: Dataset, table: Any, counts: dict[str, int]) -> Availability:
+    """``found`` when the table's first image decodes, else why it does not."""
+    try:
+        dataset.read_image(table["source"].iloc[0], 64)
+    except ImageReadError as error:
+        state = "codec missing" if CODEC_EXTRA in error.reason else "image unreadable"
+        return Availability(state, one_line(str(error)), counts, 0, len(table))
     return Availability("found", counts=counts, total=len(table))
 
 

@@ -30,8 +30,9 @@ from uadbench.contracts.dataset import Dataset, table_checksum, validate_split_t
 from uadbench.contracts.progress import ProgressReporter, SilentProgress
 from uadbench.file_names import slug
 
-PREPROCESSING = "gray8-bilinear-v1"
-"""Names the decoding and resizing rules; bump it when they change, so caches are rebuilt."""
+PREPROCESSING = "gray8-bilinear-v2"
+"""Names the decoding and resizing rules; bump it when they change, so caches are rebuilt
+(v2: the intensity rule became a data-set option, and palette-colour DICOMs are refused)."""
 
 INDEX_FOLDER = "file-hashes"
 CHUNK = 1 << 20

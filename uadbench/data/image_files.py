@@ -1,8 +1,23 @@
-"""Decoding image files into 8-bit grayscale arrays, and resizing them: the same for every image."""
+"""Decoding image files into 8-bit grayscale arrays, and resizing them: the same for every image.
+
+How stored values become 0-255 is the *intensity rule*, a data-set option (``intensity``):
+
+- ``bits``: the file's stored range to 0-255: ``[0, 2**BitsStored - 1]`` for a DICOM, the
+  sample depth (8 or 16 bit) for a PNG or JPEG; an 8-bit file is unchanged.
+- ``minmax``: per image, its darkest value to 0 and its brightest to 255.
+- ``voi``: for a DICOM, the header's modality LUT (rescale) and VOI LUT or window, as pydicom
+  applies them, then min-max of the result; a DICOM without a VOI LUT or window gets
+  ``minmax``; any other file gets ``bits`` (a PNG or JPEG has been windowed by whoever made it).
+
+MONOCHROME1 images (low values bright) are inverted after the rule, so that bone is always
+bright. Multi-frame, colour and palette-colour DICOMs are refused. A DICOM whose transfer syntax
+needs a codec that is not installed fails naming the extra to install.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
@@ -22,54 +37,94 @@ class ImageReadError(UserError, OSError):
 
 
 DICOM_SUFFIXES = (".dcm", ".dicom")
+INTENSITY_RULES = ("bits", "minmax", "voi")
+CODEC_EXTRA = "pip install 'uadbench[dicom]'"
+"""What installs the DICOM codecs (pylibjpeg with its libjpeg, openjpeg and RLE plugins)."""
 
 
-def read_image_file(path: Path) -> np.ndarray:
-    """Any supported image file (DICOM by its suffix, else PIL) as a 2-D uint8 array."""
+def read_image_file(path: Path, intensity: str = "bits") -> np.ndarray:
+    """Any supported image file (DICOM by its suffix, else PIL) as a 2-D uint8 array, its
+    values mapped to 0-255 by the rule ``intensity`` (see the module docstring)."""
+    if intensity not in INTENSITY_RULES:
+        raise ValueError(f"intensity {intensity!r} is none of {', '.join(INTENSITY_RULES)}")
     if Path(path).suffix.lower() in DICOM_SUFFIXES:
-        return read_dicom(path)
-    return read_grayscale(path)
+        return read_dicom(path, intensity)
+    return read_grayscale(path, "bits" if intensity == "voi" else intensity)
 
 
-def read_dicom(path: Path) -> np.ndarray:
-    """A DICOM image as a 2-D uint8 array, scaled by its stored bit depth.
-
-    Every image gets the same rule: values are mapped from [0, 2**BitsStored - 1] to [0, 255]
-    (signed data shifted into that range first), and MONOCHROME1 images, where low values are
-    bright, are inverted so that bone is always bright. No per-image windowing.
-    """
-    import pydicom
-
-    try:
-        dataset = pydicom.dcmread(path)
-        pixels = dataset.pixel_array
-    except FileNotFoundError:
-        raise ImageReadError(path, "no such file") from None
-    except Exception as error:  # pydicom raises many types for bad or undecodable files
-        raise ImageReadError(path, f"DICOM: {type(error).__name__}: {error}") from None
+def read_dicom(path: Path, intensity: str = "bits") -> np.ndarray:
+    """A DICOM image as a 2-D uint8 array, by the rule ``intensity``."""
+    dataset, pixels = _decoded_dicom(path)
+    photometric = str(getattr(dataset, "PhotometricInterpretation", "MONOCHROME2")).upper()
+    if photometric not in ("MONOCHROME1", "MONOCHROME2"):
+        raise ImageReadError(
+            path, f"DICOM photometric interpretation {photometric}; only grey images are read"
+        )
     if pixels.ndim != 2:
         raise ImageReadError(
             path, f"DICOM pixel data of shape {pixels.shape}; expected one 2-D frame"
         )
     bits = int(getattr(dataset, "BitsStored", 8 * pixels.dtype.itemsize))
-    top = 2**bits - 1
     values = pixels.astype(np.float64)
-    if int(getattr(dataset, "PixelRepresentation", 0)) == 1:
-        values += 2 ** (bits - 1)
-    values = np.clip(values, 0, top)
-    if str(getattr(dataset, "PhotometricInterpretation", "")).upper() == "MONOCHROME1":
-        values = top - values
-    return (values / top * 255).round().astype(np.uint8)
+    if intensity == "bits":
+        if int(getattr(dataset, "PixelRepresentation", 0)) == 1:
+            values += 2 ** (bits - 1)
+        gray = np.clip(values, 0, 2**bits - 1) / (2**bits - 1)
+    elif intensity == "voi" and _has_voi(dataset):
+        from pydicom.pixels import apply_modality_lut, apply_voi_lut
+
+        gray = _min_max(apply_voi_lut(apply_modality_lut(pixels, dataset), dataset))
+    else:
+        gray = _min_max(values)
+    if photometric == "MONOCHROME1":
+        gray = 1 - gray
+    return (gray * 255).round().astype(np.uint8)
 
 
-def read_grayscale(path: Path) -> np.ndarray:
+def _decoded_dicom(path: Path) -> tuple[Any, np.ndarray]:
+    """The DICOM data set at ``path`` and its decoded pixels."""
+    import pydicom
+
+    try:
+        dataset = pydicom.dcmread(path)
+    except FileNotFoundError:
+        raise ImageReadError(path, "no such file") from None
+    except Exception as error:  # pydicom raises many types for bad files
+        raise ImageReadError(path, f"DICOM: {type(error).__name__}: {error}") from None
+    try:
+        return dataset, dataset.pixel_array
+    except Exception as error:
+        if "missing dependencies" in str(error):  # pydicom: no installed plugin decodes it
+            syntax = getattr(dataset.file_meta, "TransferSyntaxUID", None)
+            name = getattr(syntax, "name", "its transfer syntax")
+            raise ImageReadError(
+                path, f"DICOM in {name}, which needs a codec that is not installed ({CODEC_EXTRA})"
+            ) from None
+        raise ImageReadError(path, f"DICOM: {type(error).__name__}: {error}") from None
+
+
+def _has_voi(dataset: Any) -> bool:
+    return "VOILUTSequence" in dataset or "WindowCenter" in dataset
+
+
+def _min_max(values: np.ndarray) -> np.ndarray:
+    """``values`` scaled to [0, 1] by their own minimum and maximum (a flat image is 0)."""
+    values = np.asarray(values, dtype=np.float64)
+    low, high = values.min(), values.max()
+    return (values - low) / (high - low) if high > low else np.zeros_like(values)
+
+
+def read_grayscale(path: Path, intensity: str = "bits") -> np.ndarray:
     """A PNG, JPEG or other PIL-readable file as a 2-D uint8 array.
 
-    Colour images are converted to luma; 16-bit images are scaled by their full range.
+    Colour images are converted to luma; with ``bits``, 16-bit images are scaled by their full
+    range; with ``minmax``, every image by its own darkest and brightest values.
     """
     try:
         with Image.open(path) as image:
             image.load()
+            if intensity == "minmax":
+                return (_min_max(_values(image)) * 255).round().astype(np.uint8)
             return to_gray8(image)
     except FileNotFoundError:
         raise ImageReadError(path, "no such file") from None
@@ -94,6 +149,14 @@ def to_gray8(image: Image.Image) -> np.ndarray:
     if image.mode == "F":
         raise ValueError("floating-point images have no defined grey scale")
     return np.asarray(image.convert("L"), dtype=np.uint8).copy()
+
+
+def _values(image: Image.Image) -> np.ndarray:
+    if image.mode in ("L", "I;16", "I;16B", "I;16L", "I"):
+        return np.asarray(image, dtype=np.float64)
+    if image.mode == "F":
+        raise ValueError("floating-point images have no defined grey scale")
+    return np.asarray(image.convert("L"), dtype=np.float64)
 
 
 def resize_square(image: np.ndarray, size: int) -> np.ndarray:

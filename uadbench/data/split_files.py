@@ -191,6 +191,7 @@ class SplitFileDataset(Dataset):
     class Options:
         split: str = DEFAULT_VERSION
         split_file: str | None = None
+        intensity: str = "bits"
 
     id_pattern: ClassVar[str] = ""
     """A regular expression that every image id of the release matches in full."""

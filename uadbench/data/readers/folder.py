@@ -44,6 +44,7 @@ class Folder(Dataset):
     class Options:
         csv: str | None = None
         val_fraction: float = VAL_FRACTION
+        intensity: str = "bits"
 
     option_ranges = {"val_fraction": Range(0, 1, open_high=True)}
 

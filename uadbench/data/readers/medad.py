@@ -87,6 +87,7 @@ class MedADDataset(SplitFileDataset):
         split: str = DEFAULT_VERSION
         split_file: str | None = None
         medad_json: str | None = None
+        intensity: str = "bits"
 
     @classmethod
     def recognises(cls, folder: Path) -> bool:

@@ -14,6 +14,7 @@ with ``--data-option medad_json=PATH``).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
@@ -54,6 +55,12 @@ class VinDr(MedADDataset):
         "  ROOT/images/<image_id>.png and ROOT/data.json (Med-AD packaging)\n"
         "  or ROOT/train/<image_id>.dicom and ROOT/train.csv (VinBigData release)"
     )
+
+    @dataclass(frozen=True)
+    class Options(MedADDataset.Options):
+        intensity: str = "voi"
+        """VinDr-CXR's DICOMs store 12 to 16 bits, many MONOCHROME1, with the readers' window
+        in the header: it is applied (the VinBigData practice); the PNG packaging is unchanged."""
 
     dicom_release = ("vinbigdata-dicom", "train", ".dicom")
     id_pattern = r"[0-9a-f]{32}"
