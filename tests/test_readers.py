@@ -9,6 +9,7 @@ import pytest
 
 from uadbench import registry
 from uadbench.contracts.dataset import DataNotFoundError, SplitTableError, validate_split_table
+from uadbench.data.availability import check_availability
 from uadbench.data.image_files import ImageReadError, read_dicom
 from uadbench.data.prepare import prepare
 from uadbench.data.readers import chexpert, rsna, vindr, zhanglab
@@ -154,8 +155,19 @@ def test_rsna_normals_must_be_the_normal_class(tmp_path):
     table = pd.DataFrame(
         {"id": [fx.rsna_id(15), fx.rsna_id(11)], "label": [0, 1], "split": ["train", "test"]}
     )
-    with pytest.raises(SplitTableError, match=rf"not in the 'Normal' class.*{fx.rsna_id(15)}"):
+    other = rf"1 are in another class than 'Normal' \(e.g. {fx.rsna_id(15)}"
+    with pytest.raises(SplitTableError, match=other):
         dataset("rsna", root, split_file=write_split(tmp_path, table)).split_table()
+
+
+def test_rsna_normals_missing_from_the_class_table_are_called_missing(tmp_path):
+    root = fx.rsna_kaggle_release(tmp_path / "rsna")
+    absent = "ffffffff-0000-0000-0000-000000000000"
+    table = pd.DataFrame(
+        {"id": [absent, fx.rsna_id(11)], "label": [0, 1], "split": ["train", "test"]}
+    )
+    with pytest.raises(SplitTableError, match=rf"1 are not in the table at all \(e.g. {absent}"):
+        dataset("rsna", root, split_file=write_split(tmp_path, table)).check_normal_class(table)
 
 
 def test_rsna_medad_packaging_runs_with_its_own_split(tmp_path):
@@ -298,3 +310,37 @@ def test_missing_messages_say_where_to_get_the_data_only_when_there_is_a_source(
     assert "Download" not in own and "\nLay it out as:\n  ROOT/train/normal/*" in own
     public = zhanglab.ZhangLab(tmp_path / "nowhere").missing_message()
     assert "Download it from https://data.mendeley.com" in public and "and lay it out as:" in public
+
+
+@pytest.mark.parametrize(
+    ("dataset_name", "folder"),
+    [("rsna", "MedIAnomaly-Data/RSNA"), ("vindr", "MedIAnomaly-Data/VinCXR")],
+)
+@pytest.mark.parametrize("point_at", ["data-root", "archive"])
+def test_the_medianomaly_archive_is_found_as_it_unpacks(tmp_path, dataset_name, folder, point_at):
+    fx.medad_packaging(tmp_path / folder, dataset_name)
+    base = tmp_path if point_at == "data-root" else tmp_path / "MedIAnomaly-Data"
+    found = registry.datasets.get(dataset_name).from_settings(base, {"split": "medad"})
+    assert found.root == tmp_path / folder
+    assert check_availability(found).state == "found"
+
+
+def test_vindr_from_physionet_is_read_and_named(tmp_path):
+    root = fx.vinbigdata_release(tmp_path / "vindr")
+    (root / "annotations").mkdir()
+    (root / "train.csv").rename(root / "annotations" / "annotations_train.csv")
+    dataset = registry.datasets.get("vindr").from_settings(tmp_path)
+    assert dataset.root == root and dataset.get_options()["layout"] == "physionet-dicom"
+    split = tmp_path / "split.csv"
+    vindr.build_split(root / "annotations" / "annotations_train.csv", 0.2, 2).to_csv(
+        split, index=False
+    )
+    outcome = run(tmp_path, "vindr", root, split_file=str(split))
+    assert outcome.status == "ok", outcome.record.error
+    assert outcome.record.config.dataset_options["layout"] == "physionet-dicom"
+
+
+def test_vindr_from_kaggle_is_named_too(tmp_path):
+    fx.vinbigdata_release(tmp_path / "vindr")
+    dataset = registry.datasets.get("vindr").from_settings(tmp_path)
+    assert dataset.get_options()["layout"] == "vinbigdata-dicom"

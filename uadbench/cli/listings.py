@@ -75,6 +75,8 @@ def datasets(
                 f"{counts['test normal']}/{counts['test abnormal']}" if counts else "",
             )
             where = "generated in memory" if not cls.needs_root else str(dataset.root)
+            if found.usable and (layout := dataset.get_options().get("layout")):
+                where += f", layout {layout}"
             notes.append(Text.assemble((name, "bold"), f": {cls.describe()} ({where})"))
             if found.reason:
                 notes.append(Text(f"  {found.reason}", style="red"))

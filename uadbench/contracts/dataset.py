@@ -54,6 +54,9 @@ class Dataset(ABC):
     name: ClassVar[str]
     """The name users type: ``uadbench run --dataset <name>``."""
 
+    folder_names: ClassVar[tuple[str, ...]] = ()
+    """Other folders under the data root that a download unpacks to (beside ``<name>``)."""
+
     Options: ClassVar[type] = NoOptions
     """A dataclass of the data set's options (``--data-option key=value``)."""
 
@@ -87,8 +90,9 @@ class Dataset(ABC):
     ) -> Dataset:
         """An instance whose root is found under ``data_root`` and whose options are parsed.
 
-        The root is ``data_root`` itself when it holds this data set's release, else
-        ``data_root/<name>``; ``data_root`` defaults to ``default_data_root()``.
+        The root is ``data_root`` itself when it holds this data set's release, else the first
+        of ``data_root/<name>`` and ``data_root/<f>`` for ``f`` in ``folder_names`` that does,
+        else ``data_root/<name>``; ``data_root`` defaults to ``default_data_root()``.
         """
         options = replace_params(cls.Options(), overrides or {})
         check_ranges(options, cls.option_ranges, f"data set {cls.name!r}")
@@ -101,7 +105,8 @@ class Dataset(ABC):
         if not cls.needs_root:
             return cls(None, options)
         base = Path(data_root).expanduser() if data_root else default_data_root()
-        root = base if cls.recognises(base) else base / cls.name
+        candidates = [base, *(base / f for f in (cls.name, *cls.folder_names))]
+        root = next((c for c in candidates if cls.recognises(c)), base / cls.name)
         return cls(root, options)
 
     @classmethod

@@ -76,6 +76,7 @@ class RSNA(MedADDataset):
     """RSNA Pneumonia Detection Challenge: Normal vs Lung Opacity (DICOM or Med-AD PNG)."""
 
     name = "rsna"
+    folder_names = ("MedIAnomaly-Data/RSNA", "RSNA")
     homepage = (
         "https://www.kaggle.com/c/rsna-pneumonia-detection-challenge (DICOM), or the Med-AD "
         "packaging of github.com/caiyu6666/MedIAnomaly (PNG + data.json)"
@@ -83,7 +84,8 @@ class RSNA(MedADDataset):
     layout = (
         "  ROOT/stage_2_train_images/<patientId>.dcm, ROOT/stage_2_train_labels.csv,\n"
         "  ROOT/stage_2_detailed_class_info.csv (Kaggle release)\n"
-        "  or ROOT/images/<patientId>.png and ROOT/data.json (Med-AD packaging)"
+        "  or ROOT/images/<patientId>.png and ROOT/data.json (Med-AD packaging; the\n"
+        "  MedIAnomaly archive unpacks it as MedIAnomaly-Data/RSNA/, found as it is)"
     )
 
     dicom_release = ("kaggle-dicom", KAGGLE_IMAGES, ".dcm")
@@ -103,9 +105,18 @@ class RSNA(MedADDataset):
         class_info = self.root / CLASS_INFO
         if not class_info.is_file():
             return
-        wrong = set(table.loc[table["label"] == 0, "id"]) - set(normal_class(class_info))
-        if wrong:
+        info = pd.read_csv(class_info)
+        normals = set(table.loc[table["label"] == 0, "id"])
+        absent = sorted(normals - set(info.get("patientId", [])))
+        other = sorted(normals - set(normal_class(class_info)) - set(absent))
+        problems = []
+        if absent:
+            problems.append(f"{len(absent)} are not in the table at all (e.g. {absent[0]})")
+        if other:
+            problems.append(f"{len(other)} are in another class than 'Normal' (e.g. {other[0]})")
+        if problems:
             raise SplitTableError(
-                f"{len(wrong)} normal image(s) of split {self.split_version!r} are not in the "
-                f"'Normal' class of {class_info}, e.g. {sorted(wrong)[0]}"
+                f"of the normal images of split {self.split_version!r}, "
+                + " and ".join(problems)
+                + f", according to {class_info}; use the challenge's own class table"
             )

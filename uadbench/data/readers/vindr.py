@@ -3,9 +3,12 @@
 Normal: every radiologist who read the image marked "No finding"; abnormal: any finding. The
 images carry no patient identity, so an image is its own patient.
 
-Two layouts are read:
-- the Med-AD / MedIAnomaly packaging: ``images/<image_id>.png`` and ``data.json``;
-- the VinBigData Kaggle release: ``train/<image_id>.dicom`` and ``train.csv``.
+Three layouts are read, and the run records which (``layout``):
+- the Med-AD / MedIAnomaly packaging: ``images/<image_id>.png`` and ``data.json`` (the
+  MedIAnomaly archive unpacks it as ``MedIAnomaly-Data/VinCXR/``);
+- the VinBigData Kaggle release: ``train/<image_id>.dicom`` and ``train.csv``;
+- the PhysioNet release (VinDr-CXR 1.0.0): ``train/<image_id>.dicom`` and
+  ``annotations/annotations_train.csv`` (the same columns as Kaggle's ``train.csv``).
 Two split versions: ``uadbench-v1`` (committed, made by ``datasets/make_splits.py`` from the
 VinBigData ``train.csv``: 1,000 normal and 1,000 abnormal test images in salted-hash order, the
 other normals train, 10% validate) and ``medad`` (the packaging's ``data.json``, or the file given
@@ -26,6 +29,11 @@ from uadbench.data.split_files import (
 )
 
 SALT = "vindr:uadbench-v1"
+RELEASE_TABLES = (
+    ("vinbigdata-dicom", "train.csv"),
+    ("physionet-dicom", "annotations/annotations_train.csv"),
+)
+"""The DICOM releases, by the table of findings each ships."""
 N_TEST = 1000
 
 
@@ -47,13 +55,17 @@ class VinDr(MedADDataset):
     """VinDr-CXR: no finding vs any finding (Med-AD PNG packaging or VinBigData DICOM)."""
 
     name = "vindr"
+    folder_names = ("MedIAnomaly-Data/VinCXR", "VinCXR")
     homepage = (
-        "the Med-AD packaging of github.com/caiyu6666/MedIAnomaly (PNG + data.json), or "
-        "https://www.kaggle.com/c/vinbigdata-chest-xray-abnormalities-detection (DICOM)"
+        "the Med-AD packaging of github.com/caiyu6666/MedIAnomaly (PNG + data.json), "
+        "https://www.kaggle.com/c/vinbigdata-chest-xray-abnormalities-detection (DICOM), or "
+        "https://physionet.org/content/vindr-cxr/1.0.0/ (DICOM)"
     )
     layout = (
-        "  ROOT/images/<image_id>.png and ROOT/data.json (Med-AD packaging)\n"
-        "  or ROOT/train/<image_id>.dicom and ROOT/train.csv (VinBigData release)"
+        "  ROOT/images/<image_id>.png and ROOT/data.json (Med-AD packaging; the MedIAnomaly\n"
+        "  archive unpacks it as MedIAnomaly-Data/VinCXR/, found as it is)\n"
+        "  or ROOT/train/<image_id>.dicom and ROOT/train.csv (VinBigData release)\n"
+        "  or ROOT/train/<image_id>.dicom and ROOT/annotations/annotations_train.csv (PhysioNet)"
     )
 
     @dataclass(frozen=True)
@@ -70,12 +82,25 @@ class VinDr(MedADDataset):
 
     @classmethod
     def is_dicom_release(cls, folder: Path) -> bool:
-        """``train/`` beside a VinBigData ``train.csv`` (its columns ``image_id`` and
-        ``class_name``): a ``train/`` folder alone is any data set's."""
-        if not (folder / "train").is_dir():
-            return False
-        try:
-            header = pd.read_csv(folder / "train.csv", nrows=0).columns
-        except (OSError, ValueError):
-            return False
-        return {"image_id", "class_name"} <= set(header)
+        """``train/`` beside a VinBigData ``train.csv`` or PhysioNet's
+        ``annotations/annotations_train.csv`` (columns ``image_id`` and ``class_name``): a
+        ``train/`` folder alone is any data set's."""
+        return (folder / "train").is_dir() and cls.annotations(folder) is not None
+
+    @classmethod
+    def annotations(cls, folder: Path) -> tuple[str, Path] | None:
+        """(layout, table) of the DICOM release's finding table in ``folder``, if any."""
+        for layout, table in RELEASE_TABLES:
+            try:
+                header = pd.read_csv(folder / table, nrows=0).columns
+            except (OSError, ValueError):
+                continue
+            if {"image_id", "class_name"} <= set(header):
+                return layout, folder / table
+        return None
+
+    def detect_layout(self) -> str:
+        assert self.root is not None
+        if not (self.root / "images").is_dir() and (found := self.annotations(self.root)):
+            return found[0]
+        return super().detect_layout()
