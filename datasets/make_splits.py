@@ -14,7 +14,9 @@ metadata is its file listing):
   class. That class is listed in the Kaggle release's ``stage_2_detailed_class_info.csv``
   (``--rsna-class-info``); without it, the normal patients of a Med-AD RSNA ``data.json`` are
   used (``--rsna-normal-from``), which holds every one of the 8,851 "Normal" patients;
-- VinDr-CXR: the VinBigData ``train.csv`` (``<shared>/metadata/vinbigdata-train.csv.gz``).
+- VinDr-CXR: the VinBigData ``train.csv`` (``<shared>/metadata/vinbigdata-train.csv.gz``);
+- NIH ChestX-ray14: ``Data_Entry_2017_v2020.csv``
+  (``<shared>/metadata/nih_Data_Entry_2017_v2020.csv.gz``).
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ import shlex
 import sys
 from pathlib import Path
 
-from uadbench.data.readers import chexpert, rsna, vindr, zhanglab
+from uadbench.data.readers import chexpert, nih, rsna, vindr, zhanglab
 from uadbench.data.split_files import DEFAULT_VERSION, write_split_file
 
 
@@ -49,6 +51,7 @@ def main() -> None:
         "zhanglab": zhanglab.build_split(args.shared / "data" / "zhanglab-224" / "chest_xray"),
         "chexpert": chexpert.build_split(meta / "chexpert_train.csv.gz"),
         "vindr": vindr.build_split(meta / "vinbigdata-train.csv.gz"),
+        "nih": nih.build_split(meta / "nih_Data_Entry_2017_v2020.csv.gz"),
     }
     if args.rsna_class_info:
         normals = rsna.normal_class(args.rsna_class_info)

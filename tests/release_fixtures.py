@@ -209,3 +209,38 @@ def vinbigdata_release(root: Path, normals: int = 10, abnormals: int = 4) -> Pat
             rows.append({"image_id": image_id, "class_name": name, "rad_id": rad})
     pd.DataFrame(rows).to_csv(root / "train.csv", index=False)
     return root
+
+
+def nih_release(root: Path, layout: str = "archives", patients: int = 16) -> Path:
+    """The NIH ChestX-ray14 layout with its real file and column names: Data_Entry_2017_v2020.csv,
+    train_val_list.txt, test_list.txt and PNGs in images_001/images/, images_002/images/ (or
+    one images/ folder); two images per patient, every fourth patient's second image AP."""
+    rows = []
+    for patient in range(1, patients + 1):
+        for follow_up in range(2):
+            name = f"{patient:08d}_{follow_up:03d}.png"
+            abnormal = patient % 3 == 0
+            rows.append(
+                {
+                    "Image Index": name,
+                    "Finding Labels": "Effusion|Mass" if abnormal else "No Finding",
+                    "Follow-up #": follow_up,
+                    "Patient ID": patient,
+                    "Patient Age": 40 + patient,
+                    "Patient Gender": "MF"[patient % 2],
+                    "View Position": "AP" if follow_up and patient % 4 == 0 else "PA",
+                    "OriginalImage[Width": 1024,
+                    "Height]": 1024,
+                    "OriginalImagePixelSpacing[x": 0.143,
+                    "y]": 0.143,
+                }
+            )
+            archive = f"images_{1 + (patient > patients // 2):03d}/images"
+            folder = "images" if layout == "flat" else archive
+            save_png(root / folder / name, chest(900 + 2 * patient + follow_up, abnormal=abnormal))
+    entries = pd.DataFrame(rows)
+    entries.to_csv(root / "Data_Entry_2017_v2020.csv", index=False)
+    test = entries["Patient ID"] > patients * 3 // 4
+    (root / "test_list.txt").write_text("\n".join(entries.loc[test, "Image Index"]) + "\n")
+    (root / "train_val_list.txt").write_text("\n".join(entries.loc[~test, "Image Index"]) + "\n")
+    return root

@@ -12,7 +12,7 @@ from uadbench.contracts.dataset import DataNotFoundError, SplitTableError, valid
 from uadbench.data.availability import check_availability
 from uadbench.data.image_files import ImageReadError, read_dicom
 from uadbench.data.prepare import prepare
-from uadbench.data.readers import chexpert, rsna, vindr, zhanglab
+from uadbench.data.readers import chexpert, nih, rsna, vindr, zhanglab
 from uadbench.running.planning import RunRequest, plan
 from uadbench.running.runner import execute
 
@@ -344,3 +344,46 @@ def test_vindr_from_kaggle_is_named_too(tmp_path):
     fx.vinbigdata_release(tmp_path / "vindr")
     dataset = registry.datasets.get("vindr").from_settings(tmp_path)
     assert dataset.get_options()["layout"] == "vinbigdata-dicom"
+
+
+@pytest.mark.parametrize("layout", ["archives", "flat"])
+def test_nih_release_runs_end_to_end_on_its_real_names(tmp_path, layout):
+    root = fx.nih_release(tmp_path / "nih", layout)
+    split = tmp_path / "split.csv"
+    nih.build_split(root / "Data_Entry_2017_v2020.csv", 0.2, 4).to_csv(split, index=False)
+    dataset = registry.datasets.get("nih").from_settings(tmp_path, {"split_file": str(split)})
+    assert dataset.root == root
+    assert dataset.get_options()["layout"] == f"nih-{layout}"
+    assert check_availability(dataset).state == "found"
+    outcome = run(tmp_path, "nih", root, split_file=str(split))
+    assert outcome.status == "ok", outcome.record.error
+    assert set(outcome.record.test.ids) <= {f"{p:08d}_{f:03d}" for p in range(17) for f in (0, 1)}
+
+
+def test_nih_official_split_follows_the_release_lists(tmp_path):
+    root = fx.nih_release(tmp_path / "nih")
+    table = registry.datasets.get("nih").from_settings(root, {"split": "official"}).split_table()
+    test_list = set((root / "test_list.txt").read_text().split())
+    assert set(table.loc[table["split"] == "test", "id"] + ".png") <= test_list
+    trained = table.loc[table["split"] != "test"]
+    assert (trained["label"] == 0).all() and not set(trained["id"] + ".png") & test_list
+    assert not set(trained["patient"]) & set(table.loc[table["split"] == "test", "patient"])
+    ap = registry.datasets.get("nih").from_settings(root, {"split": "official", "view": "AP"})
+    assert len(ap.split_table()) < len(table)
+
+
+def test_nih_committed_split_is_pa_only_and_says_so(tmp_path):
+    root = fx.nih_release(tmp_path / "nih")
+    dataset = registry.datasets.get("nih").from_settings(root, {"view": "AP"})
+    with pytest.raises(SplitTableError, match="PA views only"):
+        dataset.split_table()
+
+
+def test_nih_committed_split_has_no_patient_on_both_sides():
+    from uadbench.data.split_files import read_split_file
+
+    table = read_split_file("nih", "uadbench-v1")
+    test = set(table.loc[table["split"] == "test", "patient"])
+    assert not test & set(table.loc[table["split"] != "test", "patient"])
+    counts = table.groupby(["split", "label"]).size().to_dict()
+    assert counts[("test", 0)] == counts[("test", 1)] == 1000

@@ -144,3 +144,25 @@ def test_a_palette_colour_dicom_is_refused(tmp_path):
     write_dicom(path, np.arange(64, dtype=np.uint8).reshape(8, 8), 8, "PALETTE COLOR")
     with pytest.raises(ImageReadError, match="PALETTE COLOR"):
         read_image_file(path)
+
+
+def test_a_tiny_nih_release_of_real_files_and_rows_runs_end_to_end(samples, shared_dir, tmp_path):
+    from uadbench.data.readers.nih import build_split
+
+    entries = pd.read_csv(shared_dir / "metadata" / "nih_Data_Entry_2017_v2020.csv.gz")
+    pa = entries[entries["View Position"] == "PA"]
+    normal = pa["Finding Labels"] == "No Finding"
+    rows = pd.concat([pa[normal].head(12), pa[~normal].head(4)])
+    root = tmp_path / "nih"
+    pngs = sorted((samples / "png").glob("*.png"))
+    for i, name in enumerate(rows["Image Index"]):
+        (root / "images_001" / "images").mkdir(parents=True, exist_ok=True)
+        shutil.copy(pngs[i % len(pngs)], root / "images_001" / "images" / name)
+    rows.to_csv(root / "Data_Entry_2017_v2020.csv", index=False)
+    build_split(root / "Data_Entry_2017_v2020.csv", 0.2, 2).to_csv(tmp_path / "s.csv", index=False)
+    command = ["run", "--method", "ae", "--dataset", "nih", "--data-root", str(tmp_path)]
+    command += ["--results-dir", str(tmp_path / "results"), "--cache-dir", str(tmp_path / "c")]
+    command += ["--image-size", "32", "--param", "epochs=1"]
+    command += ["--data-option", f"split_file={tmp_path / 's.csv'}"]
+    result = CliRunner().invoke(app, command, catch_exceptions=False)
+    assert result.exit_code == 0, result.output

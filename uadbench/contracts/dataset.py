@@ -139,9 +139,10 @@ class Dataset(ABC):
             lines.append(f"Download it from {self.homepage}")
         if self.layout:
             lines.append(f"{'and l' if self.homepage else 'L'}ay it out as:\n{self.layout}")
+        places = ", ".join(f"DIR/{f}" for f in (self.name, *self.folder_names))
         lines.append(
             f"Point uadbench at it with --data-root DIR (or ${DATA_ROOT_ENV}); the root is DIR "
-            f"itself or DIR/{self.name}."
+            f"itself or {places}."
         )
         return "\n".join(lines)
 
