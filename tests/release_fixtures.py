@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -243,4 +244,22 @@ def nih_release(root: Path, layout: str = "archives", patients: int = 16) -> Pat
     test = entries["Patient ID"] > patients * 3 // 4
     (root / "test_list.txt").write_text("\n".join(entries.loc[test, "Image Index"]) + "\n")
     (root / "train_val_list.txt").write_text("\n".join(entries.loc[~test, "Image Index"]) + "\n")
+    return root
+
+
+def chexpert_aimi_batches(root: Path, patients: int = 16, under_train: bool = False) -> Path:
+    """The full-size CheXpert as Stanford AIMI ships it: ``CheXpert-v1.0 batch 1 (validate &
+    csv)/train.csv`` and the patients spread over ``batch 2 (train 1)`` and ``batch 3 (train
+    2)`` (directly, or under ``train/`` with ``under_train``)."""
+    release = chexpert_release(root / "staging", "CheXpert-v1.0", patients)
+    csv_batch = root / "CheXpert-v1.0 batch 1 (validate & csv)"
+    csv_batch.mkdir(parents=True)
+    (release / "train.csv").rename(csv_batch / "train.csv")
+    for patient in sorted((release / "train").iterdir()):
+        first_half = int(patient.name[-5:]) < patients // 2
+        batch = "batch 2 (train 1)" if first_half else "batch 3 (train 2)"
+        target = root / f"CheXpert-v1.0 {batch}" / ("train" if under_train else "")
+        target.mkdir(parents=True, exist_ok=True)
+        patient.rename(target / patient.name)
+    shutil.rmtree(root / "staging")
     return root

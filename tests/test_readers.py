@@ -387,3 +387,32 @@ def test_nih_committed_split_has_no_patient_on_both_sides():
     assert not test & set(table.loc[table["split"] != "test", "patient"])
     counts = table.groupby(["split", "label"]).size().to_dict()
     assert counts[("test", 0)] == counts[("test", 1)] == 1000
+
+
+@pytest.mark.parametrize("under_train", [False, True])
+def test_chexpert_from_stanford_aimi_batches_runs_end_to_end(tmp_path, under_train):
+    root = fx.chexpert_aimi_batches(tmp_path / "chexpert", under_train=under_train)
+    table = chexpert.build_split(
+        root / "CheXpert-v1.0 batch 1 (validate & csv)" / "train.csv", 0.2, 4
+    )
+    split = write_split(tmp_path, table)
+    dataset = registry.datasets.get("chexpert").from_settings(tmp_path, {"split_file": split})
+    assert dataset.root == root and dataset.get_options()["layout"] == "aimi-batches"
+    assert check_availability(dataset).state == "found"
+    outcome = run(tmp_path, "chexpert", root, split_file=split)
+    assert outcome.status == "ok", outcome.record.error
+    assert outcome.record.data.n_test == len(table[table["split"] == "test"])
+
+
+def test_chexpert_batches_not_all_unpacked_are_incomplete_not_empty(tmp_path):
+    import shutil
+
+    root = fx.chexpert_aimi_batches(tmp_path / "chexpert")
+    table = chexpert.build_split(
+        root / "CheXpert-v1.0 batch 1 (validate & csv)" / "train.csv", 0.2, 4
+    )
+    split = write_split(tmp_path, table)
+    shutil.rmtree(root / "CheXpert-v1.0 batch 3 (train 2)")
+    dataset = registry.datasets.get("chexpert").from_settings(root, {"split_file": split})
+    found = check_availability(dataset)
+    assert found.state == "incomplete" and "CheXpert-v1.0 batch 2 (train 1)" in found.reason

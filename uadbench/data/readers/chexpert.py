@@ -1,7 +1,12 @@
 """``chexpert``: CheXpert (Irvin et al., AAAI 2019), frontal PA views, normal vs any finding.
 
 Releases: CheXpert-v1.0-small (downsampled JPEG) and CheXpert-v1.0 (full size), both with
-``train.csv``, ``valid.csv`` and ``{train,valid}/patientNNNNN/studyN/viewN_frontal.jpg``.
+``train.csv``, ``valid.csv`` and ``{train,valid}/patientNNNNN/studyN/viewN_frontal.jpg``; and the
+full size as Stanford AIMI ships it today, in batches unpacked side by side:
+``CheXpert-v1.0 batch 1 (validate & csv)/`` with ``train.csv``, and the training patients spread
+over ``CheXpert-v1.0 batch 2 (train 1)/``, ``batch 3 (train 2)/``, ``batch 4 (train 3)/``
+(``patientNNNNN/...`` in each, or under a ``train/`` folder in each); a batch not unpacked
+makes the copy incomplete, never empty.
 
 Definitions (split ``uadbench-v1``, built from ``train.csv`` only):
 - view: ``Frontal/Lateral == Frontal`` and ``AP/PA == PA``;
@@ -17,6 +22,7 @@ patients train, 10% of those patients validate; their abnormal images are unused
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -29,6 +35,29 @@ SALT = "chexpert:uadbench-v1"
 RELEASES = ("CheXpert-v1.0-small", "CheXpert-v1.0")
 NOT_PATHOLOGY = ("No Finding", "Support Devices")
 N_TEST = 1000
+CSV_BATCH = re.compile(r"CheXpert-v1\.0 batch \d+ \(validate & csv\)")
+TRAIN_BATCH = re.compile(r"CheXpert-v1\.0 batch \d+ \(train \d+\)")
+TRAIN_BATCH_EXAMPLE = "CheXpert-v1.0 batch 2 (train 1)"
+"""Where a patient found in no unpacked batch is looked for (and reported missing)."""
+LABEL_COLUMNS = {"Path", "Frontal/Lateral", "AP/PA", "No Finding"}
+
+
+def batches(folder: Path) -> tuple[Path | None, list[Path]]:
+    """The AIMI download's csv batch (holding a CheXpert ``train.csv``) and its train batches
+    in ``folder``."""
+    try:
+        children = sorted(p for p in folder.iterdir() if p.is_dir())
+    except OSError:
+        return None, []
+    csv = next((p for p in children if CSV_BATCH.fullmatch(p.name) and _labels(p)), None)
+    return csv, [p for p in children if TRAIN_BATCH.fullmatch(p.name)]
+
+
+def _labels(folder: Path) -> bool:
+    try:
+        return set(pd.read_csv(folder / "train.csv", nrows=0).columns) >= LABEL_COLUMNS
+    except (OSError, ValueError):
+        return False
 
 
 def release_named(train_csv: Path) -> str | None:
@@ -79,12 +108,16 @@ class CheXpert(SplitFileDataset):
 
     name = "chexpert"
     homepage = (
-        "https://stanfordmlgroup.github.io/competitions/chexpert/ (CheXpert-v1.0-small on Kaggle)"
+        "https://stanfordmlgroup.github.io/competitions/chexpert/ (full size from Stanford AIMI, "
+        "in batches; CheXpert-v1.0-small on Kaggle)"
     )
     layout = (
         "  ROOT/CheXpert-v1.0-small/train.csv\n"
         "  ROOT/CheXpert-v1.0-small/train/patient00001/study1/view1_frontal.jpg ...\n"
-        "  (or CheXpert-v1.0/ for the full-size release; ROOT may be the release folder itself)"
+        "  (or CheXpert-v1.0/ for the full-size release; ROOT may be the release folder itself)\n"
+        "  or, as Stanford AIMI ships it, every batch unpacked side by side in ROOT:\n"
+        "  ROOT/CheXpert-v1.0 batch 1 (validate & csv)/train.csv,\n"
+        "  ROOT/CheXpert-v1.0 batch 2 (train 1)/patient00001/... up to batch 4 (train 3)/"
     )
 
     id_pattern = r"patient\d{5}/study\d+/view\d+_(frontal|lateral)"
@@ -94,7 +127,7 @@ class CheXpert(SplitFileDataset):
     def recognises(cls, folder: Path) -> bool:
         """A folder (or a release folder in it) whose ``train.csv`` is CheXpert's: a ``Path``
         column naming a CheXpert release. Another data set's ``train.csv`` is not."""
-        return any(
+        return batches(folder)[0] is not None or any(
             release_named(candidate / "train.csv") in RELEASES
             for candidate in (folder, *(folder / r for r in RELEASES))
         )
@@ -110,7 +143,11 @@ class CheXpert(SplitFileDataset):
         )
 
     def detect_layout(self) -> str:
-        """The release named by ``train.csv``'s paths, checked against the folder's name."""
+        """The release named by ``train.csv``'s paths, checked against the folder's name, or
+        ``aimi-batches``."""
+        assert self.root is not None
+        if batches(self.root)[0] is not None:
+            return "aimi-batches"
         release = self.release_dir()
         named = release_named(release / "train.csv")
         if named not in RELEASES:
@@ -129,5 +166,21 @@ class CheXpert(SplitFileDataset):
         return named
 
     def sources(self, table: pd.DataFrame, layout: str) -> Iterable[str]:
+        if layout == "aimi-batches":
+            where = self._patients_in_batches()
+            first = TRAIN_BATCH_EXAMPLE
+            return [
+                f"{where.get(i.split('/')[0], first)}/{i}.jpg" for i in table["id"]
+            ]
         prefix = self.release_dir().relative_to(self.root)
         return [str(prefix / "train" / f"{image_id}.jpg") for image_id in table["id"]]
+
+    def _patients_in_batches(self) -> dict[str, str]:
+        """Patient folder name -> the folder holding it, relative to the root."""
+        assert self.root is not None
+        where = {}
+        for batch in batches(self.root)[1]:
+            base = batch / "train" if (batch / "train").is_dir() else batch
+            for patient in base.glob("patient*"):
+                where[patient.name] = str(base.relative_to(self.root))
+        return where
