@@ -323,6 +323,26 @@ def test_the_medianomaly_archive_is_found_as_it_unpacks(tmp_path, dataset_name, 
     found = registry.datasets.get(dataset_name).from_settings(base, {"split": "medad"})
     assert found.root == tmp_path / folder
     assert check_availability(found).state == "found"
+    outcome = run(tmp_path, dataset_name, base, split="medad")
+    assert outcome.status == "ok", outcome.record.error
+    assert outcome.record.data.n_train == 10
+
+
+def test_a_missing_codec_is_said_by_datasets_before_any_run(tmp_path, monkeypatch):
+    from uadbench.data.image_files import CODEC_EXTRA
+
+    root = fx.vinbigdata_release(tmp_path / "vindr")
+    split = tmp_path / "split.csv"
+    vindr.build_split(root / "train.csv", 0.2, 2).to_csv(split, index=False)
+    dataset = registry.datasets.get("vindr").from_settings(root, {"split_file": str(split)})
+
+    def no_codec(source, size):
+        reason = f"DICOM in JPEG 2000, which needs a codec ({CODEC_EXTRA})"
+        raise ImageReadError(root / source, reason)
+
+    monkeypatch.setattr(dataset, "read_image", no_codec)
+    found = check_availability(dataset)
+    assert found.state == "codec missing" and not found.usable and CODEC_EXTRA in found.reason
 
 
 def test_vindr_from_physionet_is_read_and_named(tmp_path):

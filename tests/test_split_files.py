@@ -61,3 +61,18 @@ def test_a_changed_split_file_is_refused(tmp_path):
 
 def test_split_files_live_in_the_datasets_folder():
     assert (splits_dir() / "zhanglab" / "uadbench-v1.json").is_file()
+
+
+def test_every_release_reader_is_documented_with_download_layouts_and_intensity():
+    from pathlib import Path
+
+    from uadbench import registry
+
+    text = (Path(__file__).resolve().parents[1] / "datasets" / "README.md").read_text()
+    table = text.split("## Where uadbench looks")[1].split("## Intensity")[0]
+    for name in registry.datasets.names():
+        cls = registry.datasets.get(name)
+        if cls.needs_root:
+            [row] = [line for line in table.splitlines() if line.startswith(f"| {name} |")]
+            default = getattr(cls.Options(), "intensity", None)
+            assert default and f"`{default}`" in row.split("|")[4], name
