@@ -49,6 +49,7 @@ def test_make_splits_reproduces_the_committed_files(shared_dir, tmp_path):
     made = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*.csv.gz"))
     assert [str(p) for p in made] == [
         "chexpert/uadbench-v1.csv.gz",
+        "nih/uadbench-v1.csv.gz",
         "rsna/uadbench-v1.csv.gz",
         "vindr/uadbench-v1.csv.gz",
         "zhanglab/confirmation.csv.gz",

@@ -56,6 +56,10 @@ def test_an_upgraded_record_is_written_with_each_field_once(tmp_path):
         (3, lambda r: r.pop("test"), "without test ids"),
         (3, lambda r: r.update(status="done"), "status 'done'"),
         (3, lambda r: r.update(schema="other/1"), "not a uadbench.run record"),
+        (3, lambda r: r.update(metrics=[0.5]), "its metrics is not a mapping"),
+        (3, lambda r: r.update(changed_params=None), "its changed_params is not a mapping"),
+        (3, lambda r: r["config"].update(params=[1]), "its config.params is not a mapping"),
+        (3, lambda r: r["test"].update(scores="0.5"), "its test.scores is not a list"),
     ],
 )
 def test_a_malformed_or_inconsistent_record_is_refused_naming_why(schema, edit, reason):
@@ -89,3 +93,30 @@ def test_consumers_see_the_same_records_whatever_schema_they_were_written_in(tmp
 def test_the_documented_schema_is_the_type():
     documented = (REPO / "docs" / "RUN_RECORD.md").read_text()
     assert schema_table() in documented, "regenerate docs/RUN_RECORD.md from schema_table()"
+
+
+def test_a_malformed_record_is_named_by_every_board_command_not_a_traceback(tmp_path):
+    from typer.testing import CliRunner
+
+    from uadbench.cli import app
+
+    source = COMMITTED[0]
+    raw = RunRecord.from_json(json.loads(source.read_text())).to_json()
+    raw["metrics"] = [0.5]
+    bad = tmp_path / "runs" / "zhanglab" / "ae" / source.name
+    bad.parent.mkdir(parents=True)
+    bad.write_text(json.dumps(raw))
+    for command in (["leaderboard"], ["plot"], ["report"]):
+        result = CliRunner().invoke(app, [*command, "--results-dir", str(tmp_path)])
+        assert result.exit_code in (1, 2) and "Traceback" not in result.output, command
+        assert "metrics is not a mapping" in result.output or "no finished runs" in result.output
+
+
+def test_a_board_of_a_data_set_without_records_says_so(tmp_path):
+    from typer.testing import CliRunner
+
+    from uadbench.cli import app
+
+    command = ["leaderboard", "--results-dir", str(tmp_path), "--dataset", "nih"]
+    result = CliRunner().invoke(app, command)
+    assert "no run records of nih under" in result.output

@@ -53,15 +53,17 @@ def show_leaderboard(results_dir: Path, format: str, datasets: set[str]) -> Reco
     from uadbench.running.records import scan_records
 
     found = scan_records(results_dir)
+    shown = found.only(datasets).records
     with user_errors():
-        board = build_leaderboard(found.only(datasets).records)
+        board = build_leaderboard(shown)
     if format == "table":
         print_table(board, stdout)
     else:
         sys.stdout.write(WRITERS[format](board))
-    if not found.records and not found.unreadable:
+    if not shown and not found.unreadable:
+        of = f" of {', '.join(sorted(datasets))}" if datasets else ""
         err.print(
-            f"no run records under {results_dir / 'runs'}; start one with `uadbench run`",
+            f"no run records{of} under {results_dir / 'runs'}; start one with `uadbench run`",
             markup=False,
         )
     return found
@@ -94,7 +96,8 @@ def plot(
         board = build_leaderboard(found.records)
         if not any(r.auroc_mean is not None for r in board.rows):
             runs = results_dir / "runs"
-            fail(f"no finished runs under {runs} to plot; start one with `uadbench run`")
+            hint = f"start one with `uadbench run`{found.note()}"
+            fail(f"no finished runs under {runs} to plot; {hint}")
         for path in plot_all(board, found.records, target):
             wrote(path)
     left_out(found)

@@ -71,7 +71,6 @@ def run(
 
     cache = cache_dir or default_cache_dir()
     with user_errors():
-        registry.load_plugins(plugin)
         request = RunRequest(
             method=method,
             dataset=dataset,
@@ -85,6 +84,7 @@ def run(
             results_dir=results_dir,
             skip_unreadable=skip_unreadable,
         )
+        registry.load_plugins(plugin)
         runs = plan(request, cache)
     with user_errors(), sigterm_stops():
         outcomes = [_execute(planned, cache, force) for planned in runs]

@@ -41,6 +41,7 @@ def write_report(
     if not board.rows:
         raise RecordError(
             f"no run records under {Path(results_dir) / 'runs'}; start one with `uadbench run`"
+            + found.note()
         )
     out = output_folder(out)
     figures = plot_all(board, records, out / "figures")

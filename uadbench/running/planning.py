@@ -134,6 +134,10 @@ def plan(request: RunRequest, cache_dir: Path | None = None) -> list[PlannedRun]
     work on bad input. With ``cache_dir`` the data set is read and fingerprinted now too, so a
     missing folder or file, or a refused split, fails here."""
     check_seeds(request.seeds)
+    if request.image_size is not None and request.image_size < 1:
+        raise ParameterError(
+            f"--image-size must be a positive number of pixels, got {request.image_size}"
+        )
     method_cls = registry.methods.get(request.method)
     dataset_cls = registry.datasets.get(request.dataset)
     for extra in method_cls.requires:
@@ -178,10 +182,6 @@ def _params(
     request: RunRequest, method_cls: type[Method], dataset_cls: type[Dataset], profile: str
 ) -> Any:
     """The method's parameters: the profile's, then the user's, checked."""
-    if request.image_size is not None and request.image_size < 1:
-        raise ParameterError(
-            f"--image-size must be a positive number of pixels, got {request.image_size}"
-        )
     overrides = dict(request.params)
     if request.image_size is not None:
         overrides["image_size"] = str(request.image_size)

@@ -83,7 +83,7 @@ def existing_record(path: Path) -> RunRecord | None:
         raise RecordError(
             f"cannot read the run record {path}: {error.strerror or error}; make it readable"
         ) from None
-    except ValueError as error:
+    except (ValueError, TypeError) as error:
         raise RecordError(
             f"{path} is not a usable run record ({one_line(str(error))}) and stands where this "
             "run's record goes; move it out of the results folder, then run again"
@@ -143,6 +143,16 @@ class RecordSet:
         if not wanted:
             return self
         return RecordSet([r for r in self.records if r.config.dataset in wanted], self.unreadable)
+
+    def note(self) -> str:
+        """``"; N record file(s) could not be read, e.g. <path> (<why>)"``, or ``""``."""
+        if not self.unreadable:
+            return ""
+        first = self.unreadable[0]
+        return (
+            f"; {len(self.unreadable)} record file(s) could not be read, e.g. {first.path} "
+            f"({first.reason})"
+        )
 
     def left_out(self) -> None:
         """Raise ``UnreadableRecordsError`` if any file was left out (after the output)."""

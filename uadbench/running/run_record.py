@@ -106,7 +106,9 @@ class DataUsed:
     n_train: int | None = _doc("training normals", default=None)
     n_val: int | None = _doc("validation normals", default=None)
     n_test: int | None = _doc("test images", default=None)
-    skipped: list[dict[str, Any]] = _doc("unreadable images left out", default_factory=list)
+    skipped: list[dict[str, Any]] | None = _doc(
+        "unreadable images left out (null until the images are prepared)", default=None
+    )
 
 
 @dataclass
@@ -214,8 +216,8 @@ class RunRecord:
                     continue
                 if isinstance(value, RunConfig):
                     value = value.to_json()
-                elif dataclasses.is_dataclass(value):
-                    value = dataclasses.asdict(value)
+                elif dataclasses.is_dataclass(value):  # a part: what is not known yet is left out
+                    value = {k: v for k, v in dataclasses.asdict(value).items() if v is not None}
                 out[f.name] = value
         return out
 
@@ -235,9 +237,11 @@ class RunRecord:
         return record
 
     def check(self) -> None:
-        """Raise ``ValueError`` naming what the record lacks for its status."""
+        """Raise ``ValueError`` naming what is not of its type, or what the record lacks for
+        its status."""
         if self.status not in STATUSES:
             raise ValueError(f"status {self.status!r} is none of {', '.join(STATUSES)}")
+        _check_types(self)
         if not isinstance(self.config.params.get("image_size"), int):
             raise ValueError("its config's params have no image_size")
         if self.status != "ok":
@@ -256,6 +260,33 @@ class RunRecord:
 
 
 _PARTS = {"data": DataUsed, "test": TestScores, "val": ValScores, "error": RunError}
+_MAPPINGS = (
+    "changed_params", "process", "versions", "hardware", "timings", "history", "notes",
+    "config.params", "config.dataset_options",
+)  # fmt: skip
+_OPTIONAL_MAPPINGS = ("metrics", "metrics_unsaved")
+_LISTS = (
+    "warnings", "test.ids", "test.labels", "test.scores", "val.ids", "val.scores", "data.skipped",
+)  # fmt: skip
+
+
+def _check_types(record: RunRecord) -> None:
+    """Raise ``ValueError`` for a field whose value is not of its kind."""
+
+    def value(name: str) -> Any:
+        owner, _, attribute = name.rpartition(".")
+        part = getattr(record, owner) if owner else record
+        return getattr(part, attribute) if part is not None else None
+
+    for name in _MAPPINGS:
+        if not isinstance(value(name), dict):
+            raise ValueError(f"its {name} is not a mapping")
+    for name in _OPTIONAL_MAPPINGS:
+        if not isinstance(value(name), dict | None):
+            raise ValueError(f"its {name} is not a mapping")
+    for name in _LISTS:
+        if not isinstance(value(name), list | None):
+            raise ValueError(f"its {name} is not a list")
 
 
 def upgrade(data: Any, path: Path | None = None) -> dict[str, Any]:

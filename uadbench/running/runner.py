@@ -211,6 +211,7 @@ def _record_scores(
             f"({', '.join(variants)})"
         )
     labels, scores = data.labels("test"), variants[reported]
+    metrics = record_metrics(labels, scores, variants)  # first: a failure here records no scores
     record.data = dataclasses.replace(
         record.data,
         cache=str(data.folder),
@@ -227,7 +228,7 @@ def _record_scores(
         {name: s.tolist() for name, s in variants.items()},
     )
     record.val = ValScores(list(val.ids), val_variants[reported].tolist() if val_variants else [])
-    record.metrics = record_metrics(labels, scores, variants)
+    record.metrics = metrics
     record.warnings += score_warnings(len(data.skipped), scores)
 
 
