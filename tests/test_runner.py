@@ -117,6 +117,11 @@ def test_a_run_writes_a_complete_record_and_is_skipped_the_second_time(tmp_path,
     assert len(record["test"]["scores"]) == len(record["test"]["ids"]) == 24
     assert len(record["val"]["scores"]) == 8
     assert set(record["timings"]) >= {"prepare_s", "fit_s", "score_s", "wall_s"}
+    assert record["timings"]["peak_memory_mb"] > 50  # this process holds numpy and torch
+    assert record["hardware"]["cpu_model"]
+    if (Path(__file__).resolve().parents[1] / ".git").exists():  # a checkout: its commit
+        assert len(record["code"]["commit"]) == 40
+        assert isinstance(record["code"]["uncommitted_changes"], bool)
     assert record["versions"]["numpy"] == np.__version__
     assert record["hardware"]["device"] == "cpu"
     assert record["history"]["loss"] == {"step": [0], "value": [1.0]}

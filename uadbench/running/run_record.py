@@ -152,8 +152,16 @@ class RunRecord:
     )
     process: dict[str, Any] = _doc("pid, host and start of the process", default_factory=dict)
     versions: dict[str, str] = _doc("versions of Python and the packages", default_factory=dict)
-    hardware: dict[str, Any] = _doc("device, CPU, GPU, threads", default_factory=dict)
-    timings: dict[str, float] = _doc("seconds of prepare, fit, score, wall", default_factory=dict)
+    code: dict[str, Any] = _doc(
+        "git commit of the checkout that ran, and whether it had uncommitted changes",
+        default_factory=dict,
+    )
+    hardware: dict[str, Any] = _doc("device, CPU and its model, GPU, threads", default_factory=dict)
+    timings: dict[str, float] = _doc(
+        "seconds of prepare, fit, score, wall; peak_memory_mb: the process's peak resident "
+        "memory by the end of the run",
+        default_factory=dict,
+    )
     warnings: list[str] = _doc("what makes the number worth a second look", default_factory=list)
     data: DataUsed | None = _doc("the images used", default=None)
     test: TestScores | None = _doc("test ids, labels and scores (ok runs)", default=None)
@@ -261,7 +269,7 @@ class RunRecord:
 
 _PARTS = {"data": DataUsed, "test": TestScores, "val": ValScores, "error": RunError}
 _MAPPINGS = (
-    "changed_params", "process", "versions", "hardware", "timings", "history", "notes",
+    "changed_params", "process", "versions", "code", "hardware", "timings", "history", "notes",
     "config.params", "config.dataset_options",
 )  # fmt: skip
 _OPTIONAL_MAPPINGS = ("metrics", "metrics_unsaved")

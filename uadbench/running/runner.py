@@ -30,6 +30,7 @@ from uadbench.data.fingerprint import DataSource, resolve
 from uadbench.data.prepare import PreparedData, prepare
 from uadbench.errors import UserError, one_line
 from uadbench.processes import process_info
+from uadbench.running import runtime
 from uadbench.running.cells import is_ok, settle, take_finished
 from uadbench.running.planning import PlannedRun, ResultsDirError
 from uadbench.running.records import (
@@ -40,7 +41,6 @@ from uadbench.running.records import (
     write_record,
 )
 from uadbench.running.run_record import DataUsed, RunRecord, TestScores, ValScores
-from uadbench.running.runtime import device_info, package_versions, seed_everything
 from uadbench.running.score_checks import checked_variants, score_warnings
 from uadbench.statistics.metrics import record_metrics
 
@@ -148,8 +148,9 @@ def _new_record(run: PlannedRun) -> RunRecord:
         started_at=_now(),
         changed_params=dict(run.changed_params),
         process=process_info(),
-        versions=package_versions(),
-        hardware=device_info(run.device),
+        versions=runtime.package_versions(),
+        code=runtime.code_version(),
+        hardware=runtime.device_info(run.device),
         warnings=list(run.warnings),
     )
 
@@ -174,7 +175,7 @@ def _fit_and_score(
     labels = data.labels("test")
     record.timings["prepare_s"] = _since(clock)
 
-    seed_everything(run.seed)
+    runtime.seed_everything(run.seed)
     peek = LabelledImages(test.images, labels) if run.config.label_use else None
     with tempfile.TemporaryDirectory(prefix="uadbench-scratch-") as scratch:
         context = RunContext(run.device, run.seed, Path(scratch), progress, history, peek)
@@ -241,6 +242,7 @@ def _finish(
     record.notes = history.notes
     record.warnings += history.warnings
     record.timings["wall_s"] = _since(started)
+    record.timings |= runtime.peak_memory()
     record.finished_at = _now()
     with interrupts_deferred():  # a Ctrl-C now stops the command after the record is written
         try:

@@ -1,11 +1,14 @@
-"""Where a run executes: device choice, seeding, and the versions recorded with every result."""
+"""Where a run executes: device choice, seeding, and what every record keeps of the machine and
+the code (versions, CPU and GPU model, the git commit of a checkout, peak memory)."""
 
 from __future__ import annotations
 
 import os
 import platform
 import random
+import subprocess
 from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -77,6 +80,7 @@ def device_info(device: str) -> dict[str, Any]:
     info: dict[str, Any] = {
         "device": device,
         "cpu": platform.processor() or platform.machine(),
+        "cpu_model": cpu_model(),
         "cpu_count": os.cpu_count(),
         "torch_threads": torch.get_num_threads(),
         "platform": platform.platform(),
@@ -86,3 +90,47 @@ def device_info(device: str) -> dict[str, Any]:
         info["gpu"] = torch.cuda.get_device_name(index)
         info["cuda"] = torch.version.cuda
     return info
+
+
+def cpu_model() -> str | None:
+    """The CPU's model name (``/proc/cpuinfo`` on Linux, else the platform's), if known."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.partition(":")[2].strip()
+    except OSError:
+        pass
+    return platform.processor() or None
+
+
+def code_version() -> dict[str, Any]:
+    """The git commit of the uadbench checkout that runs (and whether it has uncommitted
+    changes); empty for an installed package."""
+    checkout = Path(__file__).resolve().parents[2]
+    if not (checkout / ".git").exists():
+        return {}
+    try:
+        commit = _git(checkout, "rev-parse", "HEAD")
+        dirty = bool(_git(checkout, "status", "--porcelain", "--untracked-files=no"))
+    except (OSError, subprocess.SubprocessError):
+        return {}
+    return {"commit": commit, "uncommitted_changes": dirty}
+
+
+def _git(folder: Path, *args: str) -> str:
+    done = subprocess.run(
+        ["git", "-C", str(folder), *args], capture_output=True, text=True, timeout=10, check=True
+    )
+    return done.stdout.strip()
+
+
+def peak_memory() -> dict[str, float]:
+    """``{"peak_memory_mb": <the peak resident memory of this process so far, in MiB>}``, or
+    nothing where the system does not say (Windows)."""
+    try:
+        import resource
+    except ImportError:
+        return {}
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux, bytes on macOS
+    mib = peak / 2**20 if platform.system() == "Darwin" else peak / 1024
+    return {"peak_memory_mb": round(mib, 1)}
