@@ -30,10 +30,15 @@ class AutoEncoder(ReconstructionMethod):
     class Params:
         image_size: int = 64
         latent_dim: int = 16
+        """Size of the bottleneck."""
         base_width: int = 32
+        """Channels of the first convolution (doubled at each downsampling)."""
         epochs: int = 25
+        """Passes over the training normals."""
         batch_size: int = 64
+        """Images per step."""
         lr: float = 1e-3
+        """Adam learning rate."""
 
     profiles = {
         "quick": Params(),

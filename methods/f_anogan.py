@@ -36,15 +36,25 @@ class FAnoGAN(ReconstructionMethod):
     class Params:
         image_size: int = 64
         latent_dim: int = 128
+        """Size of the generator's latent code."""
         base_width: int = 32
+        """Channels of the first convolution."""
         gan_epochs: int = 60
+        """Passes of WGAN-GP training (generator and critic)."""
         encoder_epochs: int = 30
+        """Passes of encoder training (izi_f), the GAN frozen."""
         batch_size: int = 64
+        """Images per step."""
         lr: float = 1e-4
+        """Adam learning rate of every network."""
         n_critic: int = 5
+        """Critic steps per generator step."""
         gradient_penalty: float = 10.0
+        """Weight of the WGAN-GP gradient penalty."""
         kappa: float = 1.0
+        """Weight of the critic-feature residual, in the encoder's loss and the anomaly score."""
         reported: Literal["anomaly", "image", "features"] = "anomaly"
+        """The reported score: image plus feature residual (``anomaly``), or either alone."""
 
     profiles = {"quick": Params(), "paper": Params(gan_epochs=250, encoder_epochs=250)}
     param_ranges = {

@@ -45,9 +45,14 @@ class ImageNetGaussian(Method):
     class Params:
         image_size: int = 224
         backbone: Literal["efficientnet-lite0", "resnet18"] = "efficientnet-lite0"
+        """The ImageNet-pretrained network whose pooled features are modelled."""
         k: int = 5
+        """Neighbours of the k-NN distance score."""
         reported: Literal["gaussian", "knn"] = "knn"
+        """The reported score: mean cosine distance to the ``k`` nearest training normals, or the
+        Gaussian's Mahalanobis distance."""
         batch_size: int = 32
+        """Images per forward pass."""
 
     profiles = {"quick": Params(), "paper": Params(reported="gaussian")}
     param_ranges = {"k": at_least(1), "batch_size": at_least(1)}

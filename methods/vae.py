@@ -34,12 +34,19 @@ class VAE(ReconstructionMethod):
     class Params:
         image_size: int = 64
         latent_dim: int = 16
+        """Size of the latent code."""
         base_width: int = 32
+        """Channels of the first convolution (doubled at each downsampling)."""
         beta: float = 1.0
+        """Weight of the KL term in the loss."""
         epochs: int = 25
+        """Passes over the training normals."""
         batch_size: int = 64
+        """Images per step."""
         lr: float = 1e-3
+        """Adam learning rate."""
         reported: Literal["reconstruction", "elbo"] = "reconstruction"
+        """The reported score: reconstruction error, or the negative ELBO."""
 
     profiles = {"quick": Params(), "paper": Params(epochs=250)}
     param_ranges = {

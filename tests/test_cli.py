@@ -1,3 +1,4 @@
+import dataclasses
 import json
 import os
 import signal
@@ -195,3 +196,28 @@ def test_listing_commands_import_no_torch(tmp_path, args):
     )
     imported = shown.stdout.strip().splitlines()[-1]
     assert "torch" not in imported and "sklearn" not in imported and "anomalib" not in imported
+
+
+def test_methods_name_shows_every_parameter_in_every_profile():
+    from uadbench import registry
+    from uadbench.contracts.param_docs import parameters
+
+    result = CliRunner().invoke(app, ["methods", "anatpaste"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    cls = registry.methods.get("anatpaste")
+    found = parameters(cls)
+    assert [p.name for p in found] == [f.name for f in dataclasses.fields(cls.Params)]
+    for p in found:
+        assert p.name in result.stdout
+        assert set(p.values) == {"quick", "paper"}
+        assert p.values["paper"] == getattr(cls.profiles["paper"], p.name)
+    assert "65536" in result.stdout and "Optimiser steps of pretext training." in result.stdout
+
+
+def test_methods_params_lists_every_method():
+    from uadbench import registry
+
+    result = CliRunner().invoke(app, ["methods", "--params"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    for name in registry.methods.names():
+        assert f"{name}: " in result.stdout

@@ -36,24 +36,35 @@ class PretextParams:
 
     image_size: int = 128
     backbone: Literal["resnet18", "efficientnet-lite0"] = "resnet18"
+    """The network whose embeddings the densities model."""
     weights: Literal["none", "imagenet"] = "none"
+    """Its starting weights: random (``none``) or ImageNet, read from disk."""
     steps: int = 300
+    """Optimiser steps of pretext training."""
     batch_size: int = 32
     """Originals per step; each augmented view adds as many images."""
     optimizer: Literal["sgd", "adam"] = "sgd"
+    """SGD with momentum, as the reference, or Adam."""
     lr: float = 0.03
+    """Learning rate."""
     momentum: float = 0.9
+    """SGD momentum (unused by Adam)."""
     weight_decay: float = 3e-5
+    """L2 weight decay."""
     schedule: Literal["cosine", "constant"] = "cosine"
+    """Learning-rate schedule over the steps."""
     freeze_batchnorm: bool = False
     """Keep the backbone's batch-norm statistics as they were at the start (pretrained ones)."""
     reported: Literal["kde", "gaussian"] = "kde"
     """The reported density: Gaussian kernel density (``kde``) or Ledoit-Wolf Gaussian."""
     bandwidth: float = 1.0
+    """Bandwidth of the Gaussian kernel density (``kde``), on standardised embeddings."""
     log_every: int = 10
+    """Steps between two recorded losses (the training curve)."""
     select_checkpoint_by_test_auroc: bool = False
     """Uses test labels: evaluate every ``selection_every`` steps and keep the best."""
     selection_every: int = 256
+    """Steps between two test evaluations when selecting by test AUROC."""
 
 
 class PretextMethod(Method):

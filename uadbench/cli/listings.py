@@ -21,14 +21,27 @@ from uadbench.cli.common import (
 from uadbench.cli.common import out as stdout
 
 
-def methods(plugin: PluginOption = []) -> None:  # noqa: B006
-    """List the registered methods."""
+def methods(
+    names: Annotated[
+        list[str] | None, typer.Argument(help="Only these methods, with every hyperparameter.")
+    ] = None,
+    params: Annotated[
+        bool, typer.Option("--params", help="Every method's hyperparameters.")
+    ] = False,
+    plugin: PluginOption = [],  # noqa: B006
+) -> None:
+    """List the registered methods; with names (or --params), every hyperparameter with its
+    type, its value in each profile and what it does."""
     from rich.table import Table
 
     from uadbench import registry
 
     with user_errors():
         registry.load_plugins(plugin)
+        if names or params:
+            for name in names or registry.methods.names():
+                stdout.print(_parameter_table(name, registry.methods.get(name)))
+            return
         table = Table(title="Methods")
         for column in ("name", "profiles", "from", "description"):
             table.add_column(column, overflow="fold", no_wrap=column == "name")
@@ -38,6 +51,22 @@ def methods(plugin: PluginOption = []) -> None:  # noqa: B006
             origin = registry.methods.origin(name).split(" (")[0]
             table.add_row(name, profiles, origin, Text(cls.describe()))
     stdout.print(table)
+
+
+def _parameter_table(name: str, cls: type) -> object:
+    """A table of ``cls``'s hyperparameters: name, type, one column per profile, meaning."""
+    from rich.table import Table
+
+    from uadbench.contracts.param_docs import parameters
+
+    table = Table(title=f"{name}: {cls.describe()}", title_justify="left")
+    found = parameters(cls)
+    profiles = list(found[0].values) if found else []
+    for column in ("parameter", "type", *profiles, "meaning"):
+        table.add_column(column, overflow="fold")
+    for p in found:
+        table.add_row(p.name, Text(p.kind), *(Text(repr(p.values[q])) for q in profiles), p.doc)
+    return table
 
 
 def datasets(
