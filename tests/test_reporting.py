@@ -1,6 +1,7 @@
 """Leaderboard exports, figures and the report, from tiny real runs."""
 
 import json
+from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
@@ -119,3 +120,21 @@ def test_published_numbers_only_beside_the_same_split():
     assert published_for("zhanglab", "official", "cutpaste").auroc == 73.9
     assert published_for("zhanglab", "uadbench-v1", "cutpaste") is None
     assert published_for("zhanglab", "anatpaste-paper", "anatpaste").auroc == 92.1
+
+
+def test_the_pandas_entry_points_give_the_board_and_the_records():
+    import io
+
+    import pandas as pd
+
+    import uadbench
+    from uadbench.outputs.exports import to_csv
+
+    results = Path(__file__).resolve().parents[1] / "results" / "zhanglab-quick"
+    frame = uadbench.load_leaderboard(results)
+    exported = pd.read_csv(io.StringIO(to_csv(build_leaderboard(scan_records(results).records))))
+    assert list(frame.columns) == list(exported.columns) and len(frame) == len(exported) == 18
+    assert frame["auroc_mean"].tolist() == exported["auroc_mean"].tolist()
+    records = uadbench.load_records(results)
+    assert len(records) == len(list((results / "runs").rglob("*.json")))
+    assert set(records["state"]) == {"ok"} and records["auroc"].between(0, 1).all()

@@ -2,8 +2,9 @@
 
 The public API is what a plugin author needs: ``Method`` and its ``RunContext`` and ``ImageSet``,
 and ``Dataset``. See ``uadbench.contracts.method`` and ``uadbench.contracts.dataset`` for the
-contracts. They are imported when first asked for, so that the command line starts without
-NumPy.
+contracts. For notebooks, ``load_leaderboard(results_dir)`` and ``load_records(results_dir)``
+give pandas DataFrames (``uadbench.outputs.frames``). Each name is imported when first asked
+for, so that the command line starts without NumPy.
 """
 
 from __future__ import annotations
@@ -11,7 +12,15 @@ from __future__ import annotations
 from importlib import import_module
 from typing import Any
 
-__all__ = ["Dataset", "ImageSet", "LabelledImages", "Method", "RunContext"]
+__all__ = [
+    "Dataset",
+    "ImageSet",
+    "LabelledImages",
+    "Method",
+    "RunContext",
+    "load_leaderboard",
+    "load_records",
+]
 __version__ = "0.1.0"
 
 _HOMES = {
@@ -20,6 +29,8 @@ _HOMES = {
     "LabelledImages": "uadbench.contracts.method",
     "Method": "uadbench.contracts.method",
     "RunContext": "uadbench.contracts.method",
+    "load_leaderboard": "uadbench.outputs.frames",
+    "load_records": "uadbench.outputs.frames",
 }
 
 

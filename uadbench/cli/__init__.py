@@ -11,6 +11,10 @@ Heavy libraries (torch, pandas, matplotlib) are imported inside the commands tha
 
 from __future__ import annotations
 
+from typing import Annotated
+
+import typer
+
 from uadbench.cli import boards, listings, running
 from uadbench.cli.common import app
 
@@ -27,6 +31,30 @@ for command in (
 ):
     app.command()(command)
 app.command("contact-sheet")(listings.contact_sheet)
+
+
+def _version(shown: bool) -> None:
+    if shown:
+        from uadbench import __version__
+
+        typer.echo(f"uadbench {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version",
+            callback=_version,
+            is_eager=True,
+            help="Print the version and exit.",
+            metavar="",
+        ),
+    ] = False,
+) -> None:
+    """Benchmark unsupervised anomaly detection in chest radiographs."""
 
 
 def main() -> None:

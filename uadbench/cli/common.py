@@ -57,8 +57,14 @@ ParamOption = Annotated[
 DataOptionOption = Annotated[
     list[str], typer.Option("--data-option", help="Data set option key=value (repeatable).")
 ]
+FLAG = ""
+"""The metavar of a flag: none (else the help shows ``<bool>`` after it)."""
 SkipOption = Annotated[
-    bool, typer.Option(help="Leave out unreadable images (listed in the run record).")
+    bool,
+    typer.Option(
+        "--skip-unreadable", help="Leave out unreadable images (listed in the run record).",
+        metavar=FLAG,
+    ),
 ]
 DeviceOption = Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N.")]
 

@@ -11,6 +11,7 @@ from rich.text import Text
 
 from uadbench.cli.common import (
     DEFAULT_DATASET,
+    FLAG,
     CacheOption,
     DataOptionOption,
     DataRootOption,
@@ -26,7 +27,7 @@ def methods(
         list[str] | None, typer.Argument(help="Only these methods, with every hyperparameter.")
     ] = None,
     params: Annotated[
-        bool, typer.Option("--params", help="Every method's hyperparameters.")
+        bool, typer.Option("--params", help="Every method's hyperparameters.", metavar=FLAG)
     ] = False,
     plugin: PluginOption = [],  # noqa: B006
 ) -> None:

@@ -13,6 +13,7 @@ from uadbench.cli.common import (
     DEFAULT_DATASET,
     DEFAULT_METHOD,
     DEFAULT_RESULTS,
+    FLAG,
     CacheOption,
     DataOptionOption,
     DataRootOption,
@@ -60,7 +61,8 @@ def run(
     cache_dir: CacheOption = None,
     plugin: PluginOption = [],  # noqa: B006
     force: Annotated[
-        bool, typer.Option(help="Run again even if an identical record exists.")
+        bool,
+        typer.Option("--force", help="Run again even if an identical record exists.", metavar=FLAG),
     ] = False,
     skip_unreadable: SkipOption = False,
 ) -> None:

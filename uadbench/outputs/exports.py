@@ -26,7 +26,8 @@ from uadbench.outputs.leaderboard import WARNING_MARK, Leaderboard, Row
 from uadbench.statistics.metrics import METRICS, PRIMARY
 
 
-def _plain(row: Row) -> dict[str, Any]:
+def plain_row(row: Row) -> dict[str, Any]:
+    """A row as the machine formats write it: every column, fractions at full precision."""
     low, high = row.auroc_ci95 or (None, None)
     out: dict[str, Any] = {
         "dataset": row.dataset,
@@ -61,9 +62,9 @@ def _plain(row: Row) -> dict[str, Any]:
 
 def to_csv(board: Leaderboard) -> str:
     """One line per row, machine-readable, fractions at full precision."""
-    rows = [_plain(row) for row in board.rows]
+    rows = [plain_row(row) for row in board.rows]
     buffer = io.StringIO()
-    fields = list(rows[0]) if rows else list(_plain(Row("", "", 0, "", "", "", None)))
+    fields = list(rows[0]) if rows else list(plain_row(Row("", "", 0, "", "", "", None)))
     writer = csv.DictWriter(buffer, fieldnames=fields, lineterminator="\n")
     writer.writeheader()
     for row in rows:
@@ -80,7 +81,7 @@ def to_json(board: Leaderboard) -> str:
     """Rows with their per-seed values, and the runs that did not finish."""
     rows = []
     for row in board.rows:
-        plain = _plain(row)
+        plain = plain_row(row)
         plain["per_seed"] = {m.name: row.values[m.name] for m in METRICS}
         rows.append(plain)
     problems = [vars(p) for p in board.problems]
