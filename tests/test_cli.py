@@ -221,3 +221,26 @@ def test_methods_params_lists_every_method():
     assert result.exit_code == 0, result.output
     for name in registry.methods.names():
         assert f"{name}: " in result.stdout
+
+
+def test_show_prints_a_run_and_a_command_that_reproduces_its_cell(tmp_path, plugin_file):
+    import shlex
+
+    results = tmp_path / "results"
+    common = ["--plugin", plugin_file, "--results-dir", results]
+    ran = invoke("run", *common, "--method", "mean-distance", "--seed", "3", "--param", "power=2",
+                 "--image-size", "24", *TINY)  # fmt: skip
+    assert ran.exit_code == 0, ran.output
+    shown = invoke("show", "mean-distance/synthetic/3", "--results-dir", results)
+    assert shown.exit_code == 0, shown.output
+    assert "status: ok" in shown.stdout and "AUROC" in shown.stdout
+    [line] = [x for x in shown.stdout.splitlines() if "reproduce:" in x]
+    command = shlex.split(line.split("reproduce:", 1)[1])
+    assert command[:2] == ["uadbench", "run"] and "--param" in command and "power=2.0" in command
+    again = invoke(*command[1:], *common)
+    assert again.exit_code == 0 and "already recorded" in again.stderr  # the very same cell
+
+
+def test_show_names_what_it_cannot_find(tmp_path):
+    shown = invoke("show", "ae/synthetic/0", "--results-dir", tmp_path)
+    assert shown.exit_code == 2 and "no record of ae/synthetic/0" in shown.stderr

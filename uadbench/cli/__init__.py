@@ -26,6 +26,7 @@ for command in (
     boards.leaderboard,
     boards.plot,
     boards.report,
+    boards.show,
     listings.methods,
     listings.datasets,
 ):

@@ -8,6 +8,7 @@ whose product is their runs, exit as their runs did.
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -24,6 +25,7 @@ from uadbench.cli.common import (
     wrote,
 )
 from uadbench.cli.common import out as stdout
+from uadbench.errors import UserError
 
 if TYPE_CHECKING:
     from uadbench.running.records import RecordSet
@@ -101,6 +103,27 @@ def plot(
         for path in plot_all(board, found.records, target):
             wrote(path)
     left_out(found)
+
+
+def show(
+    run: Annotated[str, typer.Argument(help="A record file, or method/dataset/seed.")],
+    results_dir: ResultsOption = DEFAULT_RESULTS,
+) -> None:
+    """Print one run: status, settings, metrics, warnings, timings, machine, and the command
+    that reproduces it."""
+    from rich.text import Text
+
+    from uadbench import registry
+    from uadbench.outputs.run_summary import find_run, summary
+
+    with user_errors():
+        record = find_run(run, results_dir)
+        try:
+            defaults = dataclasses.asdict(registry.datasets.get(record.config.dataset).Options())
+        except UserError:  # a data set no longer registered: every option is written out
+            defaults = None
+    for label, text in summary(record, defaults):
+        stdout.print(Text.assemble((f"{label:>12}: ", "bold"), text), soft_wrap=True)
 
 
 def report(

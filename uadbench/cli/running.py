@@ -61,8 +61,7 @@ def run(
     cache_dir: CacheOption = None,
     plugin: PluginOption = [],  # noqa: B006
     force: Annotated[
-        bool,
-        typer.Option("--force", help="Run again even if an identical record exists.", metavar=FLAG),
+        bool, typer.Option("--force", help="Run again over a finished record.", metavar=FLAG)
     ] = False,
     skip_unreadable: SkipOption = False,
 ) -> None:
