@@ -244,3 +244,20 @@ def test_show_prints_a_run_and_a_command_that_reproduces_its_cell(tmp_path, plug
 def test_show_names_what_it_cannot_find(tmp_path):
     shown = invoke("show", "ae/synthetic/0", "--results-dir", tmp_path)
     assert shown.exit_code == 2 and "no record of ae/synthetic/0" in shown.stderr
+
+
+def test_rerun_reproduces_a_run_from_its_record(tmp_path, plugin_file):
+    first, second = tmp_path / "first", tmp_path / "second"
+    ran = invoke("run", "--plugin", plugin_file, "--results-dir", first, "--method",
+                 "mean-distance", "--param", "power=2", "--image-size", "24", *TINY)  # fmt: skip
+    assert ran.exit_code == 0, ran.output
+    [record] = (first / "runs").rglob("*.json")
+    again = invoke("rerun", record, "--plugin", plugin_file, "--results-dir", second)
+    assert again.exit_code == 0, again.output
+    [copy] = (second / "runs").rglob("*.json")
+    assert copy.relative_to(second) == record.relative_to(first)  # the same cell
+    old, new = json.loads(record.read_text()), json.loads(copy.read_text())
+    assert new["test"]["scores"] == old["test"]["scores"]
+    assert "AUROC" in again.stderr and "recorded" in again.stderr
+    same_place = invoke("rerun", record, "--plugin", plugin_file)
+    assert same_place.exit_code == 0 and "already recorded" in same_place.stderr

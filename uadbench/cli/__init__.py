@@ -23,6 +23,7 @@ __all__ = ["app", "main"]
 for command in (
     running.run,
     running.sweep,
+    running.rerun,
     boards.leaderboard,
     boards.plot,
     boards.report,

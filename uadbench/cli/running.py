@@ -201,3 +201,42 @@ def _sweep(grid: Grid, cells_run_on: Executor, cache_dir: Path | None) -> None:
         say("bold red", f"FAILED {cell.label}: ", f"{message} (record: {cell.path})")
     if status.failed:
         fail(f"{len(status.failed)} of {status.total} cell(s) failed", code=1)
+
+
+def rerun(
+    record_file: Annotated[Path, typer.Argument(help="The run record to reproduce.")],
+    results_dir: Annotated[
+        Path | None,
+        typer.Option(help="Where the new record goes (default: the record's own results folder)."),
+    ] = None,
+    data_root: DataRootOption = None,
+    cache_dir: CacheOption = None,
+    device: DeviceOption = "auto",
+    plugin: PluginOption = [],  # noqa: B006
+    force: Annotated[
+        bool, typer.Option("--force", help="Run again over a finished record.", metavar=FLAG)
+    ] = False,
+) -> None:
+    """Run a recorded run again from its record: the same method, data set, seed, profile,
+    parameters and data options; then print both AUROCs."""
+    from uadbench import registry
+    from uadbench.data.prepare import default_cache_dir
+    from uadbench.running.planning import plan
+    from uadbench.running.records import read_record
+    from uadbench.running.reproduce import request_from_record
+
+    cache = cache_dir or default_cache_dir()
+    with user_errors():
+        if not record_file.is_file():
+            fail(f"no record file {record_file}; give the path of a run record (.json)")
+        original = read_record(record_file)
+        registry.load_plugins(plugin)
+        target = results_dir or record_file.resolve().parents[3]
+        [planned] = plan(request_from_record(original, target, data_root, device), cache)
+    with user_errors(), sigterm_stops():
+        outcome = _execute(planned, cache, force)
+    if outcome.status not in ("ok", "skipped"):
+        fail(f"the rerun did not finish; see {outcome.path}", code=1)
+    if original.ok and outcome.record.ok:
+        was, now = original.metrics["auroc"], outcome.record.metrics["auroc"]
+        say("green", "AUROC ", f"{100 * was:.1f} recorded, {100 * now:.1f} now ({outcome.path})")

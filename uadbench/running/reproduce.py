@@ -1,11 +1,14 @@
-"""The command that reproduces a run from its record: the same method, data set, seed,
-profile, image size, changed parameters and data options."""
+"""Reproducing a run from its record: the request (``request_from_record``) and the command
+line (``reproduce_command``) of the same method, data set, seed, profile, image size, changed
+parameters and data options."""
 
 from __future__ import annotations
 
 import shlex
+from pathlib import Path
 from typing import Any
 
+from uadbench.running.planning import RunRequest
 from uadbench.running.run_record import RunRecord
 
 DETECTED_OPTIONS = ("layout",)
@@ -33,6 +36,32 @@ def reproduce_command(record: RunRecord, defaults: dict[str, Any] | None = None)
     if config.skip_unreadable:
         command.append("--skip-unreadable")
     return command
+
+
+def request_from_record(
+    record: RunRecord, results_dir: Path, data_root: Path | None = None, device: str = "auto"
+) -> RunRequest:
+    """The request that plans the cell of ``record`` again (its data under ``data_root``)."""
+    config = record.config
+    changed = dict(record.changed_params)
+    size = changed.pop("image_size", None)
+    return RunRequest(
+        method=config.method,
+        dataset=config.dataset,
+        seeds=(config.seed,),
+        profile=config.profile,
+        image_size=size,
+        params={k: _text(v) for k, v in changed.items()},
+        data_options={
+            k: _text(v)
+            for k, v in config.dataset_options.items()
+            if k not in DETECTED_OPTIONS and v is not None
+        },
+        device=device,
+        data_root=data_root,
+        results_dir=results_dir,
+        skip_unreadable=config.skip_unreadable,
+    )
 
 
 def shell_line(command: list[str]) -> str:
