@@ -261,3 +261,28 @@ def test_rerun_reproduces_a_run_from_its_record(tmp_path, plugin_file):
     assert "AUROC" in again.stderr and "recorded" in again.stderr
     same_place = invoke("rerun", record, "--plugin", plugin_file)
     assert same_place.exit_code == 0 and "already recorded" in same_place.stderr
+
+
+def test_the_eta_stays_when_one_step_takes_longer_than_a_minute():
+    from uadbench.contracts.progress import rich_bars
+
+    now = [0.0]
+    bars = rich_bars(clock=lambda: now[0])
+    task = bars.add_task("epochs", total=10, info="")
+    for _ in range(3):
+        now[0] += 120.0  # one epoch: two minutes
+        bars.update(task, advance=1)
+    remaining = bars.tasks[0].time_remaining
+    assert remaining is not None and abs(remaining - 7 * 120) < 1
+
+
+def test_a_cells_bars_join_the_sweep_bar_and_leave_with_the_cell():
+    from uadbench.contracts.progress import RichProgress, rich_bars
+
+    sweep = rich_bars()
+    sweep.add_task("sweep", total=3, info="")
+    with RichProgress(into=sweep).task("epochs", 5) as bar:
+        bar.advance(2, loss=0.5)
+        assert [t.description for t in sweep.tasks] == ["sweep", "epochs"]
+        assert sweep.tasks[1].completed == 2 and "loss 0.5" in sweep.tasks[1].fields["info"]
+    assert [t.description for t in sweep.tasks] == ["sweep"]

@@ -31,7 +31,6 @@ from uadbench.cli.common import (
 )
 
 if TYPE_CHECKING:
-    from uadbench.running.executors import Executor
     from uadbench.running.grid import Grid
     from uadbench.running.planning import PlannedRun
     from uadbench.running.runner import Outcome
@@ -171,28 +170,28 @@ def sweep(
             plugins=plugin or None,
             skip_unreadable=skip_unreadable or None,
         )
-        cells_run_on = executor_named(
-            executor, address=ray_address, cpus_per_cell=cpus_per_cell, gpus_per_cell=gpus_per_cell
-        )
-    _sweep(grid, cells_run_on, cache_dir)
+        options = {"address": ray_address, "cpus_per_cell": cpus_per_cell}
+        options["gpus_per_cell"] = gpus_per_cell
+        executor_named(executor, **options)  # an unknown executor is named before any work
+    _sweep(grid, executor, options, cache_dir)
 
 
-def _sweep(grid: Grid, cells_run_on: Executor, cache_dir: Path | None) -> None:
-    """Run the grid with a bar of cells, then print the board and every failed cell."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
+def _sweep(grid: Grid, executor: str, options: dict, cache_dir: Path | None) -> None:
+    """Run the grid with a bar of cells (and, run here, each cell's own bars beneath it), then
+    print the board and every failed cell."""
+    from uadbench.contracts.progress import RichProgress, rich_bars
     from uadbench.data.prepare import default_cache_dir
+    from uadbench.running.executors import executor_named
     from uadbench.running.sweep import run_sweep
 
-    columns = [TextColumn("sweep"), BarColumn(), MofNCompleteColumn()]
-    columns += [TextColumn("{task.description}"), TimeElapsedColumn()]
-    bar = Progress(*columns, console=err)
+    bar = rich_bars(err)
+    cells_run_on = executor_named(executor, progress=RichProgress(into=bar), **options)
     with user_errors(), sigterm_stops(), bar:
-        task = bar.add_task("", total=None)
+        task = bar.add_task("sweep", total=None, info="")
 
         def show(status: SweepStatus) -> None:
             finished = status.done + status.skipped + len(status.failed)
-            bar.update(task, total=status.total, completed=finished, description=status.line())
+            bar.update(task, total=status.total, completed=finished, info=status.line())
 
         status = run_sweep(grid, cache_dir or default_cache_dir(), cells_run_on, show)
     left_out(show_leaderboard(grid.results_dir, "table", set(grid.datasets)), strict=False)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from contextlib import AbstractContextManager
-from typing import Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
 T = TypeVar("T")
 
@@ -39,40 +39,55 @@ class SilentProgress:
         return _NullTask()
 
 
-class RichProgress:
-    """A reporter that draws rich progress bars on the console (stderr)."""
+SPEED_WINDOW_S = 24 * 3600.0
+"""The time over which a bar's speed (and so its ETA) is estimated: rich's default of 30 s
+leaves the ETA blank whenever one step (an epoch) takes longer than that."""
 
-    def __init__(self) -> None:
+
+def rich_bars(console: Any = None, transient: bool = False, clock: Any = None) -> Any:
+    """A rich ``Progress`` with the columns every uadbench bar has: what, bar, n of total,
+    elapsed, remaining (over ``SPEED_WINDOW_S``) and the latest numbers."""
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        TextColumn("{task.fields[info]}"),
+        console=console,
+        transient=transient,
+        speed_estimate_period=SPEED_WINDOW_S,
+        **({"get_time": clock} if clock else {}),
+    )
+
+
+class RichProgress:
+    """A reporter that draws rich progress bars on the console (stderr), or adds them to the
+    rich ``Progress`` ``into`` (e.g. a sweep's, so that each cell's bars show beneath it)."""
+
+    def __init__(self, into: Any = None) -> None:
         from rich.console import Console
 
-        self._console = Console(stderr=True)
+        self._into = into
+        self._console = Console(stderr=True) if into is None else None
 
     def task(self, description: str, total: int) -> _RichTask:
-        return _RichTask(self._console, description, total)
+        return _RichTask(self._into or rich_bars(self._console), description, total, self._into)
 
 
 class _RichTask:
-    def __init__(self, console: object, description: str, total: int) -> None:
-        from rich.progress import (
-            BarColumn,
-            MofNCompleteColumn,
-            Progress,
-            TextColumn,
-            TimeElapsedColumn,
-            TimeRemainingColumn,
-        )
-
-        self._progress = Progress(
-            TextColumn("{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            TimeRemainingColumn(),
-            TextColumn("{task.fields[info]}"),
-            console=console,
-            transient=False,
-        )
-        self._id = self._progress.add_task(description, total=total, info="")
+    def __init__(self, progress: Any, description: str, total: int, shared: Any) -> None:
+        self._progress, self._shared = progress, shared is not None
+        self._id = progress.add_task(description, total=total, info="", start=False)
 
     def advance(self, n: int = 1, **info: float) -> None:
         text = "  ".join(f"{k} {v:.4g}" for k, v in info.items())
@@ -82,11 +97,16 @@ class _RichTask:
             self._progress.update(self._id, advance=n)
 
     def __enter__(self) -> _RichTask:
-        self._progress.start()
+        if not self._shared:
+            self._progress.start()
+        self._progress.start_task(self._id)
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self._progress.stop()
+        if self._shared:
+            self._progress.remove_task(self._id)
+        else:
+            self._progress.stop()
 
 
 def track(

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from uadbench import registry
+from uadbench.contracts.progress import ProgressReporter
 from uadbench.errors import ParameterError, UserError, one_line
 from uadbench.running.planning import PlannedRun, RunRequest, plan
 from uadbench.running.runner import execute, record_failure
@@ -44,8 +45,11 @@ class Executor(Protocol):
         """Run ``cells``; yield each as it ends (its failures recorded in its record)."""
 
 
+@dataclass(frozen=True)
 class LocalExecutor:
-    """One cell after another, in this process."""
+    """One cell after another, in this process (each cell's bars shown by ``progress``)."""
+
+    progress: ProgressReporter | None = None
 
     def check(self) -> None:
         pass
@@ -57,7 +61,7 @@ class LocalExecutor:
         self, cells: Sequence[PlannedRun], cache_dir: Path, plugins: list[str]
     ) -> Iterator[Finished]:
         for i, cell in enumerate(cells):
-            outcome = execute(cell, cache_dir)
+            outcome = execute(cell, cache_dir, self.progress)
             yield Finished(cell, outcome.status, outcome.message, int(i + 1 < len(cells)))
 
 

@@ -166,6 +166,7 @@ def run_sweep(
     cells = plan_grid(grid)
     status = SweepStatus(total=len(cells))
     notify = on_change or (lambda _: None)
+    notify(status)  # the number of cells, from the start
     todo = _resolved(cells, cache_dir, status)
     notify(status)
     todo = prepare_once(todo, cache_dir, status)
