@@ -495,6 +495,6 @@ def test_5_rows_apart_only_by_skip_unreadable_are_told_apart(tmp_path):
     assert run_mean_distance(results, *TINY).exit_code == 0
     assert run_mean_distance(results, "--skip-unreadable", *TINY).exit_code == 0
     board = build_leaderboard(scan_records(results).records)
-    labels = plots._labels(board.rows)
+    labels = plots.row_labels(board.rows)
     assert len(set(labels.values())) == 2
     assert any("skip_unreadable=True" in label for label in labels.values())

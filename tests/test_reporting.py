@@ -138,3 +138,29 @@ def test_the_pandas_entry_points_give_the_board_and_the_records():
     records = uadbench.load_records(results)
     assert len(records) == len(list((results / "runs").rglob("*.json")))
     assert set(records["state"]) == {"ok"} and records["auroc"].between(0, 1).all()
+
+
+def test_the_pareto_front_keeps_only_rows_no_other_beats_on_time_and_auroc():
+    from uadbench.outputs.cost_plot import pareto_front
+    from uadbench.outputs.leaderboard import Row
+
+    def row(name, seconds, auroc):
+        r = Row("d", "s", 64, name, "quick", name, None)
+        r.costs["fit_s"], r.values["auroc"] = [seconds], [auroc]
+        return r
+
+    rows = [row("fast", 10, 0.70), row("slow-better", 100, 0.90), row("slow-worse", 200, 0.80),
+            row("mid", 50, 0.75), row("untimed", 1, 0.99)]  # fmt: skip
+    rows[-1].costs["fit_s"] = []
+    assert [r.method for r in pareto_front(rows)] == ["fast", "mid", "slow-better"]
+
+
+def test_figures_include_the_cost_view_with_truetype_fonts(tmp_path):
+    from uadbench.outputs.plots import plot_all
+
+    results = Path(__file__).resolve().parents[1] / "results" / "zhanglab-quick"
+    records = scan_records(results).records
+    written = plot_all(build_leaderboard(records), records, tmp_path)
+    assert tmp_path / "cost.png" in written and tmp_path / "cost.pdf" in written
+    pdf = (tmp_path / "roc_curves.pdf").read_bytes()
+    assert b"/FontFile2" in pdf and b"/Type3" not in pdf  # TrueType (Type 42), not Type 3

@@ -140,8 +140,7 @@ def contact_sheet(
     from uadbench.contracts.progress import RichProgress
     from uadbench.data.prepare import default_cache_dir, prepare
     from uadbench.errors import OutputPathError
-    from uadbench.outputs.contact_sheet import pick
-    from uadbench.outputs.plots import plot_contact_sheet
+    from uadbench.outputs.contact_sheet import pick, plot_contact_sheet
     from uadbench.running.planning import parse_pairs
 
     with user_errors():

@@ -1,4 +1,5 @@
-"""Which prepared images a contact sheet shows, with their titles and an optional overlay.
+"""A contact sheet: which prepared images it shows, with their titles and an optional overlay,
+and the figure itself.
 
 For the test split: a row of normals, then a row of abnormals with their findings interleaved so
 that every kind shows up; for train and val: the first two rows of images.
@@ -7,6 +8,7 @@ that every kind shows up; for train and val: the first two rows of images.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -60,3 +62,26 @@ def pick(prepared: PreparedData, split: str, count: int, overlay: str | None) ->
         for p, i in zip(positions, picked, strict=True)
     ]
     return ContactSheet(np.asarray(prepared.images[positions]), titles, masks)
+
+
+def plot_contact_sheet(
+    images: np.ndarray,
+    titles: list[str],
+    out: Path,
+    columns: int = 8,
+    overlays: np.ndarray | None = None,
+) -> Path:
+    """A grid of grayscale images with a title each (and masks drawn over them), as one file."""
+    from uadbench.outputs.plots import pyplot, save_figure
+
+    plt = pyplot()
+    rows = -(-len(images) // columns)
+    fig, axes = plt.subplots(rows, columns, figsize=(1.6 * columns, 1.75 * rows), squeeze=False)
+    for ax in axes.flat:
+        ax.axis("off")
+    for ax, image, title in zip(axes.flat, images, titles, strict=False):
+        ax.imshow(image, cmap="gray", vmin=0, vmax=255)
+        ax.set_title(title, fontsize=8)
+    for ax, mask in zip(axes.flat, overlays if overlays is not None else [], strict=False):
+        ax.imshow(np.ma.masked_where(~mask.astype(bool), mask), cmap="autumn", alpha=0.45)
+    return save_figure(fig, Path(out), dpi=110)[0]

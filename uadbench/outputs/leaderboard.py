@@ -35,6 +35,8 @@ from uadbench.statistics.metrics import METRICS, PRIMARY, auroc_interval
 from uadbench.statistics.operating_point import VAL_PERCENTILE
 
 ALPHA = 0.05
+COSTS = ("fit_s", "peak_memory_mb")
+"""What a run cost, as its record's timings name it."""
 WARNING_MARK = "⚠"
 """Marks a row whose runs carry warnings, in every table and figure."""
 
@@ -71,6 +73,8 @@ class Row:
     scores: np.ndarray | None = field(default=None, repr=False)
     """Test scores ``(seeds, images)``, images in ``test_ids`` order."""
     test_ids: list[str] = field(default_factory=list, repr=False)
+    costs: dict[str, list[float]] = field(default_factory=lambda: {c: [] for c in COSTS})
+    """Per finished seed: training seconds and peak resident memory (MiB), where recorded."""
 
     @property
     def n(self) -> int:
@@ -208,6 +212,9 @@ def _row(key: str, records: list[RunRecord]) -> Row:
         row.seeds.append(record.config.seed)
         for metric, value in seed_values(record).items():
             row.values[metric].append(value)
+        for cost in COSTS:
+            if (spent := record.timings.get(cost)) is not None:
+                row.costs[cost].append(spent)
     if finished:
         row.test_ids = list(finished[0].test.ids)
         row.labels, row.scores = aligned_scores(finished)

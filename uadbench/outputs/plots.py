@@ -5,7 +5,7 @@
 - an AUROC heat map (methods x data sets) annotated with the bootstrap interval;
 - score distributions of normal and abnormal test images per method;
 - training curves (the loss a method recorded) per method;
-- a contact sheet of images, with an optional mask drawn over them.
+- the cost view (``uadbench.outputs.cost_plot``): AUROC against training time and memory.
 """
 
 from __future__ import annotations
@@ -25,13 +25,17 @@ from uadbench.statistics.metrics import stratified_bootstrap_indices
 FPR_GRID = np.linspace(0, 1, 201)
 FORMATS = ("png", "pdf")
 BAND_RESAMPLES = 200
+HEATMAP_FLOOR = 50
+"""The heat map's scale starts at chance; a cell below it says so."""
 
 
 def pyplot():
-    """matplotlib's pyplot on the file-only Agg backend (no display needed)."""
+    """matplotlib's pyplot on the file-only Agg backend (no display needed), writing PDF text
+    as TrueType (Type 42) fonts, as journals ask."""
     import matplotlib
 
     matplotlib.use("Agg")
+    matplotlib.rcParams["pdf.fonttype"] = matplotlib.rcParams["ps.fonttype"] = 42
     import matplotlib.pyplot as plt
 
     return plt
@@ -65,7 +69,7 @@ def save_figure(fig: Any, path: Path, dpi: int = 150) -> list[Path]:
     return written
 
 
-def _labels(rows: list[Row]) -> dict[int, str]:
+def row_labels(rows: list[Row]) -> dict[int, str]:
     """Each row's label by ``id``: its name as in the tables (changed parameters, warning mark),
     and what tells it apart from other rows of that name on the same test set."""
     differences = distinctions(rows)
@@ -81,7 +85,7 @@ def _labels(rows: list[Row]) -> dict[int, str]:
     }
 
 
-def _panels(board: Leaderboard) -> dict[tuple[str, str], list[Row]]:
+def test_set_panels(board: Leaderboard) -> dict[tuple[str, str], list[Row]]:
     """Rows with scores by (data set, panel title), one panel per set of test images."""
     panels: dict[tuple[str, str], list[Row]] = defaultdict(list)
     for row in board.rows:
@@ -112,17 +116,23 @@ def roc_band(
     return np.percentile(curves, 2.5, axis=0), np.percentile(curves, 97.5, axis=0)
 
 
+def distinct_colours(n: int) -> list[Any]:
+    """``n`` colours, none repeated: tab10 then Set2 for up to 18, else evenly spaced hues."""
+    import seaborn as sns
+
+    if n <= 18:
+        return (sns.color_palette("tab10", 10) + sns.color_palette("Set2", 8))[:n]
+    return sns.color_palette("husl", n)
+
+
 def plot_roc_curves(board: Leaderboard, out: Path) -> list[Path]:
     """One panel per data set and split, one mean ROC curve with its band per row."""
     plt = pyplot()
-    import seaborn as sns
-
-    panels, labels = _panels(board), _labels(board.rows)
+    panels, labels = test_set_panels(board), row_labels(board.rows)
     fig, axes = plt.subplots(1, len(panels), figsize=(5.2 * len(panels), 5), squeeze=False)
-    palette = sns.color_palette("tab10", 10) + sns.color_palette("Set2", 8)
     for ax, ((dataset, split), rows) in zip(axes[0], panels.items(), strict=True):
-        for i, row in enumerate(rows):
-            colour = palette[i % len(palette)]
+        palette = distinct_colours(len(rows))
+        for row, colour in zip(rows, palette, strict=True):
             low, high = roc_band(row.labels, row.scores)
             ax.fill_between(FPR_GRID, low, high, color=colour, alpha=0.12, linewidth=0)
             ax.plot(
@@ -149,9 +159,15 @@ def plot_auroc_heatmap(board: Leaderboard, out: Path) -> list[Path]:
     plt = pyplot()
     import seaborn as sns
 
-    panels, labels = _panels(board), _labels(board.rows)
+    panels = test_set_panels(board)
+    named = row_labels(board.rows)
+    labels = {id(r): f"{named[id(r)]} · {r.image_size}px" for r in board.rows}
     columns = [f"{d}\n({s})" for d, s in panels]
-    names = sorted({labels[id(r)] for rows in panels.values() for r in rows})
+    best: dict[str, float] = {}
+    for rows in panels.values():
+        for r in rows:
+            best[labels[id(r)]] = max(best.get(labels[id(r)], -1.0), r.auroc_mean)
+    names = sorted(best, key=lambda name: (-best[name], name))  # by rank, best first
     values = np.full((len(names), len(columns)), np.nan)
     notes = np.full(values.shape, "", dtype=object)
     for j, rows in enumerate(panels.values()):
@@ -161,6 +177,7 @@ def plot_auroc_heatmap(board: Leaderboard, out: Path) -> list[Path]:
             values[i, j] = 100 * row.auroc_mean
             notes[i, j] = (
                 f"{100 * row.auroc_mean:.1f}\n[{100 * low:.1f}, {100 * high:.1f}]\nn={row.n}"
+                + ("\nbelow the scale" if values[i, j] < HEATMAP_FLOOR else "")
             )
     label_width = 0.08 * max(len(name) for name in names)  # inches, at the tick font size
     fig, ax = plt.subplots(figsize=(2 + label_width + 2 * len(columns), 1.4 + 0.6 * len(names)))
@@ -169,7 +186,7 @@ def plot_auroc_heatmap(board: Leaderboard, out: Path) -> list[Path]:
         annot=notes,
         fmt="",
         cmap="viridis",
-        vmin=50,
+        vmin=HEATMAP_FLOOR,
         vmax=100,
         ax=ax,
         xticklabels=columns,
@@ -177,7 +194,7 @@ def plot_auroc_heatmap(board: Leaderboard, out: Path) -> list[Path]:
         cbar_kws={"label": "AUROC (%)"},
         annot_kws={"fontsize": 7},
     )
-    ax.set_title("Mean AUROC over seeds\n[bootstrap 95% CI]")
+    ax.set_title("Mean AUROC over seeds, best first\n[bootstrap 95% CI]; scale from 50")
     return save_figure(fig, Path(out) / "auroc_heatmap")
 
 
@@ -185,8 +202,8 @@ def plot_score_distributions(board: Leaderboard, out: Path) -> list[Path]:
     """Per data set and method: the test scores of normal and abnormal images (first seed),
     standardised by the normal scores so that methods share an axis."""
     plt = pyplot()
-    written, labels = [], _labels(board.rows)
-    for (dataset, split), rows in _panels(board).items():
+    written, labels = [], row_labels(board.rows)
+    for (dataset, split), rows in test_set_panels(board).items():
         columns = min(4, len(rows))
         height = -(-len(rows) // columns)
         fig, axes = plt.subplots(
@@ -218,7 +235,7 @@ def plot_training_curves(
     """Every training curve the methods recorded (loss, or e.g. a GAN's several), one line per
     seed, a panel per row and curve."""
     plt = pyplot()
-    labels = _labels(board.rows)
+    labels = row_labels(board.rows)
     by_row: dict[str, list[RunRecord]] = defaultdict(list)
     for record in records:
         if record.ok and record.history:
@@ -250,30 +267,11 @@ def plot_training_curves(
     return save_figure(fig, Path(out) / "training_curves")
 
 
-def plot_contact_sheet(
-    images: np.ndarray,
-    titles: list[str],
-    out: Path,
-    columns: int = 8,
-    overlays: np.ndarray | None = None,
-) -> Path:
-    """A grid of grayscale images with a title each (and masks drawn over them), as one file."""
-    plt = pyplot()
-    rows = -(-len(images) // columns)
-    fig, axes = plt.subplots(rows, columns, figsize=(1.6 * columns, 1.75 * rows), squeeze=False)
-    for ax in axes.flat:
-        ax.axis("off")
-    for ax, image, title in zip(axes.flat, images, titles, strict=False):
-        ax.imshow(image, cmap="gray", vmin=0, vmax=255)
-        ax.set_title(title, fontsize=8)
-    for ax, mask in zip(axes.flat, overlays if overlays is not None else [], strict=False):
-        ax.imshow(np.ma.masked_where(~mask.astype(bool), mask), cmap="autumn", alpha=0.45)
-    return save_figure(fig, Path(out), dpi=110)[0]
-
-
 def plot_all(board: Leaderboard, records: list[RunRecord], out: Path) -> list[Path]:
     """Every leaderboard figure into ``out`` (none when no run has finished)."""
-    if not _panels(board):
+    from uadbench.outputs.cost_plot import plot_cost
+
+    if not test_set_panels(board):
         return []
     out = output_folder(out)
     return [
@@ -281,4 +279,5 @@ def plot_all(board: Leaderboard, records: list[RunRecord], out: Path) -> list[Pa
         *plot_auroc_heatmap(board, out),
         *plot_score_distributions(board, out),
         *plot_training_curves(board, records, out),
+        *plot_cost(board, out),
     ]
