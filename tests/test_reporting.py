@@ -93,9 +93,15 @@ def test_terminal_table_keeps_names_and_settings_readable(results, width):
 
 def test_report_with_figures_traces_every_run(results, tmp_path):
     result = cli.invoke(
-        app, ["report", "--results-dir", str(results), "--out", str(tmp_path / "rep")]
+        app,
+        ["report", "--results-dir", str(results), "--out", str(tmp_path / "rep"), "--title", "T&1"],
     )
     assert result.exit_code == 0, result.output
+    page = (tmp_path / "rep" / "report.html").read_text()
+    assert "<title>T&amp;1</title>" in page
+    assert 'src="figures/' not in page and page.count("data:image/png;base64,") >= 3  # one file
+    assert 'href="' not in page  # no link that a moved page would break
+    assert '<td class="number">' in page
     text = (tmp_path / "rep" / "report.md").read_text()
     for name in ("roc_curves", "auroc_heatmap", "training_curves"):
         assert (tmp_path / "rep" / "figures" / f"{name}.png").is_file()

@@ -1,13 +1,18 @@
 """A self-contained benchmark report: leaderboard, figures, protocol and the list of runs.
 
-``write_report`` turns a results folder into ``report.md`` (readable on GitHub) and
-``report.html``, with the figures beside them. Every number comes from the run records, and the
-run list names the record of each run.
+``write_report`` turns a results folder into ``report.md`` (readable on GitHub, the figures
+beside it) and ``report.html``, one file that holds everything: its figures are embedded, its
+record links become the records' paths (a moved or mailed page has no broken link), its title
+is the report's, and its numbers are right-aligned. Every number comes from the run records,
+and the run list names the record of each run.
 """
 
 from __future__ import annotations
 
+import base64
+import html
 import os
+import re
 from collections import defaultdict
 from datetime import datetime, timezone
 from pathlib import Path
@@ -22,13 +27,18 @@ from uadbench.running.records import RecordSet
 from uadbench.running.run_record import RunRecord
 
 PAGE = """<!doctype html>
-<html><head><meta charset="utf-8"><title>uadbench report</title>
+<html><head><meta charset="utf-8"><title>{title}</title>
 <style>body{{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em}}
 table{{border-collapse:collapse;font-size:13px}}td,th{{border:1px solid #ccc;padding:3px 6px}}
+td.number{{text-align:right;font-variant-numeric:tabular-nums}}
 img{{max-width:100%}}code{{background:#f4f4f4}}</style></head><body>
 {body}
 </body></html>
 """
+NUMBER = re.compile(
+    r"<td>([-+]?\d[\d.,]*(?: ± [\d.]+| \(one seed\)|px)?|\[[\d., ]+\]|[\d.]+/[\d.]+)</td>"
+)
+"""A table cell that holds a number (or a mean ± std, an interval, sens/spec)."""
 
 
 def write_report(
@@ -71,7 +81,7 @@ def write_report(
     markdown_path = out / "report.md"
     markdown_path.write_text(text)
     html_path = out / "report.html"
-    html_path.write_text(PAGE.format(body=_html(text)))
+    html_path.write_text(PAGE.format(title=html.escape(title), body=_html(text, out)))
     return [markdown_path, html_path, *figures]
 
 
@@ -81,10 +91,20 @@ def _left_out(found: RecordSet, out: Path) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _html(text: str) -> str:
+def _html(text: str, out: Path) -> str:
+    """The Markdown as one self-contained page: figures embedded as data, links to record
+    files shown as their paths, numeric cells right-aligned."""
     import markdown
 
-    return markdown.markdown(text, extensions=["tables"])
+    page = markdown.markdown(text, extensions=["tables"])
+    page = re.sub(r'<img alt="([^"]*)" src="([^"]+)"', lambda m: _embedded(m, out), page)
+    page = re.sub(r'<a href="([^"]+\.json)">([^<]*)</a>', r"<code>\1</code>", page)
+    return NUMBER.sub(r'<td class="number">\1</td>', page)
+
+
+def _embedded(match: re.Match, out: Path) -> str:
+    data = base64.b64encode((out / match.group(2)).read_bytes()).decode()
+    return '<img alt="' + match.group(1) + '" src="data:image/png;base64,' + data + '"'
 
 
 def _relative(path: Path, start: Path) -> str:
