@@ -170,3 +170,30 @@ def test_figures_include_the_cost_view_with_truetype_fonts(tmp_path):
     assert tmp_path / "cost.png" in written and tmp_path / "cost.pdf" in written
     pdf = (tmp_path / "roc_curves.pdf").read_bytes()
     assert b"/FontFile2" in pdf and b"/Type3" not in pdf  # TrueType (Type 42), not Type 3
+
+
+def test_mlflow_export_round_trips_through_a_real_local_store(tmp_path):
+    from mlflow.tracking import MlflowClient
+
+    results = Path(__file__).resolve().parents[1] / "results" / "zhanglab-quick"
+    store = tmp_path / "mlruns"
+    first = cli.invoke(app, ["export", "mlflow", "--results-dir", str(results),
+                             "--tracking-uri", str(store)])  # fmt: skip
+    assert first.exit_code == 0, first.output
+    records = scan_records(results).records
+    client = MlflowClient(store.resolve().as_uri())
+    experiment = client.get_experiment_by_name("uadbench")
+    runs = client.search_runs([experiment.experiment_id], max_results=1000)
+    assert len(runs) == len(records)
+    by_path = {run.data.tags["uadbench.record"]: run for run in runs}
+    for record in records:
+        run = by_path[str(record.path)]
+        assert run.data.metrics["auroc"] == record.metrics["auroc"]
+        assert run.data.params["seed"] == str(record.config.seed)
+        assert run.data.params["method"] == record.config.method
+    artifact = client.download_artifacts(runs[0].info.run_id, "test_scores.json", str(tmp_path))
+    assert len(json.loads(Path(artifact).read_text())["scores"]) == 624
+    again = cli.invoke(app, ["export", "mlflow", "--results-dir", str(results),
+                             "--tracking-uri", str(store)])  # fmt: skip
+    assert f"{len(records)} were there already" in again.stderr
+    assert len(client.search_runs([experiment.experiment_id], max_results=1000)) == len(records)

@@ -28,6 +28,7 @@ for command in (
     boards.plot,
     boards.report,
     boards.show,
+    boards.export,
     listings.methods,
     listings.datasets,
 ):

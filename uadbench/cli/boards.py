@@ -126,6 +126,28 @@ def show(
         stdout.print(Text.assemble((f"{label:>12}: ", "bold"), text), soft_wrap=True)
 
 
+def export(
+    target: Annotated[str, typer.Argument(help="Where to: mlflow.")],
+    results_dir: ResultsOption = DEFAULT_RESULTS,
+    tracking_uri: Annotated[
+        str, typer.Option(help="MLflow tracking URI, or a folder for its file store.")
+    ] = "./mlruns",
+    experiment: Annotated[str, typer.Option(help="MLflow experiment.")] = "uadbench",
+) -> None:
+    """Export every run record to MLflow (parameters, metrics, scores as an artifact)."""
+    from uadbench.outputs.mlflow_export import export_records
+    from uadbench.running.records import scan_records
+
+    if target != "mlflow":
+        fail(f"unknown export target {target!r}; the one there is: mlflow")
+    with user_errors():
+        found = scan_records(results_dir)
+        done = export_records(found.records, tracking_uri, experiment)
+    say("green", "exported ", f"{len(done.made)} run(s) to {tracking_uri} (experiment "
+        f"{experiment}); {done.already} were there already")  # fmt: skip
+    left_out(found)
+
+
 def report(
     results_dir: ResultsOption = DEFAULT_RESULTS,
     out_dir: Annotated[
