@@ -33,14 +33,8 @@ def load_records(results_dir: Path | str) -> pd.DataFrame:
 
 
 def _flat(record: Any) -> dict[str, Any]:
-    config = record.config
     return {
-        "dataset": config.dataset,
-        "split_version": config.split_version,
-        "method": config.method,
-        "profile": config.profile,
-        "image_size": config.image_size,
-        "seed": config.seed,
+        **record.config.essentials(),
         "state": record.state,
         "data_fingerprint": record.fingerprint,
         "auroc": (record.metrics or {}).get("auroc"),

@@ -109,12 +109,7 @@ def _settings(record: RunRecord) -> dict[str, Any]:
     c = record.config
     return {
         **{f"param.{k}": v for k, v in c.params.items()},
-        "method": c.method,
-        "dataset": c.dataset,
-        "split_version": c.split_version,
-        "profile": c.profile,
-        "image_size": c.image_size,
-        "seed": c.seed,
+        **c.essentials(),
         "data_fingerprint": record.fingerprint,
         **{f"data.{k}": v for k, v in c.dataset_options.items()},
     }

@@ -61,6 +61,17 @@ class RunConfig:
         """The side in pixels of the images the method got."""
         return int(self.params["image_size"])
 
+    def essentials(self) -> dict[str, Any]:
+        """What names the run for a person: data set, split, method, profile, size, seed."""
+        return {
+            "dataset": self.dataset,
+            "split_version": self.split_version,
+            "method": self.method,
+            "profile": self.profile,
+            "image_size": self.image_size,
+            "seed": self.seed,
+        }
+
     def identity(self) -> dict[str, Any]:
         """The dictionary whose hash names the cell (as every schema version hashed it)."""
         out = {k: v for k, v in dataclasses.asdict(self).items() if k != "method_version"}
