@@ -286,3 +286,34 @@ def test_a_cells_bars_join_the_sweep_bar_and_leave_with_the_cell():
         assert [t.description for t in sweep.tasks] == ["sweep", "epochs"]
         assert sweep.tasks[1].completed == 2 and "loss 0.5" in sweep.tasks[1].fields["info"]
     assert [t.description for t in sweep.tasks] == ["sweep"]
+
+
+def test_run_from_a_config_file_is_the_same_cell_as_its_options(tmp_path, plugin_file):
+    results = tmp_path / "results"
+    options = "".join(f'{k} = "{v}"\n' for k, v in TINY_SYNTHETIC.items())
+    run_file = tmp_path / "run.toml"
+    run_file.write_text(
+        'method = "mean-distance"\ndataset = "synthetic"\nseed = 2\nimage_size = 24\n'
+        f'results_dir = "{results}"\n[params]\npower = 2\n[data_options]\n{options}'
+    )
+    from_file = invoke("run", "--plugin", plugin_file, "--config", run_file)
+    assert from_file.exit_code == 0, from_file.output
+    [record] = (results / "runs").rglob("*.json")
+    config = json.loads(record.read_text())["config"]
+    assert config["seed"] == 2 and config["params"]["power"] == 2.0
+    as_options = invoke("run", "--plugin", plugin_file, "--results-dir", results, "--method",
+                        "mean-distance", "--seed", "2", "--image-size", "24", "--param",
+                        "power=2", *TINY)  # fmt: skip
+    assert "already recorded" in as_options.stderr  # the same cell
+    other_seed = invoke("run", "--plugin", plugin_file, "--config", run_file, "--seed", "5")
+    assert other_seed.exit_code == 0
+    files = (results / "runs").rglob("*.json")
+    seeds = {json.loads(p.read_text())["config"]["seed"] for p in files}
+    assert seeds == {2, 5}
+
+
+def test_a_run_file_with_two_methods_says_to_sweep(tmp_path):
+    run_file = tmp_path / "run.toml"
+    run_file.write_text('methods = ["ae", "vae"]\ndataset = "synthetic"\n')
+    result = invoke("run", "--config", run_file)
+    assert result.exit_code == 2 and "uadbench sweep" in result.stderr

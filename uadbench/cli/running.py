@@ -32,12 +32,13 @@ from uadbench.cli.common import (
 
 if TYPE_CHECKING:
     from uadbench.running.grid import Grid
-    from uadbench.running.planning import PlannedRun
+    from uadbench.running.planning import PlannedRun, RunRequest
     from uadbench.running.runner import Outcome
     from uadbench.running.sweep import SweepStatus
 
 
 def run(
+    ctx: typer.Context,
     method: Annotated[
         str, typer.Option(help="Method name (see `uadbench methods`).")
     ] = DEFAULT_METHOD,
@@ -63,40 +64,60 @@ def run(
         bool, typer.Option("--force", help="Run again over a finished record.", metavar=FLAG)
     ] = False,
     skip_unreadable: SkipOption = False,
+    config: Annotated[
+        Path | None,
+        typer.Option(help="A TOML or YAML run file (a sweep cell's keys); options override it."),
+    ] = None,
 ) -> None:
     """Run a method on a data set for one or more seeds, record it, print the leaderboard."""
     from uadbench import registry
     from uadbench.data.prepare import default_cache_dir
-    from uadbench.running.planning import RunRequest, chosen_seeds, parse_pairs, plan
+    from uadbench.running.planning import plan
 
     cache = cache_dir or default_cache_dir()
     with user_errors():
-        request = RunRequest(
-            method=method,
-            dataset=dataset,
-            seeds=chosen_seeds(seed, seeds),
-            profile=profile,
-            image_size=image_size,
-            params=parse_pairs(param, "--param"),
-            data_options=parse_pairs(data_option, "--data-option"),
-            device=device,
-            data_root=data_root,
-            results_dir=results_dir,
-            skip_unreadable=skip_unreadable,
-        )
+        request = _request(ctx)
         registry.load_plugins(plugin)
         runs = plan(request, cache)
     with user_errors(), sigterm_stops():
         outcomes = [_execute(planned, cache, force) for planned in runs]
-    left_out(show_leaderboard(results_dir, "table", {dataset}), strict=False)
+    left_out(show_leaderboard(request.results_dir, "table", {request.dataset}), strict=False)
     ended = zip(runs, outcomes, strict=True)
     finished = [(p, o) for p, o in ended if o.status in ("ok", "skipped")]
-    warned = [(p.label, w) for p, o in finished for w in o.record.warnings]
-    not_done = len(runs) - len(finished)
-    for label, warning in warned:
+    for label, warning in [(p.label, w) for p, o in finished for w in o.record.warnings]:
         say("bold yellow", f"warning: {label}: ", warning)
-    if not_done:
-        fail(f"{not_done} of {len(runs)} run(s) did not finish; see above", code=1)
+    if len(finished) < len(runs):
+        fail(f"{len(runs) - len(finished)} of {len(runs)} run(s) did not finish; see above", code=1)
+
+
+def _request(ctx: typer.Context) -> RunRequest:
+    """The request of ``run``'s options, or of its ``--config`` file with the options given
+    on the command line in place of the file's values."""
+    from uadbench.running.grid import load_run_file
+    from uadbench.running.planning import RunRequest, chosen_seeds, parse_pairs
+
+    o = ctx.params
+    seeds = chosen_seeds(o["seed"], o["seeds"])
+    params = parse_pairs(o["param"], "--param")
+    options = parse_pairs(o["data_option"], "--data-option")
+    if o["config"] is None:
+        return RunRequest(
+            o["method"], o["dataset"], seeds, o["profile"], o["image_size"], params, options,
+            o["device"], o["data_root"], o["results_dir"], o["skip_unreadable"],
+        )  # fmt: skip
+    given = {k for k in o if ctx.get_parameter_source(k).name == "COMMANDLINE"}
+    overrides = {
+        "methods": [o["method"]] if "method" in given else None,
+        "datasets": [o["dataset"]] if "dataset" in given else None,
+        "seeds": seeds if {"seed", "seeds"} & given else None,
+        "profile": o["profile"] if "profile" in given else None,
+        "image_sizes": [o["image_size"]] if "image_size" in given else None,
+        "params": params or None,
+        "data_options": options or None,
+        **{k: o[k] for k in ("device", "data_root", "results_dir") if k in given},
+        "skip_unreadable": True if "skip_unreadable" in given else None,
+    }
+    return load_run_file(o["config"], **overrides)
 
 
 def _execute(planned: PlannedRun, cache: Path, force: bool) -> Outcome:

@@ -103,7 +103,42 @@ def grid_from(path: Path | None, **overrides: Any) -> Grid:
 
 def load_grid(path: Path, **overrides: Any) -> Grid:
     """A grid from a TOML or YAML file; ``overrides`` (not None) replace its values."""
+    return _grid(_read(Path(path)), Path(path), overrides)
+
+
+SINGULAR = {
+    "method": "methods",
+    "dataset": "datasets",
+    "seed": "seeds",
+    "image_size": "image_sizes",
+}
+"""The keys of a run file that name one of what a grid file names several of."""
+
+
+def load_run_file(path: Path, **overrides: Any) -> RunRequest:
+    """The one run of a TOML or YAML run file (the keys of a grid file, with ``method``,
+    ``dataset``, ``seed`` and ``image_size`` for one each); ``overrides`` as ``load_grid``'s."""
     path = Path(path)
+    values = _read(path)
+    for one, many in SINGULAR.items():
+        if one in values:
+            if many in values:
+                raise GridError(f"run file {path}: give {one} or {many}, not both")
+            if isinstance(values[one], list):
+                raise GridError(f"run file {path}: {one} is one value; use {many} for a list")
+            values[many] = [values.pop(one)]
+    grid = _grid(values, path, overrides)
+    if len(grid.methods) != 1 or len(grid.datasets) != 1 or len(grid.image_sizes) > 1:
+        raise GridError(
+            f"run file {path} names {len(grid.methods)} method(s), {len(grid.datasets)} data "
+            f"set(s) and {len(grid.image_sizes)} image size(s); a run takes one of each (at most "
+            "one size): for more, use `uadbench sweep`"
+        )
+    return grid.requests()[0]
+
+
+def _read(path: Path) -> dict[str, Any]:
+    """The keys and values of a TOML or YAML file; ``GridError`` when it is not that."""
     try:
         text = path.read_text()
     except OSError as error:
@@ -119,6 +154,10 @@ def load_grid(path: Path, **overrides: Any) -> Grid:
         raise GridError(f"grid file {path} does not parse: {one_line(str(error))}") from None
     if not isinstance(values, dict):
         raise GridError(f'grid file {path} must hold keys and values, e.g. methods = ["ae"]')
+    return values
+
+
+def _grid(values: dict[str, Any], path: Path, overrides: dict[str, Any]) -> Grid:
     known = {f.name for f in dataclasses.fields(Grid)}
     unknown = sorted(set(values) - known)
     if unknown:
@@ -128,6 +167,9 @@ def load_grid(path: Path, **overrides: Any) -> Grid:
         )
     values = _checked_values(values, path)
     values.update({k: v for k, v in overrides.items() if v is not None})
+    missing = [key for key in ("methods", "datasets") if not values.get(key)]
+    if missing:
+        raise GridError(f"{path} names no {' and no '.join(missing)}; add them to the file")
     for key in ("results_dir", "data_root"):
         if values.get(key) is not None:
             values[key] = Path(values[key])
