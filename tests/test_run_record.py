@@ -120,3 +120,17 @@ def test_a_board_of_a_data_set_without_records_says_so(tmp_path):
     command = ["leaderboard", "--results-dir", str(tmp_path), "--dataset", "nih"]
     result = CliRunner().invoke(app, command)
     assert "no run records of nih under" in result.output
+
+
+def test_a_metric_added_to_the_table_later_reaches_old_records(monkeypatch):
+    # a new run-time metric is one entry: records made before it still read, and the board
+    # computes it from their scores instead of refusing them
+    from uadbench.outputs import leaderboard
+    from uadbench.statistics.metrics import METRICS, Metric, auroc
+
+    twin = Metric("auroc_again", None, lambda y, s, _: auroc(y, s), formats=())
+    monkeypatch.setattr(leaderboard, "METRICS", (*METRICS, twin))
+    records = [read_record(p) for p in COMMITTED if "zhanglab-quick" in str(p)]
+    board = leaderboard.build_leaderboard(records)
+    for row in board.rows:
+        assert row.values["auroc_again"] == pytest.approx(row.values["auroc"])

@@ -223,13 +223,19 @@ def _row(key: str, records: list[RunRecord]) -> Row:
 
 
 def seed_values(record: RunRecord) -> dict[str, float]:
-    """Every metric of one finished run: those stored in its record, and those at the
-    operating point its validation normals set (none when it has no validation scores)."""
-    values = {m.name: record.metrics[m.name] for m in METRICS if not m.at_threshold}
+    """Every metric of one finished run: those stored in its record (computed from its scores
+    when the record predates the metric), and those at the operating point its validation
+    normals set (none when it has no validation scores)."""
+    labels, scores = np.asarray(record.test.labels), np.asarray(record.test.scores)
+    stored = record.metrics
+    values = {
+        m.name: stored[m.name] if m.name in stored else m.compute(labels, scores, None)
+        for m in METRICS
+        if not m.at_threshold
+    }
     val_scores = record.val.scores if record.val else []
     if val_scores:
         threshold = float(np.percentile(val_scores, VAL_PERCENTILE))
-        labels, scores = np.asarray(record.test.labels), np.asarray(record.test.scores)
         for m in METRICS:
             if m.at_threshold:
                 values[m.name] = m.compute(labels, scores, threshold)

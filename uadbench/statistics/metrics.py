@@ -141,8 +141,6 @@ METRICS: tuple[Metric, ...] = (
     Metric("specificity", None, _at_threshold("specificity"), True, ()),
     Metric("f1", "F1 %", _at_threshold("f1"), True, ("document",), spread=False),
 )
-RUN_METRICS = tuple(m.name for m in METRICS if not m.at_threshold)
-"""The metrics every finished run's record holds."""
 
 
 def record_metrics(
