@@ -16,24 +16,21 @@ DETECTED_OPTIONS = ("layout",)
 
 
 def reproduce_command(record: RunRecord, defaults: dict[str, Any] | None = None) -> list[str]:
-    """``uadbench run ...`` for ``record``; data options equal to ``defaults`` (the data set's
-    defaults, when known) are left out. The data root is the user's: not in the command."""
-    config = record.config
-    command = ["uadbench", "run", "--method", config.method, "--dataset", config.dataset]
-    command += ["--seed", str(config.seed)]
-    if config.profile not in ("quick", "default"):
-        command += ["--profile", config.profile]
-    for key, value in record.changed_params.items():
-        if key == "image_size":
-            command += ["--image-size", str(value)]
-        else:
-            command += ["--param", f"{key}={_text(value)}"]
-    for key, value in config.dataset_options.items():
-        if key in DETECTED_OPTIONS or value is None:
-            continue
-        if defaults is None or defaults.get(key) != value:
-            command += ["--data-option", f"{key}={_text(value)}"]
-    if config.skip_unreadable:
+    """``uadbench run ...`` of ``request_from_record``; data options equal to ``defaults`` (the
+    data set's defaults, when known) are left out. The data root is the user's: not in it."""
+    request = request_from_record(record, Path("results"))
+    command = ["uadbench", "run", "--method", request.method, "--dataset", request.dataset]
+    command += ["--seed", str(record.config.seed)]
+    if request.profile not in ("quick", "default"):
+        command += ["--profile", request.profile]
+    if request.image_size is not None:
+        command += ["--image-size", str(request.image_size)]
+    for key, text in request.params.items():
+        command += ["--param", f"{key}={text}"]
+    for key, text in request.data_options.items():
+        if defaults is None or key not in defaults or _text(defaults[key]) != text:
+            command += ["--data-option", f"{key}={text}"]
+    if request.skip_unreadable:
         command.append("--skip-unreadable")
     return command
 
