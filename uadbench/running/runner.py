@@ -149,7 +149,7 @@ def _new_record(run: PlannedRun) -> RunRecord:
         changed_params=dict(run.changed_params),
         process=process_info(),
         versions=runtime.package_versions(),
-        code=runtime.code_version(),
+        code=dict(runtime.code_version()),
         hardware=runtime.device_info(run.device),
         warnings=list(run.warnings),
     )

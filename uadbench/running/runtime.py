@@ -3,6 +3,7 @@ the code (versions, CPU and GPU model, the git commit of a checkout, peak memory
 
 from __future__ import annotations
 
+import functools
 import os
 import platform
 import random
@@ -103,9 +104,11 @@ def cpu_model() -> str | None:
     return platform.processor() or None
 
 
+@functools.cache
 def code_version() -> dict[str, Any]:
-    """The git commit of the uadbench checkout that runs (and whether it has uncommitted
-    changes); empty for an installed package."""
+    """The git commit of the uadbench checkout that runs (and whether it had uncommitted
+    changes), as the process found it on first asking: the code it imported then is the code
+    that runs, however many cells follow. Empty for an installed package."""
     checkout = Path(__file__).resolve().parents[2]
     if not (checkout / ".git").exists():
         return {}
