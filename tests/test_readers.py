@@ -390,6 +390,8 @@ def test_nih_official_split_follows_the_release_lists(tmp_path):
     assert not set(trained["patient"]) & set(table.loc[table["split"] == "test", "patient"])
     ap = registry.datasets.get("nih").from_settings(root, {"split": "official", "view": "AP"})
     assert len(ap.split_table()) < len(table)
+    pa = registry.datasets.get("nih").from_settings(root, {"split": "official"})
+    assert pa.split_version == "official" and ap.split_version == "official-AP"
 
 
 def test_nih_committed_split_is_pa_only_and_says_so(tmp_path):

@@ -13,7 +13,8 @@ Split versions:
   those patients validate; their abnormal images are unused.
 - ``official``: the release's own ``train_val_list.txt`` / ``test_list.txt`` (patient-wise),
   of the chosen view: its training normals train (10% of patients validate), its test images
-  test.
+  test. Of other views than PA it is named ``official-AP`` or ``official-all``, so that no
+  board sets them beside PA numbers.
 """
 
 from __future__ import annotations
@@ -171,4 +172,5 @@ class NIH(SplitFileDataset):
         )
         table = table[table["split"].notna()]
         table = carve_validation(table, VAL_FRACTION, "nih:official").reset_index(drop=True)
-        return table[["id", "label", "split", "patient", "sex", "age"]], version
+        named = version if self.options.view == "PA" else f"{version}-{self.options.view}"
+        return table[["id", "label", "split", "patient", "sex", "age"]], named
