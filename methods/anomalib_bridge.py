@@ -113,6 +113,7 @@ class AnomalibMethod(Method):
 
     model: str
     spec: ModelSpec
+    family = "anomalib"
     param_ranges = {"epochs": at_least(1), "batch_size": at_least(1)}
 
     @classmethod

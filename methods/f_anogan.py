@@ -123,7 +123,10 @@ class FAnoGAN(ReconstructionMethod):
     def _log_gan(self, epoch: int, sums: np.ndarray, bar: object) -> None:
         distance = sums[0] / max(sums[2], 1)
         self.context.history.record(
-            epoch, wasserstein_estimate=distance, generator_loss=sums[1] / max(sums[2], 1)
+            epoch,
+            unit="epoch",
+            wasserstein_estimate=distance,
+            generator_loss=sums[1] / max(sums[2], 1),
         )
         bar.advance(wasserstein=distance)
 

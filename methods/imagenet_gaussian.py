@@ -38,6 +38,7 @@ class ImageNetGaussian(Method):
     Mahalanobis."""
 
     name = "imagenet-gaussian"
+    family = "pretrained features"
     min_image_size = 32
     version = 3  # 2 reported the Gaussian; 1 fitted one Gaussian to fewer, concatenated levels
 

@@ -32,6 +32,7 @@ def check_size(method: str, size: int) -> None:
 class ReconstructionMethod(Method):
     """Base of the reconstruction baselines: DCGAN-style networks, so sizes of 4 * 2**k."""
 
+    family = "reconstruction"
     min_image_size = 16
     param_ranges = {
         "latent_dim": at_least(1),
@@ -65,7 +66,7 @@ class ReconstructionMethod(Method):
                 optimizer.step()
                 total += loss.item() * len(batch)
             mean = total / sum(len(batch) for batch in epoch_batch_list)
-            self.context.history.record(epoch, **{curve: mean})
+            self.context.history.record(epoch, unit="epoch", **{curve: mean})
             bar.advance(loss=mean)
 
     def warn_if_collapsed(

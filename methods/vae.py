@@ -97,7 +97,7 @@ class VAE(ReconstructionMethod):
     def _log(self, epoch: int, sums: np.ndarray, bar: object) -> None:
         error, kl = sums[0] / sums[2], sums[1] / sums[2]
         self.context.history.record(
-            epoch, loss=error + self.params.beta * kl, reconstruction=error, kl=kl
+            epoch, unit="epoch", loss=error + self.params.beta * kl, reconstruction=error, kl=kl
         )
         bar.advance(loss=error + self.params.beta * kl)
 

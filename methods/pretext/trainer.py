@@ -71,6 +71,7 @@ class PretextMethod(Method):
     """Base of the pretext methods; a subclass provides ``augmentation``."""
 
     Params: ClassVar[type] = PretextParams
+    family = "pretext"
     min_image_size = 32
     embed_batch = 64
     param_ranges = {

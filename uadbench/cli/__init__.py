@@ -26,6 +26,7 @@ for command in (
     running.rerun,
     boards.leaderboard,
     boards.plot,
+    boards.board,
     boards.report,
     boards.show,
     boards.export,

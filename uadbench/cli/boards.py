@@ -8,7 +8,6 @@ whose product is their runs, exit as their runs did.
 
 from __future__ import annotations
 
-import dataclasses
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -25,9 +24,9 @@ from uadbench.cli.common import (
     wrote,
 )
 from uadbench.cli.common import out as stdout
-from uadbench.errors import UserError
 
 if TYPE_CHECKING:
+    from uadbench.outputs.leaderboard import Leaderboard
     from uadbench.running.records import RecordSet
 
 
@@ -88,21 +87,28 @@ def plot(
     ] = None,
 ) -> None:
     """Draw ROC curves, the AUROC heat map, score distributions and training curves (PNG, PDF)."""
-    from uadbench.outputs.leaderboard import build_leaderboard
     from uadbench.outputs.plots import output_folder, plot_all
-    from uadbench.running.records import scan_records
 
     with user_errors():
         target = output_folder(out_dir or results_dir / "figures")
-        found = scan_records(results_dir)
-        board = build_leaderboard(found.records)
-        if not any(r.auroc_mean is not None for r in board.rows):
-            runs = results_dir / "runs"
-            hint = f"start one with `uadbench run`{found.note()}"
-            fail(f"no finished runs under {runs} to plot; {hint}")
+        found, board = _finished_board(results_dir, "to plot")
         for path in plot_all(board, found.records, target):
             wrote(path)
     left_out(found)
+
+
+def _finished_board(results_dir: Path, purpose: str) -> tuple[RecordSet, Leaderboard]:
+    """The records under ``results_dir`` and their board; exit 2 saying so when no run has
+    finished."""
+    from uadbench.outputs.leaderboard import build_leaderboard
+    from uadbench.running.records import scan_records
+
+    found = scan_records(results_dir)
+    board = build_leaderboard(found.records)
+    if not any(r.auroc_mean is not None for r in board.rows):
+        hint = f"start one with `uadbench run`{found.note()}"
+        fail(f"no finished runs under {results_dir / 'runs'} {purpose}; {hint}")
+    return found, board
 
 
 def show(
@@ -113,15 +119,12 @@ def show(
     that reproduces it."""
     from rich.text import Text
 
-    from uadbench import registry
     from uadbench.outputs.run_summary import find_run, summary
+    from uadbench.running.reproduce import dataset_defaults
 
     with user_errors():
         record = find_run(run, results_dir)
-        try:
-            defaults = dataclasses.asdict(registry.datasets.get(record.config.dataset).Options())
-        except UserError:  # a data set no longer registered: every option is written out
-            defaults = None
+        defaults = dataset_defaults(record.config.dataset)
     for label, text in summary(record, defaults):
         stdout.print(Text.assemble((f"{label:>12}: ", "bold"), text), soft_wrap=True)
 
@@ -145,6 +148,23 @@ def export(
         done = export_records(found.records, tracking_uri, experiment)
     say("green", "exported ", f"{len(done.made)} run(s) to {tracking_uri} (experiment "
         f"{experiment}); {done.already} were there already")  # fmt: skip
+    left_out(found)
+
+
+def board(
+    results_dir: ResultsOption = DEFAULT_RESULTS,
+    out_dir: Annotated[
+        Path | None, typer.Option("--out", help="Folder for the page (default RESULTS/board).")
+    ] = None,
+    title: Annotated[str, typer.Option(help="Title of the page.")] = "uadbench leaderboard",
+) -> None:
+    """Write the leaderboard as one self-contained web page (OUT/index.html): a sortable,
+    filterable table; click a row for its figures, settings and command."""
+    from uadbench.outputs.web_board import write_board
+
+    with user_errors():
+        found, board = _finished_board(results_dir, "for a board")
+        wrote(write_board(board, out_dir or results_dir / "board", title, str(results_dir)))
     left_out(found)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
+from typing import Any
 
 from uadbench.errors import UserError
 
@@ -25,16 +26,19 @@ class TrainingHistory:
 
     def __init__(self) -> None:
         self._curves: dict[str, list[tuple[int, float]]] = defaultdict(list)
+        self._units: dict[str, str] = {}
         self.notes: dict[str, float | int | str] = {}
         self.warnings: list[str] = []
 
-    def record(self, step: int, **values: float) -> None:
-        """Append ``values`` at ``step``; raise ``NonFiniteLossError`` on NaN or infinity."""
+    def record(self, step: int, /, unit: str = "step", **values: float) -> None:
+        """Append ``values`` at ``step``, counted in ``unit`` (``step``, ``epoch``); raise
+        ``NonFiniteLossError`` on NaN or infinity."""
         for name, value in values.items():
             value = float(value)
             if not math.isfinite(value):
                 raise NonFiniteLossError(name, step, value)
             self._curves[name].append((int(step), value))
+            self._units[name] = unit
 
     def note(self, **values: float | int | str) -> None:
         """Keep single facts, e.g. ``note(empty_lung_masks=3)``; a later note replaces one. A
@@ -47,9 +51,18 @@ class TrainingHistory:
         """Something a reader of the result must know (it is listed in the run record)."""
         self.warnings.append(message)
 
-    def as_dict(self) -> dict[str, dict[str, list]]:
-        """The curves as ``{name: {"step": [...], "value": [...]}}`` for JSON."""
+    def as_dict(self) -> dict[str, dict[str, Any]]:
+        """The curves as ``{name: {"step": [...], "value": [...], "unit": "epoch"}}`` for JSON."""
         return {
-            name: {"step": [s for s, _ in points], "value": [v for _, v in points]}
+            name: {
+                "step": [s for s, _ in points],
+                "value": [v for _, v in points],
+                "unit": self._units[name],
+            }
             for name, points in self._curves.items()
         }
+
+
+def curve_unit(curve: dict[str, Any]) -> str:
+    """What a recorded curve's ``step`` counts; records made before curves named it say so."""
+    return curve.get("unit", "step or epoch (not recorded)")

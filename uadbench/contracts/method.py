@@ -172,6 +172,10 @@ class Method(ABC):
     """One ``Params`` instance per profile: ``quick`` (this CPU) and ``paper`` (published);
     empty: the one profile ``default`` (``Params()``) serves every profile name."""
 
+    family: ClassVar[str] = "other"
+    """The kind of method, a facet of the web board: e.g. ``pretext`` (a self-supervised task),
+    ``reconstruction``, ``pretrained features``, or the library a bridge brings it from."""
+
     min_image_size: ClassVar[int] = 8
     """The smallest image side the method accepts."""
 

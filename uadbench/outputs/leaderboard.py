@@ -32,7 +32,7 @@ from uadbench.outputs.published import PublishedResult, published_for
 from uadbench.running.run_record import RunRecord
 from uadbench.statistics.delong import compare, holm
 from uadbench.statistics.metrics import METRICS, PRIMARY, auroc_interval
-from uadbench.statistics.operating_point import VAL_PERCENTILE
+from uadbench.statistics.operating_point import val_threshold
 
 ALPHA = 0.05
 COSTS = ("fit_s", "peak_memory_mb")
@@ -75,6 +75,8 @@ class Row:
     test_ids: list[str] = field(default_factory=list, repr=False)
     costs: dict[str, list[float]] = field(default_factory=lambda: {c: [] for c in COSTS})
     """Per finished seed: training seconds and peak resident memory (MiB), where recorded."""
+    runs: list[RunRecord] = field(default_factory=list, repr=False)
+    """The finished record of each seed (the latest), in ``seeds`` order."""
 
     @property
     def n(self) -> int:
@@ -208,6 +210,7 @@ def _row(key: str, records: list[RunRecord]) -> Row:
             f"{ok - len(finished)} more finished record(s) of a seed already counted were "
             "left out (the latest of each seed counts)"
         )
+    row.runs = finished
     for record in finished:
         row.seeds.append(record.config.seed)
         for metric, value in seed_values(record).items():
@@ -235,7 +238,7 @@ def seed_values(record: RunRecord) -> dict[str, float]:
     }
     val_scores = record.val.scores if record.val else []
     if val_scores:
-        threshold = float(np.percentile(val_scores, VAL_PERCENTILE))
+        threshold = val_threshold(val_scores)
         for m in METRICS:
             if m.at_threshold:
                 values[m.name] = m.compute(labels, scores, threshold)

@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from uadbench.contracts.history import curve_unit
 from uadbench.errors import OutputPathError
 from uadbench.file_names import slug
 from uadbench.outputs.leaderboard import Leaderboard, Row, distinctions
@@ -255,12 +256,13 @@ def plot_training_curves(
         ax.axis("off")
     for ax, (row, name) in zip(axes.flat, panels, strict=False):
         ax.axis("on")
+        unit = "step"
         for record in sorted(by_row[row.config], key=lambda r: r.config.seed):
             if curve := record.history.get(name):
-                seed = record.config.seed
+                seed, unit = record.config.seed, curve_unit(curve)
                 ax.plot(curve["step"], curve["value"], linewidth=1, label=f"seed {seed}")
         ax.set_title(f"{labels[id(row)]} on {row.dataset} ({row.image_size}px)", fontsize=8)
-        ax.set_xlabel("step or epoch", fontsize=7)
+        ax.set_xlabel(unit, fontsize=7)
         ax.set_ylabel(name.replace("_", " "), fontsize=7)
         ax.tick_params(labelsize=6)
         ax.legend(fontsize=6)

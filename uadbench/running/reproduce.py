@@ -35,6 +35,19 @@ def reproduce_command(record: RunRecord, defaults: dict[str, Any] | None = None)
     return command
 
 
+def dataset_defaults(name: str) -> dict[str, Any] | None:
+    """The default options of the data set registered as ``name``; None when it is not."""
+    import dataclasses
+
+    from uadbench import registry
+    from uadbench.errors import UserError
+
+    try:
+        return dataclasses.asdict(registry.datasets.get(name).Options())
+    except UserError:  # a data set no longer registered: every option is written out
+        return None
+
+
 def request_from_record(
     record: RunRecord, results_dir: Path, data_root: Path | None = None, device: str = "auto"
 ) -> RunRequest:

@@ -181,7 +181,9 @@ class RunRecord:
     test: TestScores | None = _doc("test ids, labels and scores (ok runs)", default=None)
     val: ValScores | None = _doc("validation scores (ok runs)", default=None)
     metrics: dict[str, Any] | None = _doc("AUROC, average precision, per variant", default=None)
-    history: dict[str, Any] = _doc("training curves: name -> step, value", default_factory=dict)
+    history: dict[str, Any] = _doc(
+        "training curves: name -> step, value, unit (step or epoch)", default_factory=dict
+    )
     notes: dict[str, Any] = _doc("facts the method reported about its run", default_factory=dict)
     finished_at: str | None = _doc("UTC time the run ended", default=None)
     error: RunError | None = _doc("why it failed (failed runs)", default=None)

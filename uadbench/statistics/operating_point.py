@@ -13,6 +13,11 @@ import numpy as np
 VAL_PERCENTILE = 95.0
 
 
+def val_threshold(val_scores: np.ndarray | list[float]) -> float:
+    """The operating threshold a run's validation-normal scores set: their 95th percentile."""
+    return float(np.percentile(val_scores, VAL_PERCENTILE))
+
+
 def operating_point(labels: np.ndarray, scores: np.ndarray, threshold: float) -> dict[str, float]:
     """Detection metrics when every score above ``threshold`` is called abnormal."""
     labels = np.asarray(labels).astype(bool)

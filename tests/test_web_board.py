@@ -1,0 +1,118 @@
+"""The web board: one self-contained page, checked as a file and driven in a real browser."""
+
+import os
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from uadbench import registry
+from uadbench.cli import app
+from uadbench.running.planning import RunRequest, plan
+from uadbench.running.runner import execute
+
+from .conftest import TINY_SYNTHETIC
+
+cli = CliRunner()
+ZHANGLAB = Path(__file__).resolve().parents[1] / "results" / "zhanglab-quick" / "runs"
+BROWSER_ENV = "UADBENCH_CHROMIUM"
+
+
+@pytest.fixture
+def site(tmp_path, plugin_file) -> Path:
+    """The board of the committed ZhangLab records and two seeds of a tiny synthetic run."""
+    results = tmp_path / "results"
+    shutil.copytree(ZHANGLAB, results / "runs")
+    registry.load_plugin(str(plugin_file))
+    request = RunRequest(
+        method="mean-distance", dataset="synthetic", seeds=(0, 1), data_options=TINY_SYNTHETIC,
+        device="cpu", results_dir=results,
+    )  # fmt: skip
+    for planned in plan(request):
+        assert execute(planned, tmp_path / "cache").status == "ok"
+    out = tmp_path / "site"
+    made = cli.invoke(
+        app, ["board", "--results-dir", str(results), "--out", str(out), "--title", "A & B"]
+    )
+    assert made.exit_code == 0, made.output
+    return out / "index.html"
+
+
+def test_the_page_needs_no_network_and_names_its_title(site):
+    page = site.read_text(encoding="utf-8")
+    assert "<title>A &amp; B</title>" in page
+    outside_scripts = re.sub(r"<script.*?</script>", "", page, flags=re.S)
+    assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", outside_scripts)
+    assert not re.search(r"""<script[^>]+src=""", page)  # every script is inline
+    assert "anatpaste" in page and "mean-distance" in page
+
+
+def test_a_board_of_no_finished_runs_is_refused_in_one_line(tmp_path):
+    result = cli.invoke(app, ["board", "--results-dir", str(tmp_path), "--out", str(tmp_path)])
+    assert result.exit_code == 2 and "no finished runs" in result.output
+
+
+@pytest.fixture
+def chromium() -> str:
+    """Debian's chromium. Skips where UADBENCH_CHROMIUM is unset (a developer's machine
+    without it); fails where it is set (CI) and the browser or Playwright is missing."""
+    path = os.environ.get(BROWSER_ENV)
+    if not path:
+        pytest.skip(f"{BROWSER_ENV} is not set; .ci/run sets it to Debian's chromium")
+    if not Path(path).is_file():
+        pytest.fail(f"{BROWSER_ENV}={path} but there is no such file")
+    return path
+
+
+def _cells(page, column: int) -> list[str]:
+    return page.eval_on_selector_all(
+        "#board tbody tr", f"rows => rows.map(r => r.cells[{column}].textContent)"
+    )
+
+
+@pytest.mark.browser
+def test_in_a_browser_sort_filter_and_open_a_row(site, chromium):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        errors, requests = [], []
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        page.on("request", lambda r: requests.append(r.url))
+        page.goto(site.as_uri())
+        page.wait_for_function("window.uadbenchBoard && window.uadbenchBoard.ready")
+        headers = page.eval_on_selector_all("#board thead th", "h => h.map(x => x.textContent)")
+        auroc, dataset, method = (headers.index(n) for n in ("AUROC %", "data set", "method"))
+        assert len(_cells(page, 0)) == 18 + 1  # ZhangLab's rows and the synthetic one
+
+        header = page.locator("#board thead th").nth(auroc)
+        while header.get_attribute("aria-sort") != "descending":
+            header.click()
+        values = [float(v) for v in _cells(page, auroc)]
+        assert values == sorted(values, reverse=True) and values[0] > values[-1]
+
+        page.locator(".dtsp-searchPane").first.get_by_text("synthetic", exact=True).click()
+        page.wait_for_function("document.querySelectorAll('#board tbody tr').length === 1")
+        assert _cells(page, dataset) == ["synthetic"]
+
+        page.locator("#board tbody tr").first.click()
+        shown = page.locator(".details:not([hidden])")
+        assert shown.count() == 1
+        assert shown.locator("h2").text_content() == _cells(page, method)[0]
+        assert (
+            "--method mean-distance --dataset synthetic --seeds 0,1"
+            in shown.locator("pre.command").text_content()
+        )
+        assert shown.locator("[data-figure=roc] .main-svg").count() >= 1  # Plotly drew it
+        assert shown.locator("[data-figure=scores]").text_content().count("threshold") == 1
+
+        page.get_by_text("Clear All").click()
+        page.get_by_role("cell", name="anatpaste", exact=True).click()
+        curves = page.locator(".details:not([hidden]) [data-figure=curves]")
+        assert "loss" in curves.text_content() and "step" in curves.text_content()
+        browser.close()
+    assert errors == []
+    assert all(url.startswith(("file:", "blob:", "data:")) for url in requests), requests
