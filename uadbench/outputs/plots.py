@@ -22,10 +22,13 @@ from uadbench.file_names import slug
 from uadbench.outputs.leaderboard import Leaderboard, Row, distinctions
 from uadbench.running.run_record import RunRecord
 from uadbench.statistics.metrics import stratified_bootstrap_indices
+from uadbench.statistics.operating_point import val_threshold
 
 FPR_GRID = np.linspace(0, 1, 201)
 FORMATS = ("png", "pdf")
 BAND_RESAMPLES = 200
+ROC_TOP_K = 6
+"""ROC curves in colour (with bands) per panel; the other rows are drawn in grey."""
 HEATMAP_FLOOR = 50
 """The heat map's scale starts at chance; a cell below it says so."""
 
@@ -127,19 +130,27 @@ def distinct_colours(n: int) -> list[Any]:
 
 
 def plot_roc_curves(board: Leaderboard, out: Path) -> list[Path]:
-    """One panel per data set and split, one mean ROC curve with its band per row."""
+    """One panel per data set and split: the mean ROC curves of the ``ROC_TOP_K`` best rows in
+    colours of their own with their bands, the others in grey; the legend beside the axes."""
     plt = pyplot()
     panels, labels = test_set_panels(board), row_labels(board.rows)
-    fig, axes = plt.subplots(1, len(panels), figsize=(5.2 * len(panels), 5), squeeze=False)
+    fig, axes = plt.subplots(1, len(panels), figsize=(8.5 * len(panels), 5), squeeze=False)
     for ax, ((dataset, split), rows) in zip(axes[0], panels.items(), strict=True):
-        palette = distinct_colours(len(rows))
-        for row, colour in zip(rows, palette, strict=True):
+        ranked = sorted(rows, key=lambda r: -r.auroc_mean)
+        best, rest = ranked[:ROC_TOP_K], ranked[ROC_TOP_K:]
+        for row in rest:
+            ax.plot(FPR_GRID, mean_roc(row.labels, row.scores), color="0.75", linewidth=0.8)
+        if rest:
+            ax.plot([], [], color="0.75", label=f"{len(rest)} other rows (grey), AUROC "
+                    f"{100 * rest[-1].auroc_mean:.1f}-{100 * rest[0].auroc_mean:.1f}")  # fmt: skip
+        for row, colour in zip(best, distinct_colours(len(best)), strict=True):
             low, high = roc_band(row.labels, row.scores)
             ax.fill_between(FPR_GRID, low, high, color=colour, alpha=0.12, linewidth=0)
             ax.plot(
                 FPR_GRID,
                 mean_roc(row.labels, row.scores),
                 color=colour,
+                linewidth=1.6,
                 label=f"{labels[id(row)]}  {100 * row.auroc_mean:.1f}",
             )
         ax.plot([0, 1], [0, 1], color="grey", linestyle=":", linewidth=1)
@@ -151,7 +162,12 @@ def plot_roc_curves(board: Leaderboard, out: Path) -> list[Path]:
             ylim=(0, 1.01),
             aspect="equal",
         )
-        ax.legend(loc="lower right", fontsize=7, title="AUROC %", title_fontsize=7)
+        handles, names = ax.get_legend_handles_labels()
+        order = [*range(1, len(names)), 0] if rest else range(len(names))
+        ax.legend(
+            [handles[i] for i in order], [names[i] for i in order], loc="upper left",
+            bbox_to_anchor=(1.02, 1), fontsize=7, title="mean AUROC %", title_fontsize=7,
+        )  # fmt: skip
     return save_figure(fig, Path(out) / "roc_curves")
 
 
@@ -200,8 +216,11 @@ def plot_auroc_heatmap(board: Leaderboard, out: Path) -> list[Path]:
 
 
 def plot_score_distributions(board: Leaderboard, out: Path) -> list[Path]:
-    """Per data set and method: the test scores of normal and abnormal images (first seed),
-    standardised by the normal scores so that methods share an axis."""
+    """Per data set and method: densities of the test scores of normal and abnormal images
+    (first seed), standardised by the normal scores so that methods share an axis, and the
+    threshold the seed's validation normals set (dashed)."""
+    from scipy.stats import gaussian_kde
+
     plt = pyplot()
     written, labels = [], row_labels(board.rows)
     for (dataset, split), rows in test_set_panels(board).items():
@@ -214,14 +233,24 @@ def plot_score_distributions(board: Leaderboard, out: Path) -> list[Path]:
             ax.axis("off")
         for ax, row in zip(axes.flat, rows, strict=False):
             ax.axis("on")
-            scores = row.scores[0]
+            scores, run = row.scores[0], row.runs[0]
             normal = scores[row.labels == 0]
-            z = (scores - np.median(normal)) / (np.std(normal) + 1e-12)
-            bins = np.linspace(np.percentile(z, 0.5), np.percentile(z, 99.5), 40)
-            ax.hist(z[row.labels == 0], bins=bins, alpha=0.6, label="normal", color="tab:blue")
-            ax.hist(z[row.labels == 1], bins=bins, alpha=0.6, label="abnormal", color="tab:red")
+            centre, spread = np.median(normal), np.std(normal) + 1e-12
+            z = (scores - centre) / spread
+            grid = np.linspace(np.percentile(z, 0.5), np.percentile(z, 99.5), 200)
+            for label, name, colour in ((0, "normal", "tab:blue"), (1, "abnormal", "tab:red")):
+                values = z[row.labels == label]
+                if len(values) > 1 and np.ptp(values) > 0:
+                    density = gaussian_kde(values)(grid)
+                    ax.fill_between(grid, density, alpha=0.35, color=colour, linewidth=0)
+                    ax.plot(grid, density, color=colour, linewidth=1, label=name)
+            if run.val and run.val.scores:
+                threshold = (val_threshold(run.val.scores) - centre) / spread
+                ax.axvline(threshold, color="black", linestyle="--", linewidth=1,
+                           label="validation threshold")  # fmt: skip
             ax.set_title(f"{labels[id(row)]} ({100 * row.auroc_mean:.1f})", fontsize=8)
             ax.set_xlabel("score (normal-standardised)", fontsize=7)
+            ax.set_ylabel("density", fontsize=7)
             ax.tick_params(labelsize=6)
         axes.flat[0].legend(fontsize=7)
         fig.suptitle(f"Test score distributions: {dataset} ({split})", fontsize=10)

@@ -20,6 +20,14 @@ MAX_CURVE_POINTS = 400
 LAYOUT = {"margin": {"l": 55, "r": 15, "t": 40, "b": 50}, "height": 340, "template": "plotly_white"}
 
 
+def seed_colour(row: Row, seed: int) -> str:
+    """The colour of one of the row's seeds, the same in every figure of the row."""
+    from plotly.colors import qualitative
+
+    palette = qualitative.Dark2
+    return palette[row.seeds.index(seed) % len(palette)]
+
+
 def roc_figure(row: Row) -> dict[str, Any]:
     """Mean ROC curve over the row's seeds, its 95% bootstrap band, and each seed's curve."""
     import plotly.graph_objects as go
@@ -35,8 +43,9 @@ def roc_figure(row: Row) -> dict[str, Any]:
     for seed, scores in zip(row.seeds, row.scores, strict=True):
         fpr, tpr, _ = roc_curve(row.labels, scores)
         fig.add_scatter(
-            x=fpr, y=tpr, mode="lines", name=f"seed {seed}", opacity=0.5, line={"width": 1}
-        )
+            x=fpr, y=tpr, mode="lines", name=f"seed {seed}", opacity=0.6,
+            line={"width": 1, "color": seed_colour(row, seed)},
+        )  # fmt: skip
     fig.add_scatter(
         x=FPR_GRID, y=mean_roc(row.labels, row.scores), mode="lines",
         name=f"mean, AUROC {100 * row.auroc_mean:.1f}", line={"width": 3, "color": "#1f77b4"},
@@ -102,6 +111,7 @@ def curves_figure(row: Row) -> dict[str, Any] | None:
                     x=np.asarray(curve["step"])[keep], y=np.asarray(curve["value"])[keep],
                     mode="lines", name=f"seed {run.config.seed}", legendgroup=str(run.config.seed),
                     showlegend=column == 1, row=1, col=column,
+                    line={"color": seed_colour(row, run.config.seed)},
                 )  # fmt: skip
         fig.update_xaxes(title_text=unit, row=1, col=column)
     fig.update_layout(**LAYOUT, title="Training curves")
