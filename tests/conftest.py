@@ -37,6 +37,15 @@ def plugins_forgotten() -> Iterator[None]:
             reg._plugins, reg._loaded = plugins, loaded
 
 
+def markdown_rows(text: str) -> list[list[str]]:
+    """The cells of every row of the Markdown tables in ``text``, stripped (rules left out)."""
+    return [
+        [cell.strip() for cell in line.strip().strip("|").split("|")]
+        for line in text.splitlines()
+        if line.startswith("|") and not set(line) <= set("|-: ")
+    ]
+
+
 @pytest.fixture(autouse=True)
 def _isolated(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch):
     """Every test gets a session-wide private cache, no plugins from the environment, and

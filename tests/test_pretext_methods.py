@@ -14,7 +14,7 @@ from uadbench.registry import methods
 from uadbench.running.planning import RunRequest, plan
 from uadbench.running.runner import execute
 
-from .conftest import TINY_SYNTHETIC
+from .conftest import TINY_SYNTHETIC, markdown_rows
 
 FAST = {
     "steps": "4",
@@ -82,9 +82,9 @@ def test_label_using_selection_is_marked_in_record_and_leaderboard(tmp_path):
         app, ["leaderboard", "--results-dir", str(tmp_path / "r"), "--format", "markdown"]
     )
     rows = [
-        line
-        for line in board.output.splitlines()
-        if line.startswith("| 1 | anatpaste") or line.startswith("| 2 | anatpaste")
+        " | ".join(row)
+        for row in markdown_rows(board.output)
+        if row[0] in ("1", "2") and row[1].startswith("anatpaste")
     ]
     assert len(rows) == 2
     marked = [row for row in rows if "(uses labels)" in row]

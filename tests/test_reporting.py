@@ -13,7 +13,7 @@ from uadbench.running.planning import RunRequest, plan
 from uadbench.running.records import scan_records
 from uadbench.running.runner import execute
 
-from .conftest import TINY_SYNTHETIC
+from .conftest import TINY_SYNTHETIC, markdown_rows
 
 cli = CliRunner()
 
@@ -70,11 +70,23 @@ def test_every_export_format(results):
     ).output
     assert "(one seed)" in markdown  # one seed: no standard deviation printed
     # a changed parameter is in the row's name
-    assert "| mean-distance |" in markdown and "| mean-distance [power=2.0] |" in markdown
+    names = [row[1] for row in markdown_rows(markdown)]
+    assert "mean-distance" in names and "mean-distance [power=2.0]" in names
     latex = cli.invoke(
         app, ["leaderboard", "--results-dir", str(results), "--format", "latex"]
     ).output
     assert latex.count("\\begin{tabular}") == 2 and "\\pm" in latex
+
+
+def test_latex_captions_escape_as_pandas_escapes_the_cells():
+    import pandas as pd
+
+    from uadbench.outputs.exports import _tex
+
+    text = "a\\b&c%d$e#f_g{h}i~j^k"
+    cells = pd.DataFrame([[text]]).style.hide(axis="index").hide(axis="columns")
+    tabular = cells.format(escape="latex").to_latex()
+    assert _tex(text) in tabular and _tex("±") == "$\\pm$"
 
 
 @pytest.mark.parametrize("width", [80, 200])

@@ -14,6 +14,8 @@ import json
 from collections.abc import Callable
 from typing import Any
 
+from tabulate import tabulate
+
 from uadbench.outputs.display import (
     LEGEND,
     groups,
@@ -115,23 +117,31 @@ def to_markdown(board: Leaderboard) -> str:
     for title, rows in groups(board).items():
         columns = with_config(rows, DOCUMENT_COLUMNS)
         text += f"\n{_markdown_title(title)}\n\n"
-        text += "| " + " | ".join(columns) + " |\n|" + "---|" * len(columns) + "\n"
-        text += "".join("| " + " | ".join(r[c] for c in columns) + " |\n" for r in rows)
+        cells = [[r[c] for c in columns] for r in rows]
+        right = ("#", "seeds", "95% CI", *metric_columns("document"))
+        align = ["right" if c in right else "left" for c in columns]
+        text += tabulate(
+            cells, headers=columns, tablefmt="github", disable_numparse=True, colalign=align
+        )
+        text += "\n"
         if notes := warning_lines(rows):
             text += "\n" + "".join(f"- {shortened(note, 400)}\n" for note in notes)
     text += f"\n{LEGEND}\n"
     if board.problems:
-        text += "\n**Runs that did not finish**\n\n| dataset | method | seed | status | error |\n"
-        text += "|---|---|---|---|---|\n"
-        for p in board.problems:
-            text += (
-                f"| {p.dataset} | {p.method} | {p.seed} | {p.status} | {shortened(p.message)} |\n"
-            )
+        cells = [
+            [p.dataset, p.method, p.seed, p.status, shortened(p.message)] for p in board.problems
+        ]
+        headers = ["dataset", "method", "seed", "status", "error"]
+        text += "\n**Runs that did not finish**\n\n"
+        text += tabulate(cells, headers=headers, tablefmt="github", disable_numparse=True) + "\n"
     return text.lstrip("\n")
 
 
 def to_latex(board: Leaderboard) -> str:
-    """A booktabs table per data set and split, ready for a paper."""
+    """A booktabs table per data set and split, ready for a paper: the tabular from pandas'
+    ``Styler.to_latex`` (its LaTeX escaping), in a table with caption and notes."""
+    import pandas as pd
+
     text = ""
     for title, rows in groups(board).items():
         columns = with_config(rows, LATEX_COLUMNS)
@@ -141,30 +151,45 @@ def to_latex(board: Leaderboard) -> str:
         named += f", data \\texttt{{{_tex(data)}}}" if data else ""
         text += "\\begin{table}[t]\n\\centering\n\\small\n"
         text += f"\\caption{{{named}. {_tex(LEGEND)}}}\n"
-        text += "\\begin{tabular}{l" + "r" * (len(columns) - 1) + "}\n\\toprule\n"
-        text += " & ".join(_tex(c) for c in columns) + " \\\\\n\\midrule\n"
-        for r in rows:
-            text += " & ".join(_tex(r[c]) for c in columns) + " \\\\\n"
-        text += "\\bottomrule\n\\end{tabular}\n"
+        frame = pd.DataFrame([[r[c] for c in columns] for r in rows], columns=columns)
+        styler = frame.style.hide(axis="index").format(_symbols, escape="latex")
+        text += styler.format_index(_symbols, escape="latex", axis=1).to_latex(
+            column_format="l" + "r" * (len(columns) - 1), hrules=True
+        )
         for note in warning_lines(rows):
             text += f"\n\\par\\footnotesize {_tex(note)}\n"
         text += "\\end{table}\n\n"
     return text or "% no runs\n"
 
 
-def _tex(text: str) -> str:
-    for plain, escaped in (
-        ("\\", "\\textbackslash{}"),
-        ("&", "\\&"),
-        ("%", "\\%"),
-        ("_", "\\_"),
-        ("#", "\\#"),
-        ("±", "$\\pm$"),
-        ("<", "$<$"),
-        (WARNING_MARK, "$^{\\dagger}$"),
-    ):
-        text = text.replace(plain, escaped)
+LATEX_SPECIALS = {
+    "\\": "\\textbackslash ",
+    "&": "\\&",
+    "%": "\\%",
+    "$": "\\$",
+    "#": "\\#",
+    "_": "\\_",
+    "{": "\\{",
+    "}": "\\}",
+    "~": "\\textasciitilde ",
+    "^": "\\textasciicircum ",
+}
+"""LaTeX's special characters as pandas' ``escape="latex"`` writes them, for the caption and
+notes around its tabular (a test holds the two to the same output)."""
+LATEX_SYMBOLS = {"±": "$\\pm$", "<": "$<$", WARNING_MARK: "$^{\\dagger}$"}
+"""Symbols of the display cells that LaTeX's text fonts lack."""
+
+
+def _symbols(text: object) -> str:
+    text = str(text)
+    for plain, written in LATEX_SYMBOLS.items():
+        text = text.replace(plain, written)
     return text
+
+
+def _tex(text: str) -> str:
+    """``text`` (a caption, a note) escaped as the table's cells are."""
+    return _symbols("".join(LATEX_SPECIALS.get(ch, ch) for ch in text))
 
 
 def print_table(board: Leaderboard, console: Any = None) -> None:
