@@ -28,10 +28,10 @@ one: it would re-split the data).
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import inspect
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
@@ -74,13 +74,23 @@ class AnomalibFamily:
                 )
         spec = MODELS.get(model, ModelSpec())
 
-        @dataclass(frozen=True)
-        class Params:
+        @dataclasses.dataclass(frozen=True)
+        class BridgeParams:
             image_size: int = spec.quick_size
             epochs: int = spec.quick_epochs
             max_steps: int = spec.quick_max_steps
             batch_size: int = 32
             weights: Literal["none", "efficientnet-lite0", "resnet18"] = spec.quick_weights  # type: ignore[assignment]
+
+        Params = dataclasses.make_dataclass(
+            "Params",
+            [
+                (key, type(value), dataclasses.field(default=value))
+                for key, value in spec.kwargs.items()
+            ],
+            bases=(BridgeParams,),
+            frozen=True,
+        )
 
         return type(
             f"Anomalib_{model}",
@@ -92,6 +102,9 @@ class AnomalibFamily:
                 "model": model,
                 "spec": spec,
                 "Params": Params,
+                "param_docs": {
+                    key: f"Argument of anomalib's {model} constructor." for key in spec.kwargs
+                },
                 "profiles": {
                     "quick": Params(),
                     "paper": Params(
@@ -143,6 +156,30 @@ class AnomalibMethod(Method):
             others = [f"weights={choice}" for choice in accepted if choice != "resnet18"]
             resnet18_weights_file(f"use {' or '.join(others)}" if others else "")
 
+    @classmethod
+    def parameter_notes(cls) -> list[str]:
+        """The model constructor's other arguments, which keep anomalib's defaults."""
+        with quiet():
+            from anomalib.models import _get_model_class_by_name
+
+        owned = {"pre_trained", "pre_processor", "post_processor", "evaluator", "visualizer"}
+        owned |= {key for layers in cls.spec.pretrained.values() for key in layers}
+        fixed = [
+            f"{name}={p.default!r}" if p.default is not inspect.Parameter.empty else name
+            for name, p in inspect.signature(_get_model_class_by_name(cls.model)).parameters.items()
+            if name not in owned
+            and name not in cls.spec.kwargs
+            and p.kind is p.POSITIONAL_OR_KEYWORD
+        ]
+        set_by_weights = sorted({k for layers in cls.spec.pretrained.values() for k in layers})
+        others = ", ".join(fixed) or "nothing else"
+        notes = [f"anomalib's constructor also takes, at its defaults: {others}."]
+        if set_by_weights:
+            notes.append(
+                f"Set by `weights`: {', '.join(set_by_weights)}; `pre_trained` follows it."
+            )
+        return notes
+
     def _build(self) -> Any:
         from anomalib.models import _get_model_class_by_name
         from anomalib.pre_processing import PreProcessor
@@ -156,7 +193,7 @@ class AnomalibMethod(Method):
         elif self.spec.intensities == "signed":
             steps.append(Normalize(mean=[0.5] * 3, std=[0.5] * 3))
         model_class = _get_model_class_by_name(self.model)
-        kwargs = dict(self.spec.kwargs)
+        kwargs = {key: getattr(self.params, key) for key in self.spec.kwargs}
         if "pre_trained" in inspect.signature(model_class).parameters:
             kwargs["pre_trained"] = self.params.weights != "none"
         if self.params.weights != "none":

@@ -34,7 +34,10 @@ class ModelSpec:
     resnet18_layers: dict[str, Any] = field(default_factory=dict)
     """Constructor arguments that make the model use ResNet-18 (empty: it cannot)."""
     kwargs: dict[str, Any] = field(default_factory=dict)
-    """Other constructor arguments (``pre_trained`` follows ``weights`` for every model)."""
+    """Constructor arguments a user may change, with the bridge's values: each is a
+    hyperparameter of the method (``--param coreset_sampling_ratio=0.01``), so it is in every
+    record. The constructor's other arguments keep anomalib's defaults (``uadbench methods
+    NAME`` lists them); ``pre_trained`` follows ``weights`` for every model."""
     reconstruction: Callable[[Any, Any], Any] | None = None
     """``(torch model, inputs) -> rebuilt images`` for models that rebuild images, checked for
     collapse after training; None for other models."""
@@ -62,18 +65,20 @@ MODELS: dict[str, ModelSpec] = {
     "patchcore": ModelSpec(
         quick_size=64,
         quick_weights="efficientnet-lite0",
-        kwargs={"coreset_sampling_ratio": 0.1},
+        kwargs={"coreset_sampling_ratio": 0.1, "num_neighbors": 9},
         lite0_layers={"backbone": LITE0, "layers": ["blocks.2", "blocks.4"]},
         reference="Roth et al., PatchCore, CVPR 2022 (anomalib: 256 px, 1 epoch, coreset 0.1)",
     ),
     "dfm": ModelSpec(
         quick_weights="efficientnet-lite0",
         lite0_layers={"backbone": LITE0, "layer": "blocks.4"},
+        kwargs={"pooling_kernel_size": 4, "pca_level": 0.97, "score_type": "fre"},
         reference="Ahuja et al., Deep feature modeling, 2019 (anomalib config: 256 px, 1 epoch)",
     ),
     "dfkde": ModelSpec(
         quick_weights="efficientnet-lite0",
         lite0_layers={"backbone": LITE0, "layers": ["blocks.6"]},
+        kwargs={"n_pca_components": 16, "max_training_points": 40000},
         reference="anomalib's deep-feature kernel density (256 px, 1 epoch)",
     ),
     "stfpm": ModelSpec(
@@ -96,6 +101,7 @@ MODELS: dict[str, ModelSpec] = {
             "layers": ["blocks.2", "blocks.4", "blocks.6"],
             "fiber_batch_size": 16,
         },
+        kwargs={"coupling_blocks": 8, "clamp_alpha": 1.9, "condition_vector": 128, "lr": 1e-4},
         reference="Gudovskiy et al., CFLOW-AD, WACV 2022 (anomalib config: 256 px, 50 epochs)",
     ),
     "fastflow": ModelSpec(
@@ -125,6 +131,7 @@ MODELS: dict[str, ModelSpec] = {
         quick_size=64,
         min_size=32,
         intensities="signed",
+        kwargs={"latent_vec_size": 100, "n_features": 64, "wadv": 1, "wcon": 50, "wenc": 1},
         version=2,  # 1 fed ImageNet-normalised inputs, outside its generator's tanh range
         reconstruction=lambda model, x: model.generator(_padded_to_power_of_two(x))[0],
         reference="Akcay et al., GANomaly, ACCV 2018 (anomalib config: 256 px, 100 epochs); "
@@ -136,6 +143,7 @@ MODELS: dict[str, ModelSpec] = {
         quick_max_steps=20,
         quick_size=64,
         intensities="unit",
+        kwargs={"enable_sspcab": False, "sspcab_lambda": 0.1},
         reconstruction=lambda model, x: model.reconstructive_subnetwork(x),
         reference="Zavrtanik et al., DRAEM, ICCV 2021 (anomalib config: 256 px, 700 epochs); "
         "without the DTD textures it pastes Perlin noise only",

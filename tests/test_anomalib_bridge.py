@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import torch
 import torchvision
+from uadbench.methods.anomalib_models import MODELS
 from uadbench.methods.anomalib_offline import offline_backbones
 from uadbench.methods.backbones import RESNET18_FILE, WeightsNotFoundError
 
@@ -198,3 +199,24 @@ def test_a_missing_resnet18_file_fails_before_training_saying_where_it_goes(tmp_
         plan(
             RunRequest(method="anomalib-fastflow", dataset="synthetic", params={"weights": "none"})
         )
+
+
+def test_constructor_arguments_the_bridge_exposes_are_real_and_reach_the_model():
+    import inspect
+
+    from anomalib.models import _get_model_class_by_name
+
+    for model, spec in MODELS.items():
+        signature = inspect.signature(_get_model_class_by_name(model)).parameters
+        for key, value in spec.kwargs.items():
+            assert key in signature, (model, key)
+            default = signature[key].default
+            assert type(default) is type(value) or default is None, (model, key, default)
+    method_class = registry.methods.get("anomalib-patchcore")
+    params = method_class.params_for("quick", {"coreset_sampling_ratio": "0.02"})
+    assert params.coreset_sampling_ratio == 0.02  # a hyperparameter: in every record
+    with offline_backbones(params.weights):
+        built = method_class(params)._build()
+    assert built.coreset_sampling_ratio == 0.02
+    notes = " ".join(method_class.parameter_notes())
+    assert "precision=" in notes and "coreset_sampling_ratio" not in notes

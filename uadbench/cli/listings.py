@@ -41,7 +41,10 @@ def methods(
         registry.load_plugins(plugin)
         if names or params:
             for name in names or registry.methods.names():
-                stdout.print(_parameter_table(name, registry.methods.get(name)))
+                cls = registry.methods.get(name)
+                stdout.print(_parameter_table(name, cls))
+                for note in cls.parameter_notes():
+                    stdout.print(Text(note))
             return
         table = Table(title="Methods")
         for column in ("name", "profiles", "from", "description"):
@@ -54,17 +57,36 @@ def methods(
     stdout.print(table)
 
 
+WIDE_PARAMETERS = 120
+"""Below this many columns ``methods NAME`` lists each parameter as a block, not a table row."""
+
+
 def _parameter_table(name: str, cls: type) -> object:
-    """A table of ``cls``'s hyperparameters: name, type, one column per profile, meaning."""
+    """``cls``'s hyperparameters: name, type, the value in each profile and the meaning; a table
+    on a wide terminal, a block per parameter on a narrow one (no word is split)."""
+    from rich.console import Group
+    from rich.padding import Padding
     from rich.table import Table
 
     from uadbench.contracts.param_docs import parameters
 
-    table = Table(title=f"{name}: {cls.describe()}", title_justify="left")
     found = parameters(cls)
     profiles = list(found[0].values) if found else []
-    for column in ("parameter", "type", *profiles, "meaning"):
-        table.add_column(column, overflow="fold")
+    title = Text.assemble((f"{name}: ", "bold"), cls.describe())
+    if stdout.width < WIDE_PARAMETERS:
+        blocks: list[object] = [title]
+        for p in found:
+            values = ", ".join(f"{q}={p.values[q]!r}" for q in profiles)
+            blocks.append(Text.assemble((p.name, "bold cyan"), f"  {p.kind}  ", values))
+            if p.doc:
+                blocks.append(Padding(Text(p.doc), (0, 0, 0, 4)))
+        return Group(*blocks)
+    table = Table(title=title, title_justify="left")
+    table.add_column("parameter", no_wrap=True)  # names and values are never split
+    table.add_column("type", overflow="fold")
+    for profile in profiles:
+        table.add_column(profile, no_wrap=True)
+    table.add_column("meaning", overflow="fold", min_width=20)
     for p in found:
         table.add_row(p.name, Text(p.kind), *(Text(repr(p.values[q])) for q in profiles), p.doc)
     return table

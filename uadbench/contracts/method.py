@@ -188,6 +188,10 @@ class Method(ABC):
     param_ranges: ClassVar[Mapping[str, Range]] = {}
     """The allowed values of numeric hyperparameters, checked before any work."""
 
+    param_docs: ClassVar[Mapping[str, str]] = {}
+    """What a hyperparameter means, for fields whose ``Params`` class has no docstring under
+    them (a class made at run time)."""
+
     training_length: ClassVar[tuple[str, ...]] = ()
     """Hyperparameters that count training work (epochs, steps): with one of them 0 a stage of
     the method learns nothing, and the run record and the leaderboard row say so."""
@@ -200,6 +204,11 @@ class Method(ABC):
     def describe(cls) -> str:
         """The first line of the class docstring."""
         return (cls.__doc__ or "").strip().splitlines()[0] if cls.__doc__ else ""
+
+    @classmethod
+    def parameter_notes(cls) -> list[str]:
+        """Lines that ``uadbench methods NAME`` prints under the parameter table (none)."""
+        return []
 
     @classmethod
     def profile_table(cls) -> Mapping[str, Any]:

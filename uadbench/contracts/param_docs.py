@@ -30,7 +30,7 @@ SHARED_DOCS = {"image_size": "Side in pixels of the square images the method is 
 
 def parameters(method_cls: type) -> list[ParamInfo]:
     """Every hyperparameter of ``method_cls``, in the order of its ``Params`` fields."""
-    docs = {**SHARED_DOCS, **attribute_docs(method_cls.Params)}
+    docs = {**SHARED_DOCS, **method_cls.param_docs, **attribute_docs(method_cls.Params)}
     profiles = method_cls.profile_table()
     return [
         ParamInfo(
