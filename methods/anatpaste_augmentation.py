@@ -105,4 +105,4 @@ class AnatPasteAugmentation:
             gate = lungs.take(self.lung_masks) | empty[on].view(-1, 1, 1)
             alpha = shape * (in_patch & gate) * value[chunk].to(device).view(-1, 1, 1)
             canvas.put(out, canvas.take(images) * (1 - alpha) + patch * alpha, in_patch)
-        return [(out.result(), 1)], int(empty.sum())
+        return [(out.result(), 1)], empty.sum()  # a tensor: summed on the device

@@ -124,7 +124,7 @@ def test_a_run_writes_a_complete_record_and_is_skipped_the_second_time(tmp_path,
         assert isinstance(record["code"]["uncommitted_changes"], bool)
     assert record["versions"]["numpy"] == np.__version__
     assert record["hardware"]["device"] == "cpu"
-    assert record["history"]["loss"] == {"step": [0], "value": [1.0]}
+    assert record["history"]["loss"] == {"step": [0], "value": [1.0], "unit": "step"}
     low, high = record["metrics"]["auroc_ci95"]
     assert low <= record["metrics"]["auroc"] <= high
     umask = os.umask(0)

@@ -65,6 +65,14 @@ class PretextParams:
     """Uses test labels: evaluate every ``selection_every`` steps and keep the best."""
     selection_every: int = 256
     """Steps between two test evaluations when selecting by test AUROC."""
+    mixed_precision: bool = False
+    """bf16 autocast of the training forward pass on a CUDA device (the CPU computes in fp32;
+    the record notes which was used)."""
+    channels_last: bool = False
+    """Channels-last memory layout of the network and its batches (faster convolutions on
+    recent GPUs; other convolution kernels, so the last digits of the numbers may differ)."""
+    compile: bool = False
+    """Compile the network with ``torch.compile`` before training."""
 
 
 class PretextMethod(Method):
@@ -118,10 +126,16 @@ class PretextMethod(Method):
         images = torch.from_numpy(np.ascontiguousarray(train.images)).to(device)
         augment = self.augmentation(train)
         self.network_ = PretextNetwork(p.backbone, p.weights, augment.n_classes).to(device)
+        layout = torch.channels_last if p.channels_last else torch.contiguous_format
+        self.network_ = self.network_.to(memory_format=layout)
         optimizer, schedule = self._optimiser()
+        forward = torch.compile(self.network_) if p.compile else self.network_
+        bf16 = p.mixed_precision and torch.device(device).type == "cuda"
+        ctx.history.note(training_precision="bf16 autocast" if bf16 else "fp32")
         generator = seeded_generator(ctx.seed)
         best = (-1.0, None)
-        fallbacks, loss_sum, logged, correct, seen = 0, 0.0, 0, 0, 0
+        # summed on the device and read every log_every steps: no host synchronisation per step
+        fallbacks, window = torch.zeros((), device=device, dtype=torch.long), _Window(device)
         self._train_mode()
         with ctx.progress.task(f"training {self.name}", p.steps) as bar:
             for step, indices in enumerate(_batches(len(images), p.batch_size, p.steps, generator)):
@@ -129,25 +143,24 @@ class PretextMethod(Method):
                 views, empty = augment(x, indices, generator)
                 fallbacks += empty
                 batch, labels = pretext_batch(x, views)
-                _, logits = self.network_(batch)
-                loss = nn.functional.cross_entropy(logits, labels)
-                value = loss.item()
-                if not np.isfinite(value):
-                    ctx.history.record(step, loss=value)  # raises, naming the step
+                with torch.autocast("cuda", dtype=torch.bfloat16, enabled=bf16):
+                    _, logits = forward(batch.contiguous(memory_format=layout))
+                    loss = nn.functional.cross_entropy(logits.float(), labels)
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 optimizer.step()
                 schedule.step()
-                loss_sum, logged = loss_sum + value, logged + 1
-                correct += int((logits.argmax(1) == labels).sum())
-                seen += len(labels)
+                window.add(loss, logits, labels)
+                bar.advance()
                 if (step + 1) % p.log_every == 0 or step + 1 == p.steps:
-                    ctx.history.record(step + 1, loss=loss_sum / logged, accuracy=correct / seen)
-                    loss_sum, logged, correct, seen = 0.0, 0, 0, 0
+                    mean_loss, accuracy = window.read()
+                    # raises on a NaN or infinite loss, naming the step
+                    ctx.history.record(step + 1, loss=mean_loss, accuracy=accuracy)
+                    bar.advance(0, loss=mean_loss)
+                    window = _Window(device)
                 if p.select_checkpoint_by_test_auroc and (step + 1) % p.selection_every == 0:
                     best = self._keep_if_better(best, train, step + 1)
-                bar.advance(loss=value)
-        ctx.history.note(**augment.notes(fallbacks))
+        ctx.history.note(**augment.notes(int(fallbacks)))
         if best[1] is not None:
             self.network_.load_state_dict(best[1])
         self._fit_densities(train)
@@ -246,6 +259,28 @@ class PretextMethod(Method):
                 correct += int((self.network_(batch)[1].argmax(1) == labels).sum())
                 total += len(labels)
             return correct / max(total, 1)
+
+
+class _Window:
+    """The training loss and pretext accuracy of the steps since the last log, summed on the
+    device; ``read`` is the one host synchronisation."""
+
+    def __init__(self, device: str) -> None:
+        import torch
+
+        self.loss = torch.zeros((), device=device)
+        self.correct = torch.zeros((), device=device, dtype=torch.long)
+        self.steps = self.seen = 0
+
+    def add(self, loss: torch.Tensor, logits: torch.Tensor, labels: torch.Tensor) -> None:
+        self.loss += loss.detach()
+        self.correct += (logits.detach().argmax(1) == labels).sum()
+        self.steps, self.seen = self.steps + 1, self.seen + len(labels)
+
+    def read(self) -> tuple[float, float]:
+        """Mean loss per step and accuracy over the window."""
+        loss, correct = self.loss.item(), self.correct.item()
+        return loss / self.steps, correct / self.seen
 
 
 def pretext_batch(
