@@ -4,7 +4,9 @@ A ResNet-18 learns to tell chest radiographs from copies in which a patch of the
 been pasted, softly, inside the lungs (``anatpaste_augmentation``); test images are scored by a
 Gaussian kernel density of its embeddings of the training normals. The lung masks are the
 reference code's threshold masks (``uadbench.methods.lung_mask``), computed once per training
-image at preparation time.
+image at preparation time. ``--param mask=lung-field`` pastes within the whole lung fields made
+from them instead, ``mask=whole-image`` anywhere in the image (the same augmentation, no
+anatomy).
 
 Profiles:
 - ``paper``: the reference recipe: ResNet-18 from scratch, 256 px, 64 originals + 64 augmented
@@ -18,12 +20,14 @@ Profiles:
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import dataclasses
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 from uadbench.methods import lung_mask  # noqa: F401  (registers the extra)
 from uadbench.methods.pretext.profiles import PAPER, QUICK
-from uadbench.methods.pretext.trainer import PretextMethod
+from uadbench.methods.pretext.trainer import PretextMethod, PretextParams
 
 from uadbench import ImageSet
 
@@ -31,16 +35,40 @@ if TYPE_CHECKING:
     from uadbench.methods.anatpaste_augmentation import AnatPasteAugmentation
 
 
+@dataclass(frozen=True)
+class AnatPasteParams(PretextParams):
+    """The pretext hyperparameters, and where AnatPaste pastes."""
+
+    mask: Literal["reference", "lung-field", "whole-image"] = "reference"
+    """Where the pastes go: the reference code's threshold mask (``lung_mask``), the whole lung
+    fields made from it (``lung_field_mask``), or anywhere in the image (the same augmentation
+    with no anatomy)."""
+
+
+MASK_EXTRAS = {"reference": "lung_mask", "lung-field": "lung_field_mask"}
+
+
 class AnatPaste(PretextMethod):
     """AnatPaste: classify lung-pasted copies vs originals, score by embedding density."""
 
     name = "anatpaste"
-    requires = ("lung_mask",)
-    profiles = {"quick": QUICK, "paper": PAPER}
+    Params = AnatPasteParams
+    requires = tuple(MASK_EXTRAS.values())
+    profiles = {
+        "quick": AnatPasteParams(**dataclasses.asdict(QUICK)),
+        "paper": AnatPasteParams(**dataclasses.asdict(PAPER)),
+    }
+
+    @classmethod
+    def required_extras(cls, params: AnatPasteParams) -> tuple[str, ...]:
+        return (MASK_EXTRAS[params.mask],) if params.mask in MASK_EXTRAS else ()
 
     def augmentation(self, images: ImageSet) -> AnatPasteAugmentation:
         import torch
         from uadbench.methods.anatpaste_augmentation import AnatPasteAugmentation
 
-        masks = np.ascontiguousarray(images.extras["lung_mask"])
+        if self.params.mask in MASK_EXTRAS:
+            masks = np.ascontiguousarray(images.extras[MASK_EXTRAS[self.params.mask]])
+        else:
+            masks = np.ones(images.images.shape, dtype=bool)
         return AnatPasteAugmentation(torch.from_numpy(masks).to(self.context.device))

@@ -7,7 +7,8 @@ smaller than 400 px. The constants are those of the reference at 256 px; the are
 with the image area and the square with the image side (never below 3 x 3).
 
 Registered as the per-image extra ``lung_mask``: a method that lists it in ``requires`` gets
-the masks of its training images, computed at preparation time and cached.
+the masks of its training images, computed at preparation time and cached. ``lung_field_mask``
+(the whole lung fields made from it, see ``lung_fields``) is registered and cached the same way.
 
     >>> import numpy as np
     >>> from uadbench.methods.lung_mask import lung_mask
@@ -61,3 +62,31 @@ def drop_small_regions(mask: np.ndarray) -> np.ndarray:
             top, left, bottom, right = region.bbox
             labels[top:bottom, left:right] = 0
     return labels > 0
+
+
+FIELD_CLOSING = 0.04
+"""Radius of the disc that closes the lung fields, as a share of the image side."""
+
+
+@register_extra("lung_field_mask", version=1)
+def lung_field_mask(image: np.ndarray) -> np.ndarray:
+    """Boolean mask of the whole lung fields of a 2-D uint8 image: ``lung_fields`` of the
+    reference mask."""
+    return lung_fields(lung_mask(image))
+
+
+def lung_fields(mask: np.ndarray) -> np.ndarray:
+    """The whole lung fields of a reference mask (which marks the dark stripes between the
+    ribs): ``mask`` closed with a disc (``FIELD_CLOSING`` of the side), which joins the stripes
+    of one lung, then its two largest regions with their holes filled; no learned model."""
+    from scipy import ndimage
+    from skimage.morphology import disk
+
+    radius = max(1, round(FIELD_CLOSING * mask.shape[0]))
+    padded = np.pad(mask, radius)  # closing near the border sees background beyond it
+    closed = ndimage.binary_closing(padded, disk(radius))[radius:-radius, radius:-radius]
+    labels, count = ndimage.label(closed)
+    if count == 0:
+        return closed
+    sizes = ndimage.sum(closed, labels, range(1, count + 1))
+    return ndimage.binary_fill_holes(np.isin(labels, np.argsort(sizes)[::-1][:2] + 1))

@@ -1,6 +1,6 @@
 import numpy as np
 import pytest
-from uadbench.methods.lung_mask import drop_small_regions, lung_mask
+from uadbench.methods.lung_mask import drop_small_regions, lung_field_mask, lung_fields, lung_mask
 
 from uadbench.data.readers.phantom import FINDINGS, ChestPhantom
 
@@ -49,3 +49,26 @@ def test_the_small_region_limit_scales_with_the_image_area(size, limit):
     mask[: size // 2 - 1, 30:50] = blob(limit)  # at the limit: kept
     kept = drop_small_regions(mask)
     assert not kept[:, :20].any() and kept[:, 30:50].sum() == limit
+
+
+def test_lung_fields_are_the_two_largest_regions_closed_and_filled():
+    mask = np.zeros((128, 128), bool)
+    for left in (20, 75):
+        mask[20:100, left : left + 30] = True
+        mask[30:90:8, left : left + 30] = False  # rib stripes cut across the field
+        mask[55:60, left + 10 : left + 15] = False  # a hole
+    mask[5:8, 60:63] = True  # a speck
+    fields = lung_fields(mask)
+    for left in (20, 75):  # the stripes and the hole are filled (the border may notch)
+        assert fields[20:100, left + 2 : left + 28].all()
+        assert fields[20:100, left : left + 30].mean() > 0.98
+    assert not fields[5:8, 60:63].any() and not fields[:, 55:70].any()
+
+
+def test_the_lung_field_mask_covers_the_phantom_lungs_as_well_as_the_reference():
+    reference, fields = [], []
+    for seed in range(20):
+        image, truth = ChestPhantom.sample(np.random.default_rng(2000 + seed)).render(128)
+        reference.append(iou(lung_mask(image), truth))
+        fields.append(iou(lung_field_mask(image), truth))
+    assert np.mean(fields) >= np.mean(reference) - 0.05, (np.mean(fields), np.mean(reference))

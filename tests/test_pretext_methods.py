@@ -157,8 +157,9 @@ def test_quick_profile_is_the_same_for_every_method_and_data_set():
     quick = {
         name: registry.methods.get(name).profiles["quick"] for name in ("anatpaste", "cutpaste")
     }
-    assert {k: v for k, v in vars(quick["anatpaste"]).items() if k != "reported"} == {
-        k: v for k, v in vars(quick["cutpaste"]).items() if k != "reported"
+    own = {"reported", "mask"}  # the reported density, and AnatPaste's choice of mask
+    assert {k: v for k, v in vars(quick["anatpaste"]).items() if k not in own} == {
+        k: v for k, v in vars(quick["cutpaste"]).items() if k not in own
     }
     assert json.dumps(quick["anatpaste"].__dict__)  # plain values, recorded as they are
     assert np.isfinite(quick["anatpaste"].lr)
@@ -191,3 +192,15 @@ def test_the_gpu_check_runs_in_its_cpu_mode(tmp_path):
     text = out.read_text()
     assert "(CPU mode)" in text and "images/s" in text and "% of the step" in text
     assert "Shortened paper run on synthetic" in text and "AUROC" in text
+
+
+@pytest.mark.parametrize(("mask", "extras"), [
+    ("reference", ("lung_mask",)), ("lung-field", ("lung_field_mask",)), ("whole-image", ()),
+])  # fmt: skip
+def test_anatpaste_pastes_where_its_mask_option_says(tmp_path, mask, extras):
+    anatpaste = methods.get("anatpaste")
+    params = anatpaste.params_for("quick", {"mask": mask})
+    assert anatpaste.required_extras(params) == extras
+    [outcome] = run(tmp_path, "anatpaste", mask=mask)
+    assert outcome.status == "ok", outcome.record.error
+    assert outcome.record.config.params["mask"] == mask

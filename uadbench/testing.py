@@ -67,8 +67,9 @@ def check_method(
 def _fit_and_score(
     cls: type[Method], params: object, data: PreparedData, seed: int, scratch: Path
 ) -> dict[str, np.ndarray]:
-    train = data.split("train", extras=cls.requires)
-    val = data.split("val", extras=cls.requires)
+    extras = cls.required_extras(params)
+    train = data.split("train", extras=extras)
+    val = data.split("val", extras=extras)
     test = data.split("test")
     seed_everything(seed)
     method = cls(params, RunContext(device="cpu", seed=seed, scratch=scratch))

@@ -206,6 +206,12 @@ class Method(ABC):
         return (cls.__doc__ or "").strip().splitlines()[0] if cls.__doc__ else ""
 
     @classmethod
+    def required_extras(cls, params: Any) -> tuple[str, ...]:
+        """The per-image extras ``fit`` needs with ``params``: ``requires``, unless a
+        parameter chooses among them."""
+        return cls.requires
+
+    @classmethod
     def parameter_notes(cls) -> list[str]:
         """Lines that ``uadbench methods NAME`` prints under the parameter table (none)."""
         return []

@@ -140,10 +140,10 @@ def plan(request: RunRequest, cache_dir: Path | None = None) -> list[PlannedRun]
         )
     method_cls = registry.methods.get(request.method)
     dataset_cls = registry.datasets.get(request.dataset)
-    for extra in method_cls.requires:
-        get_extra(extra)  # a requirement that nobody registered is named now
     profile = method_cls.profile_name(request.profile)
     params = _params(request, method_cls, dataset_cls, profile)
+    for extra in method_cls.required_extras(params):
+        get_extra(extra)  # a requirement that nobody registered is named now
     defaults = dataclasses.asdict(method_cls.profile_table()[profile])
     changed = {k: v for k, v in dataclasses.asdict(params).items() if defaults.get(k) != v}
     dataset = dataset_cls.from_settings(request.data_root, request.data_options)

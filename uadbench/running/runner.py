@@ -169,8 +169,9 @@ def _fit_and_score(
     data = prepare(
         run.dataset, run.params.image_size, cache_dir, progress, run.config.skip_unreadable, source
     )
-    train = data.split("train", extras=run.method_cls.requires)
-    val = data.split("val", extras=run.method_cls.requires)
+    extras = run.method_cls.required_extras(run.params)
+    train = data.split("train", extras=extras)
+    val = data.split("val", extras=extras)
     test = data.split("test")
     labels = data.labels("test")
     record.timings["prepare_s"] = _since(clock)
