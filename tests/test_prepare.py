@@ -152,3 +152,26 @@ def test_an_unregistered_extra_is_named(tmp_path):
     data = prepare(tiny_synthetic(), 32, tmp_path)
     with pytest.raises(KeyError, match="no per-image extra named 'lungs'"):
         data.split("train", extras=["lungs"])
+
+
+def test_decoding_in_worker_processes_gives_the_same_images_and_the_same_errors(
+    tmp_path, monkeypatch
+):
+    dataset = tiny_synthetic(n_train="300")
+    serial = prepare(dataset, 32, tmp_path / "one", workers=1)
+    parallel = prepare(dataset, 32, tmp_path / "two", workers=2)
+    assert np.array_equal(serial.images, parallel.images)
+
+    read = SyntheticChest.read_image
+    bad = serial.table["source"].iat[200]
+
+    def one_unreadable(self, source, size):
+        if source == bad:
+            raise ImageReadError(source, "truncated")
+        return read(self, source, size)
+
+    monkeypatch.setattr(SyntheticChest, "read_image", one_unreadable)  # forked workers see it
+    with pytest.raises(ImageReadError, match="truncated"):
+        prepare(dataset, 48, tmp_path / "three", workers=2)
+    kept = prepare(dataset, 48, tmp_path / "four", skip_unreadable=True, workers=2)
+    assert [s["source"] for s in kept.skipped] == [bad]

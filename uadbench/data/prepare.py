@@ -38,8 +38,9 @@ from uadbench.contracts.dataset import Dataset
 from uadbench.contracts.extras import get_extra
 from uadbench.contracts.method import ImageSet
 from uadbench.contracts.progress import ProgressReporter, SilentProgress, track
+from uadbench.data.decoding import decoded
 from uadbench.data.fingerprint import PREPROCESSING, DataSource, resolve
-from uadbench.data.image_files import ImageReadError, resize_square
+from uadbench.data.image_files import ImageReadError
 from uadbench.errors import UserError
 from uadbench.file_names import slug
 from uadbench.processes import is_alive, process_info
@@ -131,12 +132,14 @@ def prepare(
     progress: ProgressReporter | None = None,
     skip_unreadable: bool = False,
     source: DataSource | None = None,
+    workers: int | None = None,
 ) -> PreparedData:
     """Prepared images of ``dataset`` at ``image_size``, from the cache or built into it.
 
     ``source`` is the data set's ``resolve`` result when the caller has it already. An
     unreadable image raises ``ImageReadError``; with ``skip_unreadable`` it is left out of every
-    split instead and listed in ``PreparedData.skipped``.
+    split instead and listed in ``PreparedData.skipped``. Images are decoded by ``workers``
+    processes (default: every core; see ``uadbench.data.decoding``).
     """
     progress = progress or SilentProgress()
     source = source or resolve(dataset, cache_dir, progress)
@@ -145,7 +148,7 @@ def prepare(
     if meta is not None and _readable_now(dataset, meta.get("skipped", []), image_size):
         meta = None  # an image left out reads now (a decoder was installed): build again
     if meta is None:
-        meta = _build(source, image_size, folder, progress, skip_unreadable)
+        meta = _build(source, image_size, folder, progress, skip_unreadable, workers)
         changed = source.changed_files()
         if changed:
             shutil.rmtree(folder, ignore_errors=True)
@@ -223,6 +226,7 @@ def _build(
     folder: Path,
     progress: ProgressReporter,
     skip_unreadable: bool,
+    workers: int | None,
 ) -> dict[str, Any]:
     dataset, table = source.dataset, source.table
     shape = (len(table), image_size, image_size)
@@ -241,13 +245,16 @@ def _build(
         started = time.perf_counter()
         skipped = []
         description = f"preparing {dataset.name} at {image_size}px"
-        for i, src in enumerate(track(progress, table["source"], description, len(table))):
-            try:
-                images[i] = resize_square(dataset.read_image(src, image_size), image_size)
-            except ImageReadError as error:
+        sources = list(table["source"])
+        images_read = decoded(dataset, sources, image_size, workers)
+        for i, image in enumerate(track(progress, images_read, description, len(table))):
+            if isinstance(image, ImageReadError):
                 if not skip_unreadable:
-                    raise
-                skipped.append({"id": table["id"].iat[i], "source": src, "reason": error.reason})
+                    raise image
+                unread = {"id": table["id"].iat[i], "source": sources[i], "reason": image.reason}
+                skipped.append(unread)
+            else:
+                images[i] = image
         meta = {
             "dataset": dataset.name,
             "split_version": dataset.split_version,
