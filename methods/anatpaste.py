@@ -67,8 +67,8 @@ class AnatPaste(PretextMethod):
         import torch
         from uadbench.methods.anatpaste_augmentation import AnatPasteAugmentation
 
-        if self.params.mask in MASK_EXTRAS:
-            masks = np.ascontiguousarray(images.extras[MASK_EXTRAS[self.params.mask]])
-        else:
+        if extras := self.required_extras(self.params):
+            masks = np.ascontiguousarray(images.extras[extras[0]])
+        else:  # whole-image: the same augmentation pasted anywhere
             masks = np.ones(images.images.shape, dtype=bool)
         return AnatPasteAugmentation(torch.from_numpy(masks).to(self.context.device))

@@ -162,8 +162,9 @@ class AnomalibMethod(Method):
         with quiet():
             from anomalib.models import _get_model_class_by_name
 
+        set_by_weights = sorted({k for layers in cls.spec.pretrained.values() for k in layers})
         owned = {"pre_trained", "pre_processor", "post_processor", "evaluator", "visualizer"}
-        owned |= {key for layers in cls.spec.pretrained.values() for key in layers}
+        owned |= set(set_by_weights)
         fixed = [
             f"{name}={p.default!r}" if p.default is not inspect.Parameter.empty else name
             for name, p in inspect.signature(_get_model_class_by_name(cls.model)).parameters.items()
@@ -171,7 +172,6 @@ class AnomalibMethod(Method):
             and name not in cls.spec.kwargs
             and p.kind is p.POSITIONAL_OR_KEYWORD
         ]
-        set_by_weights = sorted({k for layers in cls.spec.pretrained.values() for k in layers})
         others = ", ".join(fixed) or "nothing else"
         notes = [f"anomalib's constructor also takes, at its defaults: {others}."]
         if set_by_weights:

@@ -116,3 +116,27 @@ def test_in_a_browser_sort_filter_and_open_a_row(site, chromium):
         browser.close()
     assert errors == []
     assert all(url.startswith(("file:", "blob:", "data:")) for url in requests), requests
+
+
+def test_rows_on_other_images_of_one_split_get_their_own_cost_view_and_label():
+    import numpy as np
+
+    from uadbench.outputs.leaderboard import Leaderboard, Row
+    from uadbench.outputs.plots import split_label
+    from uadbench.outputs.web_board import cost_figures
+
+    rows = []
+    for fingerprint, method in (("aaaa", "ae"), ("bbbb", "vae")):
+        row = Row("zhanglab", "uadbench-v1", 64, method, "quick", fingerprint, None,
+                  fingerprint=fingerprint)  # fmt: skip
+        row.values["auroc"], row.costs["fit_s"] = [0.7], [10.0]
+        row.scores, row.labels = np.zeros((1, 4)), np.array([0, 0, 1, 1])
+        rows.append(row)
+    board = Leaderboard(rows, [])
+    figures = cost_figures(board, {id(r): r.method for r in rows})
+    assert sorted(figures) == [
+        "zhanglab (uadbench-v1, data aaaa)", "zhanglab (uadbench-v1, data bbbb)",
+    ]  # fmt: skip
+    assert [split_label(board, r) for r in rows] == [
+        "uadbench-v1, data aaaa", "uadbench-v1, data bbbb",
+    ]  # fmt: skip

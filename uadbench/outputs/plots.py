@@ -89,14 +89,35 @@ def row_labels(rows: list[Row]) -> dict[int, str]:
     }
 
 
+def split_label(board: Leaderboard, row: Row) -> str:
+    """The row's split version, and its data fingerprint where the board needs it to tell
+    sets of test images apart: ``uadbench-v1`` or ``uadbench-v1, data 3f2a...``."""
+    title = board.test_set_title(row).split(" · split ", 1)[1]
+    return title.replace(" · data ", ", data ")
+
+
 def test_set_panels(board: Leaderboard) -> dict[tuple[str, str], list[Row]]:
     """Rows with scores by (data set, panel title), one panel per set of test images."""
     panels: dict[tuple[str, str], list[Row]] = defaultdict(list)
     for row in board.rows:
         if row.scores is not None:
-            title = board.test_set_title(row).split(" · split ", 1)[1]
-            panels[(row.dataset, title.replace(" · data ", ", data "))].append(row)
+            panels[(row.dataset, split_label(board, row))].append(row)
     return panels
+
+
+def score_densities(
+    scores: np.ndarray, labels: np.ndarray, grid: np.ndarray
+) -> dict[str, np.ndarray]:
+    """Gaussian kernel densities on ``grid`` of the normal and the abnormal scores (a class with
+    fewer than two distinct scores has none)."""
+    from scipy.stats import gaussian_kde
+
+    densities = {}
+    for label, name in ((0, "normal"), (1, "abnormal")):
+        values = scores[labels == label]
+        if len(values) > 1 and np.ptp(values) > 0:
+            densities[name] = gaussian_kde(values)(grid)
+    return densities
 
 
 def mean_roc(labels: np.ndarray, scores: np.ndarray) -> np.ndarray:
@@ -219,8 +240,6 @@ def plot_score_distributions(board: Leaderboard, out: Path) -> list[Path]:
     """Per data set and method: densities of the test scores of normal and abnormal images
     (first seed), standardised by the normal scores so that methods share an axis, and the
     threshold the seed's validation normals set (dashed)."""
-    from scipy.stats import gaussian_kde
-
     plt = pyplot()
     written, labels = [], row_labels(board.rows)
     for (dataset, split), rows in test_set_panels(board).items():
@@ -238,12 +257,10 @@ def plot_score_distributions(board: Leaderboard, out: Path) -> list[Path]:
             centre, spread = np.median(normal), np.std(normal) + 1e-12
             z = (scores - centre) / spread
             grid = np.linspace(np.percentile(z, 0.5), np.percentile(z, 99.5), 200)
-            for label, name, colour in ((0, "normal", "tab:blue"), (1, "abnormal", "tab:red")):
-                values = z[row.labels == label]
-                if len(values) > 1 and np.ptp(values) > 0:
-                    density = gaussian_kde(values)(grid)
-                    ax.fill_between(grid, density, alpha=0.35, color=colour, linewidth=0)
-                    ax.plot(grid, density, color=colour, linewidth=1, label=name)
+            colours = {"normal": "tab:blue", "abnormal": "tab:red"}
+            for name, density in score_densities(z, row.labels, grid).items():
+                ax.fill_between(grid, density, alpha=0.35, color=colours[name], linewidth=0)
+                ax.plot(grid, density, color=colours[name], linewidth=1, label=name)
             if run.val and run.val.scores:
                 threshold = (val_threshold(run.val.scores) - centre) / spread
                 ax.axvline(threshold, color="black", linestyle="--", linewidth=1,

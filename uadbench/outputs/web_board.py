@@ -20,7 +20,7 @@ from typing import Any
 from uadbench.errors import UserError
 from uadbench.outputs.display import LEGEND, human_rows
 from uadbench.outputs.leaderboard import WARNING_MARK, Leaderboard, Row
-from uadbench.outputs.plots import output_folder, row_labels
+from uadbench.outputs.plots import output_folder, row_labels, split_label, test_set_panels
 from uadbench.outputs.web_figures import cost_figure, curves_figure, roc_figure, score_figure
 from uadbench.running.reproduce import dataset_defaults, reproduce_command, shell_line
 
@@ -51,12 +51,9 @@ def board_page(board: Leaderboard, title: str, source: str) -> str:
 
     rows = [row for row in board.rows if row.auroc_mean is not None]
     labels = row_labels(rows)
-    details = [_details(str(i), row, labels[id(row)]) for i, row in enumerate(rows)]
+    details = [_details(board, str(i), row, labels[id(row)]) for i, row in enumerate(rows)]
     figures = {d["key"]: d.pop("figures") for d in details}
-    cost = {}
-    for name, group in _test_sets(rows).items():
-        if (figure := cost_figure(group, labels)) is not None:
-            cost[name] = figure
+    cost = cost_figures(board, labels)
     bundle = Path(itables.options.dt_bundle)
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True, keep_trailing_newline=True
@@ -84,6 +81,16 @@ def board_page(board: Leaderboard, title: str, source: str) -> str:
     )
 
 
+def cost_figures(board: Leaderboard, labels: dict[int, str]) -> dict[str, dict[str, Any]]:
+    """The cost view of each set of test images (never rows of two sets in one figure), by
+    title."""
+    out = {}
+    for (dataset, split), rows in test_set_panels(board).items():
+        if (figure := cost_figure(rows, labels)) is not None:
+            out[f"{dataset} ({split})"] = figure
+    return out
+
+
 def _table_rows(board: Leaderboard, rows: list[Row], labels: dict[int, str]) -> list[list[Any]]:
     shown = {id(r): h for r, h in zip(board.rows, human_rows(board), strict=True)}
     out = []
@@ -92,7 +99,7 @@ def _table_rows(board: Leaderboard, rows: list[Row], labels: dict[int, str]) -> 
         std = row.std("auroc")
         out.append(
             [
-                str(i), row.dataset, row.split_version, f"{row.image_size}px", row.profile,
+                str(i), row.dataset, split_label(board, row), f"{row.image_size}px", row.profile,
                 _family(row.method), labels[id(row)], ", ".join(map(str, row.seeds)),
                 _percent(row.auroc_mean), _percent(std), cells["95% CI"],
                 _percent(row.mean("average_precision")), _percent(row.mean("sensitivity")),
@@ -104,7 +111,7 @@ def _table_rows(board: Leaderboard, rows: list[Row], labels: dict[int, str]) -> 
     return out
 
 
-def _details(key: str, row: Row, label: str) -> dict[str, Any]:
+def _details(board: Leaderboard, key: str, row: Row, label: str) -> dict[str, Any]:
     """What the page shows of a row when it is clicked."""
     figures = {"roc": roc_figure(row), "scores": score_figure(row)}
     if (curves := curves_figure(row)) is not None:
@@ -112,7 +119,7 @@ def _details(key: str, row: Row, label: str) -> dict[str, Any]:
     return {
         "key": key,
         "label": label,
-        "where": f"{row.dataset}, split {row.split_version}, {row.image_size} px",
+        "where": f"{row.dataset}, split {split_label(board, row)}, {row.image_size} px",
         "seeds": ", ".join(map(str, row.seeds)),
         "settings": [(k, v, k in row.changes) for k, v in row.settings.items()],
         "command": _command(row),
@@ -138,13 +145,6 @@ def _family(method: str) -> str:
         return registry.methods.get(method).family
     except UserError:  # a method no longer registered
         return "unknown"
-
-
-def _test_sets(rows: list[Row]) -> dict[str, list[Row]]:
-    out: dict[str, list[Row]] = {}
-    for row in rows:
-        out.setdefault(f"{row.dataset} ({row.split_version})", []).append(row)
-    return out
 
 
 def _percent(value: float | None) -> float | None:

@@ -11,7 +11,7 @@ import numpy as np
 from uadbench.contracts.history import curve_unit
 from uadbench.outputs.cost_plot import pareto_front
 from uadbench.outputs.leaderboard import Row
-from uadbench.outputs.plots import FPR_GRID, mean_roc, roc_band
+from uadbench.outputs.plots import FPR_GRID, mean_roc, roc_band, score_densities
 from uadbench.statistics.operating_point import VAL_PERCENTILE, val_threshold
 
 DENSITY_POINTS = 120
@@ -64,19 +64,16 @@ def score_figure(row: Row) -> dict[str, Any]:
     """Densities of the first seed's test scores, normal and abnormal, and the threshold its
     validation normals set."""
     import plotly.graph_objects as go
-    from scipy.stats import gaussian_kde
 
     scores, run = row.scores[0], row.runs[0]
     low, high = np.percentile(scores, [0.5, 99.5])
     span = high - low or 1.0
     grid = np.linspace(low - 0.1 * span, high + 0.1 * span, DENSITY_POINTS)
     fig = go.Figure()
-    for label, name, colour in ((0, "normal", "#1f77b4"), (1, "abnormal", "#d62728")):
-        values = scores[row.labels == label]
-        if len(values) > 1 and np.ptp(values) > 0:
-            density = gaussian_kde(values)(grid)
-            fig.add_scatter(x=grid, y=density, mode="lines", fill="tozeroy", name=name,
-                            line={"color": colour})  # fmt: skip
+    colours = {"normal": "#1f77b4", "abnormal": "#d62728"}
+    for name, density in score_densities(scores, row.labels, grid).items():
+        fig.add_scatter(x=grid, y=density, mode="lines", fill="tozeroy", name=name,
+                        line={"color": colours[name]})  # fmt: skip
     if run.val and run.val.scores:
         threshold = val_threshold(run.val.scores)
         fig.add_vline(
