@@ -4,12 +4,14 @@ augmented images, then score test images by a density of the learned embeddings.
 ``PretextMethod`` is a ``Method`` whose subclasses only say which augmentation they use. Its
 ``fit`` trains the classifier on batches of training normals plus their augmented copies
 (cross-entropy, originals class 0); its ``score`` embeds images with the backbone (the head is
-not used), L2-normalises the embeddings and scores them by a Gaussian kernel density
-(bandwidth 1, AnatPaste's default) and by a Gaussian with a Ledoit-Wolf covariance (CutPaste's
-default) fitted on the training normals. Both scores are recorded; ``reported`` names the
-reported one. The last checkpoint is used: no labels are needed to choose it.
-``select_checkpoint_by_test_auroc`` replicates the reference code's selection instead, which
-looks at test labels; the run record and the leaderboard then say so.
+not used) and scores them by densities fitted on the training normals
+(``embedding_densities``): a Gaussian kernel density (bandwidth 1, AnatPaste's default), a
+Gaussian with a Ledoit-Wolf covariance (CutPaste's default) and a k-nearest-neighbour distance,
+of the last level's embedding or of every level's, with the last step's weights, their moving
+average, or the last checkpoints (``weight_averages``). Every combination is recorded;
+``reported``, ``levels`` and ``weights_average`` name the reported one. No labels are needed to
+choose any of them. ``select_checkpoint_by_test_auroc`` replicates the reference code's
+selection instead, which looks at test labels; the run record and the leaderboard then say so.
 """
 
 from __future__ import annotations
@@ -22,6 +24,9 @@ import numpy as np
 
 from uadbench import ImageSet, Method
 from uadbench.contracts.method import POSITIVE, Range, at_least
+from uadbench.errors import ParameterError
+from uadbench.methods.pretext.embedding_densities import level_variant
+from uadbench.methods.pretext.weight_averages import weights_variant
 
 if TYPE_CHECKING:
     import torch
@@ -55,10 +60,29 @@ class PretextParams:
     """Learning-rate schedule over the steps."""
     freeze_batchnorm: bool = False
     """Keep the backbone's batch-norm statistics as they were at the start (pretrained ones)."""
-    reported: Literal["kde", "gaussian"] = "kde"
-    """The reported density: Gaussian kernel density (``kde``) or Ledoit-Wolf Gaussian."""
+    reported: Literal["kde", "gaussian", "knn"] = "kde"
+    """The reported density: Gaussian kernel density (``kde``), Ledoit-Wolf Gaussian, or the
+    mean cosine distance to the ``k`` nearest training embeddings (``knn``)."""
+    levels: Literal["last", "all"] = "last"
+    """The embedding the reported density models: the last level's pooled output, or every
+    level's (stem, blocks, head), each L2-normalised (the Gaussian: one per level, summed)."""
+    weights_average: Literal["none", "ema", "checkpoints"] = "none"
+    """The weights the reported score uses: the last step's, their exponential moving average
+    (``ema_decay``), or the last ``checkpoints`` (one density each, the scores averaged)."""
     bandwidth: float = 1.0
-    """Bandwidth of the Gaussian kernel density (``kde``), on standardised embeddings."""
+    """Bandwidth of the Gaussian kernel density (``kde``), on L2-normalised embeddings."""
+    k: int = 5
+    """Neighbours of the ``knn`` distance."""
+    ema_decay: float = 0.99
+    """Decay of the weights' moving average per step (0.99: about the last 100 steps)."""
+    checkpoints: int = 3
+    """Checkpoints averaged, the last step's included, ``checkpoint_every`` steps apart."""
+    checkpoint_every: int = 50
+    """Steps between two averaged checkpoints."""
+    frozen_levels: int = 0
+    """Backbone levels kept as they start, counted from the stem (0: all train). EfficientNet-Lite0
+    has 9 levels (stem, blocks 0 to 6, head), ResNet-18 5 (stem, layers 1 to 4); the projection
+    head always trains."""
     log_every: int = 10
     """Steps between two recorded losses (the training curve)."""
     select_checkpoint_by_test_auroc: bool = False
@@ -89,6 +113,11 @@ class PretextMethod(Method):
         "momentum": Range(0, 1, open_high=True),
         "weight_decay": at_least(0),
         "bandwidth": POSITIVE,
+        "k": at_least(1),
+        "ema_decay": Range(0, 1, open_high=True),
+        "checkpoints": at_least(1),
+        "checkpoint_every": at_least(1),
+        "frozen_levels": at_least(0),
         "log_every": at_least(1),
         "selection_every": at_least(1),
     }
@@ -105,8 +134,22 @@ class PretextMethod(Method):
         from uadbench.methods.backbones import build_backbone
 
         super().check_params(params)
-        if params.weights == "imagenet":
-            build_backbone(params.backbone, params.weights)  # fails now, naming the file
+        # with imagenet weights, fails now naming the missing file
+        levels = len(build_backbone(params.backbone, params.weights).stage_modules)
+        if params.frozen_levels > levels:
+            raise ParameterError(
+                f"frozen_levels={params.frozen_levels}: {params.backbone} has {levels} levels"
+            )
+        if params.select_checkpoint_by_test_auroc and params.weights_average != "none":
+            raise ParameterError(
+                "select_checkpoint_by_test_auroc picks one checkpoint; it takes "
+                "weights_average=none"
+            )
+
+    def reported_variant(self) -> str:
+        p = self.params
+        weights = "last" if p.weights_average == "none" else p.weights_average
+        return weights_variant(weights, level_variant(p.levels, p.reported))
 
     @classmethod
     def label_use(cls, params: PretextParams) -> str | None:
@@ -119,6 +162,7 @@ class PretextMethod(Method):
         from torch import nn
         from uadbench.methods.pretext.network import PretextNetwork
         from uadbench.methods.pretext.paste import jitter_images
+        from uadbench.methods.pretext.weight_averages import WeightAverages
         from uadbench.methods.tensors import seeded_generator
 
         p, ctx = self.params, self.context
@@ -128,7 +172,12 @@ class PretextMethod(Method):
         self.network_ = PretextNetwork(p.backbone, p.weights, augment.n_classes).to(device)
         layout = torch.channels_last if p.channels_last else torch.contiguous_format
         self.network_ = self.network_.to(memory_format=layout)
+        for level in self.network_.backbone.stage_modules[: p.frozen_levels]:
+            level.requires_grad_(False)
         optimizer, schedule = self._optimiser()
+        averages = WeightAverages(
+            self.network_, p.steps, p.ema_decay, p.checkpoints, p.checkpoint_every
+        )
         forward = torch.compile(self.network_) if p.compile else self.network_
         bf16 = p.mixed_precision and torch.device(device).type == "cuda"
         ctx.history.note(training_precision="bf16 autocast" if bf16 else "fp32")
@@ -150,6 +199,7 @@ class PretextMethod(Method):
                 loss.backward()
                 optimizer.step()
                 schedule.step()
+                averages.update(self.network_, step + 1)
                 window.add(loss, logits, labels)
                 bar.advance()
                 if (step + 1) % p.log_every == 0 or step + 1 == p.steps:
@@ -161,8 +211,11 @@ class PretextMethod(Method):
                 if p.select_checkpoint_by_test_auroc and (step + 1) % p.selection_every == 0:
                     best = self._keep_if_better(best, train, step + 1)
         ctx.history.note(**augment.notes(int(fallbacks)))
-        if best[1] is not None:
+        if best[1] is not None:  # the selected checkpoint: no averages of other weights
             self.network_.load_state_dict(best[1])
+            self.networks_ = {"last": [self.network_]}
+        else:
+            self.networks_ = averages.networks(self.network_)
         self._fit_densities(train)
         if val is not None:
             ctx.history.note(val_pretext_accuracy=self._pretext_accuracy(val))
@@ -176,12 +229,14 @@ class PretextMethod(Method):
             for module in self.network_.backbone.modules():
                 if isinstance(module, nn.modules.batchnorm._BatchNorm):
                     module.eval()
+        for level in self.network_.backbone.stage_modules[: self.params.frozen_levels]:
+            level.eval()
 
     def _optimiser(self) -> tuple[torch.optim.Optimizer, torch.optim.lr_scheduler.LRScheduler]:
         import torch
 
         p = self.params
-        parameters = self.network_.parameters()
+        parameters = [x for x in self.network_.parameters() if x.requires_grad]
         if p.optimizer == "sgd":
             optimizer = torch.optim.SGD(
                 parameters, lr=p.lr, momentum=p.momentum, weight_decay=p.weight_decay
@@ -194,35 +249,47 @@ class PretextMethod(Method):
             schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda _: 1.0)
         return optimizer, schedule
 
-    def embed(self, images: np.ndarray) -> np.ndarray:
-        """L2-normalised backbone embeddings of uint8 images ``(N, H, W)``."""
+    def level_features(self, network: torch.nn.Module, images: np.ndarray) -> list[np.ndarray]:
+        """The pooled feature map of every backbone level of ``network`` for uint8 images
+        ``(N, H, W)``: one ``(N, channels)`` array per level, the last being the embedding."""
         import torch
-        from uadbench.methods.densities import l2_normalise
 
         with torch.no_grad():
             was_training = self.network_.training
-            self.network_.eval()
-            out = []
+            network.eval()
+            levels: list[list[torch.Tensor]] = []
             for start in range(0, len(images), self.embed_batch):
                 x = torch.from_numpy(np.ascontiguousarray(images[start : start + self.embed_batch]))
                 x = x.to(self.context.device).float().div_(255).unsqueeze(1)
-                out.append(self.network_.backbone(x).cpu())
+                maps = network.backbone.stages(x)
+                levels = levels or [[] for _ in maps]
+                for level, feature_map in zip(levels, maps, strict=True):
+                    level.append(feature_map.mean(dim=(2, 3)).cpu())
             if was_training:
                 self._train_mode()
-            return l2_normalise(torch.cat(out).numpy())
+            return [torch.cat(level).double().numpy() for level in levels]
 
     def _fit_densities(self, train: ImageSet) -> None:
-        from uadbench.methods.densities import GaussianDensity, GaussianKDE
+        from uadbench.methods.pretext.embedding_densities import LevelDensities
 
-        embeddings = self.embed(train.images)
+        p = self.params
+        features = _Features(self, train.images)
         self.densities_ = {
-            "kde": GaussianKDE(self.params.bandwidth).fit(embeddings),
-            "gaussian": GaussianDensity().fit(embeddings),
+            weights: [LevelDensities(p.bandwidth, p.k).fit(features(net)) for net in networks]
+            for weights, networks in self.networks_.items()
         }
 
     def score_variants(self, images: np.ndarray) -> dict[str, np.ndarray]:
-        embeddings = self.embed(images)
-        return {name: density.score(embeddings) for name, density in self.densities_.items()}
+        features, variants = _Features(self, images), {}
+        for weights, networks in self.networks_.items():
+            per_network = [
+                density.score(features(net))
+                for density, net in zip(self.densities_[weights], networks, strict=True)
+            ]
+            for name in per_network[0]:
+                mean = np.mean([scores[name] for scores in per_network], axis=0)
+                variants[weights_variant(weights, name)] = mean
+        return variants
 
     def _keep_if_better(
         self, best: tuple[float, Any], train: ImageSet, step: int
@@ -231,6 +298,7 @@ class PretextMethod(Method):
 
         peek = self.context.labelled_test
         assert peek is not None, "the runner gives labels to label-using parameters only"
+        self.networks_ = {"last": [self.network_]}
         self._fit_densities(train)
         value = auroc(peek.labels, self.score(peek.images))
         self.context.history.record(step, selection_test_auroc=value)
@@ -259,6 +327,19 @@ class PretextMethod(Method):
                 correct += int((self.network_(batch)[1].argmax(1) == labels).sum())
                 total += len(labels)
             return correct / max(total, 1)
+
+
+class _Features:
+    """``level_features`` of one set of images, computed once per network."""
+
+    def __init__(self, method: PretextMethod, images: np.ndarray) -> None:
+        self.method, self.images = method, images
+        self.done: dict[int, list[np.ndarray]] = {}
+
+    def __call__(self, network: torch.nn.Module) -> list[np.ndarray]:
+        if id(network) not in self.done:
+            self.done[id(network)] = self.method.level_features(network, self.images)
+        return self.done[id(network)]
 
 
 class _Window:
