@@ -6,9 +6,10 @@ leaderboard and the report of the results folder.
         --run anatpaste:0,1,2 --run cutpaste:0,1,2 --run imagenet-gaussian:0 ...
 
 Each ``--run METHOD:SEEDS[:key=value;key=value]`` is one ``uadbench run`` process (extra
-``--param``s after the second colon). The commands, their exit status and wall time are
-appended to ``<results-dir>/COMMANDS.md``; a failed run is listed as failed and the others go
-on. At the end ``leaderboard.md`` and ``report/`` are rewritten from every record in the folder.
+``--param``s after the second colon); ``--data-option key=value`` goes to every command. The
+commands, their exit status and wall time are appended to ``<results-dir>/COMMANDS.md``; a
+failed run is listed as failed and the others go on. At the end ``leaderboard.md`` and
+``report/`` (unless ``--no-report``) are rewritten from every record in the folder.
 """
 
 from __future__ import annotations
@@ -28,7 +29,9 @@ def main() -> None:
     parser.add_argument("--dataset", required=True)
     parser.add_argument("--data-root", type=Path)
     parser.add_argument("--run", action="append", default=[], help="METHOD:SEEDS[:k=v;k=v]")
+    parser.add_argument("--data-option", action="append", default=[], help="key=value")
     parser.add_argument("--title", default="uadbench report")
+    parser.add_argument("--no-report", action="store_true", help="the leaderboard only")
     args = parser.parse_args()
     log = args.results_dir / "COMMANDS.md"
     args.results_dir.mkdir(parents=True, exist_ok=True)
@@ -53,6 +56,8 @@ def main() -> None:
         ]
         if args.data_root:
             command += ["--data-root", str(args.data_root)]
+        for option in args.data_option:
+            command += ["--data-option", option]
         for pair in extra[0].split(";") if extra and extra[0] else []:
             command += ["--param", pair]
         started = datetime.now(timezone.utc)
@@ -74,6 +79,8 @@ def main() -> None:
         text=True,
     )
     (args.results_dir / "leaderboard.md").write_text(board.stdout)
+    if args.no_report:
+        return
     subprocess.run(
         [
             "uadbench",

@@ -42,13 +42,16 @@ def run(tmp_path, method, seeds=(0,), **params):
 @pytest.mark.parametrize(
     "method", ["anatpaste", "cutpaste", "cutpaste-scar", "cutpaste-union", "cutpaste-3way"]
 )
-def test_runs_end_to_end_and_records_both_densities(tmp_path, method):
+def test_runs_end_to_end_and_records_every_score(tmp_path, method):
     [outcome] = run(tmp_path, method)
     assert outcome.status == "ok", outcome.record.error
     record = outcome.record
     reported = methods.get(method).profiles["quick"].reported
     assert record.test.reported_score == reported
-    assert set(record.test.score_variants) == {"kde", "gaussian"}
+    densities = [f"{level}{d}" for level in ("", "levels-") for d in ("kde", "gaussian", "knn")]
+    assert set(record.test.score_variants) == {
+        f"{weights}{name}" for weights in ("", "ema-", "checkpoints-") for name in densities
+    }
     assert record.metrics["auroc"] == record.metrics["variants"][reported]["auroc"]
     assert record.history["loss"]["step"] == [2, 4]
     assert 0 <= record.notes["val_pretext_accuracy"] <= 1
@@ -204,3 +207,87 @@ def test_anatpaste_pastes_where_its_mask_option_says(tmp_path, mask, extras):
     [outcome] = run(tmp_path, "anatpaste", mask=mask)
     assert outcome.status == "ok", outcome.record.error
     assert outcome.record.config.params["mask"] == mask
+
+
+def test_the_reported_score_is_the_one_the_parameters_name(tmp_path):
+    [outcome] = run(
+        tmp_path, "anatpaste", reported="knn", levels="all", weights_average="checkpoints",
+        checkpoint_every="2",
+    )  # fmt: skip
+    record = outcome.record
+    assert record.test.reported_score == "checkpoints-levels-knn"
+    assert record.test.scores == record.test.score_variants["checkpoints-levels-knn"]
+    assert record.metrics["auroc"] == record.metrics["variants"]["checkpoints-levels-knn"]["auroc"]
+    # the last step's densities are the ones a run reporting them gives
+    [plain] = run(tmp_path / "plain", "anatpaste", reported="knn", checkpoint_every="2")
+    assert plain.record.test.scores == record.test.score_variants["knn"]
+
+
+def test_averaged_weights_differ_from_the_last_and_the_checkpoints_average_them(tmp_path):
+    """With 4 steps, 2 checkpoints 2 steps apart, the checkpoint score is the mean of the
+    scores of the networks after steps 2 and 4, each with its own densities."""
+    from uadbench.methods.pretext.weight_averages import WeightAverages
+
+    snapshots = []
+    original = WeightAverages.update
+
+    def spy(self, network, step):
+        original(self, network, step)
+        snapshots.append((step, len(self.snapshots)))
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(WeightAverages, "update", spy)
+        [outcome] = run(tmp_path, "cutpaste", checkpoints="2", checkpoint_every="2")
+    assert [n for _, n in snapshots] == [0, 1, 1, 1]  # the copy taken after step 2 only
+    variants = {k: np.array(v) for k, v in outcome.record.test.score_variants.items()}
+    assert not np.allclose(variants["ema-gaussian"], variants["gaussian"])
+    assert not np.allclose(variants["checkpoints-gaussian"], variants["gaussian"])
+
+
+def test_frozen_levels_keep_those_weights_and_train_the_rest(tmp_path, monkeypatch):
+    import copy
+
+    from uadbench.methods.pretext import trainer
+
+    seen = {}
+    optimiser, fit_densities = (
+        trainer.PretextMethod._optimiser,
+        trainer.PretextMethod._fit_densities,
+    )
+
+    def before_training(self):
+        seen["start"] = copy.deepcopy(self.network_.backbone.stage_modules)
+        return optimiser(self)
+
+    def after_training(self, train):
+        seen["end"] = self.network_.backbone.stage_modules
+        fit_densities(self, train)
+
+    monkeypatch.setattr(trainer.PretextMethod, "_optimiser", before_training)
+    monkeypatch.setattr(trainer.PretextMethod, "_fit_densities", after_training)
+    [outcome] = run(tmp_path, "cutpaste", frozen_levels="2", freeze_batchnorm="false")
+    assert outcome.status == "ok", outcome.record.error
+
+    def same(a, b):
+        return all(
+            torch.equal(x, y)
+            for x, y in zip(a.state_dict().values(), b.state_dict().values(), strict=True)
+        )
+
+    changed = [not same(a, b) for a, b in zip(seen["start"], seen["end"], strict=True)]
+    assert changed == [False, False, True, True, True]  # batch-norm statistics included
+
+
+def test_out_of_range_frozen_levels_and_selection_with_averages_are_refused():
+    from uadbench.errors import ParameterError
+
+    anatpaste = methods.get("anatpaste")
+    with pytest.raises(ParameterError, match="resnet18 has 5 levels"):
+        anatpaste.check_params(anatpaste.params_for("quick", {**FAST, "frozen_levels": "6"}))
+    with pytest.raises(ParameterError, match="weights_average=none"):
+        anatpaste.check_params(
+            anatpaste.params_for(
+                "quick",
+                {**FAST, "select_checkpoint_by_test_auroc": "true", "weights_average": "ema"},
+            )
+        )

@@ -44,9 +44,8 @@ class LevelDensities:
             "gaussian": GaussianDensity().fit(last),
             "knn": KNNCosine(self.k).fit(last),
         }
-        # the last level's Gaussian is the one of ``last``: fitted once
-        self.per_level_ = [GaussianDensity().fit(_unit(level)) for level in levels[:-1]]
-        self.per_level_.append(self.last_["gaussian"])
+        # the levels before the last (whose Gaussian is the one of ``last``)
+        self.earlier_levels_ = [GaussianDensity().fit(_unit(level)) for level in levels[:-1]]
         self.joined_ = {
             "kde": GaussianKDE(self.bandwidth).fit(joined),
             "knn": KNNCosine(self.k).fit(joined),
@@ -57,8 +56,9 @@ class LevelDensities:
         """Every score of the images whose level features are ``levels``, by variant name."""
         last, joined = _embeddings(levels)
         scores = {level_variant("last", name): d.score(last) for name, d in self.last_.items()}
-        scores[level_variant("all", "gaussian")] = sum(
-            g.score(_unit(level)) for g, level in zip(self.per_level_, levels, strict=True)
+        scores[level_variant("all", "gaussian")] = scores["gaussian"] + sum(
+            g.score(_unit(level))
+            for g, level in zip(self.earlier_levels_, levels[:-1], strict=True)
         )
         for name, density in self.joined_.items():
             scores[level_variant("all", name)] = density.score(joined)

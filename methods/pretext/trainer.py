@@ -21,12 +21,12 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 import numpy as np
+from uadbench.methods.pretext.embedding_densities import level_variant
+from uadbench.methods.pretext.weight_averages import weights_variant
 
 from uadbench import ImageSet, Method
 from uadbench.contracts.method import POSITIVE, Range, at_least
 from uadbench.errors import ParameterError
-from uadbench.methods.pretext.embedding_densities import level_variant
-from uadbench.methods.pretext.weight_averages import weights_variant
 
 if TYPE_CHECKING:
     import torch

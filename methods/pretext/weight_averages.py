@@ -8,8 +8,10 @@ an average over the end of the run depends less on them.
 from __future__ import annotations
 
 import copy
+from typing import TYPE_CHECKING
 
-from torch import nn
+if TYPE_CHECKING:
+    from torch import nn
 
 WEIGHTS = ("last", "ema", "checkpoints")
 """The weights a pretext method scores with: the last step's, their moving average, and the

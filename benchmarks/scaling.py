@@ -1,0 +1,165 @@
+"""Fit time and peak resident memory of one method per family as the training set grows.
+
+    python benchmarks/scaling.py --out results/benchmarks/scaling.md
+
+Each (method, number of training images) is one ``uadbench run`` process on synthetic phantoms
+(``n_train`` of them, 50 validation, 100 + 100 test), the method's quick profile and image
+size, seed 0, so that the peak resident memory its record holds (``peak_memory_mb``, the
+process's ``ru_maxrss``) belongs to that run alone. A run that fails (out of memory, say) is
+listed as failed with its error, never left out. Writes a Markdown table, the log-log
+exponent of fit time and memory against the training set's size per method, and a log-log
+figure beside the table (``.png`` and ``.pdf``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import shlex
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+FAMILIES = {
+    "anatpaste": "pretext",
+    "ae": "reconstruction",
+    "imagenet-gaussian": "ImageNet features",
+    "anomalib-patchcore": "anomalib PatchCore",
+    "anomalib-padim": "anomalib PaDiM",
+}
+SIZES = (250, 500, 1000, 2000)
+EVALUATION = {"n_val": 50, "n_test_normal": 100, "n_test_abnormal": 100}
+
+
+def measure(method: str, n_train: int, results: Path, params: list[str]) -> dict:
+    """One run of ``method`` on ``n_train`` phantoms: its record's timings, or its failure."""
+    command = ["uadbench", "run", "--method", method, "--dataset", "synthetic", "--seed", "0"]
+    command += ["--results-dir", str(results), "--force"]
+    for key, value in {"n_train": n_train, **EVALUATION}.items():
+        command += ["--data-option", f"{key}={value}"]
+    for pair in params:
+        command += ["--param", pair]
+    clock = time.perf_counter()
+    done = subprocess.run(command, capture_output=True, text=True)
+    row = {"method": method, "n_train": n_train, "command": shlex.join(command)}
+    row["process_s"] = round(time.perf_counter() - clock, 1)
+    records = sorted(
+        (results / "runs" / "synthetic" / method).glob("*.json"), key=lambda p: p.stat().st_mtime
+    )
+    record = json.loads(records[-1].read_text()) if records else None
+    if done.returncode != 0 or record is None or record.get("status") != "ok":
+        error = (record or {}).get("error") or {}
+        message = error.get("message") or done.stderr.strip().splitlines()[-1:] or ["no record"]
+        return row | {"status": "failed", "error": str(message)[:200]}
+    timings = record["timings"]
+    return row | {
+        "status": "ok",
+        "fit_s": timings["fit_s"],
+        "peak_memory_mb": timings.get("peak_memory_mb"),
+        "auroc": record["metrics"]["auroc"],
+        "image_size": record["image_size"],
+    }
+
+
+def exponent(rows: list[dict], key: str) -> float | None:
+    """The slope of log(key) against log(n_train) over a method's finished runs."""
+    points = [(r["n_train"], r[key]) for r in rows if r["status"] == "ok" and r.get(key)]
+    if len(points) < 2:
+        return None
+    n, y = np.log([p[0] for p in points]), np.log([p[1] for p in points])
+    return float(np.polyfit(n, y, 1)[0])
+
+
+def figure(rows: list[dict], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4), constrained_layout=True)
+    for method in dict.fromkeys(r["method"] for r in rows):
+        done = [r for r in rows if r["method"] == method and r["status"] == "ok"]
+        label = f"{method} ({FAMILIES.get(method, 'other')})"
+        for axis, key in zip(axes, ("fit_s", "peak_memory_mb"), strict=True):
+            axis.plot([r["n_train"] for r in done], [r[key] for r in done], "o-", label=label)
+    for axis, title in zip(axes, ("fit time (s)", "peak resident memory (MiB)"), strict=True):
+        axis.set(xscale="log", yscale="log", xlabel="training images", title=title)
+        axis.grid(True, which="both", alpha=0.3)
+    axes[1].legend(fontsize=8, loc="upper left")
+    fig.savefig(path.with_suffix(".png"), dpi=150)
+    fig.savefig(path.with_suffix(".pdf"))
+    plt.close(fig)
+
+
+def report(rows: list[dict], invocation: str, figure_name: str) -> str:
+    lines = [
+        "# Cost as the training set grows",
+        "",
+        f"Made by `{invocation}` on {platform.machine()} with {_cores()} cores, one run at a "
+        "time, on synthetic phantoms (quick profiles, seed 0; 50 validation, 100 + 100 test "
+        "images). Peak memory is the run process's peak resident set (`ru_maxrss`).",
+        "",
+        "| method | family | px | training images | fit s | peak memory MiB | AUROC % |",
+        "|---|---|---:|---:|---:|---:|---:|",
+    ]
+    for r in rows:
+        family = FAMILIES.get(r["method"], "other")
+        if r["status"] == "ok":
+            memory = f"{r['peak_memory_mb']:,.0f}" if r.get("peak_memory_mb") else "-"
+            lines.append(
+                f"| {r['method']} | {family} | {r['image_size']} | {r['n_train']:,} | "
+                f"{r['fit_s']:,.1f} | {memory} | {100 * r['auroc']:.1f} |"
+            )
+        else:
+            lines.append(
+                f"| {r['method']} | {family} | | {r['n_train']:,} | failed | | "
+                f"{r['error'].replace('|', '/')} |"
+            )
+    lines += ["", "Growth, as the log-log slope over the sizes (1 = linear in the images):", ""]
+    lines += ["| method | fit time | peak memory |", "|---|---:|---:|"]
+    for method in dict.fromkeys(r["method"] for r in rows):
+        mine = [r for r in rows if r["method"] == method]
+        slopes = [exponent(mine, key) for key in ("fit_s", "peak_memory_mb")]
+        cells = " | ".join("-" if s is None else f"{s:.2f}" for s in slopes)
+        lines.append(f"| {method} | {cells} |")
+    lines += ["", f"![fit time and memory against training images]({figure_name})", ""]
+    lines += ["Commands:", ""] + [f"- `{r['command']}` ({r['process_s']} s)" for r in rows]
+    return "\n".join(lines) + "\n"
+
+
+def _cores() -> int:
+    import os
+
+    return os.cpu_count() or 1
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, required=True, help="the Markdown file")
+    parser.add_argument("--methods", default=",".join(FAMILIES))
+    parser.add_argument("--sizes", default=",".join(map(str, SIZES)))
+    parser.add_argument(
+        "--param", action="append", default=[], help="METHOD:key=value, for that method's runs"
+    )
+    args = parser.parse_args()
+    rows = []
+    with tempfile.TemporaryDirectory() as results:
+        for method in args.methods.split(","):
+            params = [p.split(":", 1)[1] for p in args.param if p.split(":", 1)[0] == method]
+            for n_train in map(int, args.sizes.split(",")):
+                rows.append(measure(method, n_train, Path(results), params))
+                print(json.dumps(rows[-1]), file=sys.stderr, flush=True)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    figure_path = args.out.with_suffix(".png")
+    figure(rows, figure_path)
+    invocation = shlex.join(["python", "benchmarks/scaling.py", *sys.argv[1:]])
+    args.out.write_text(report(rows, invocation, figure_path.name))
+
+
+if __name__ == "__main__":
+    main()
