@@ -1,0 +1,102 @@
+"""The anatomy question's four rows on one test set, and DeLong's paired tests of every pair.
+
+    python benchmarks/anatomy_comparison.py --results-dir results/zhanglab-quick \\
+        --dataset zhanglab >> results/anatomy/README.md
+
+The rows are the leaderboard's (``uadbench.outputs.leaderboard``): AnatPaste with the reference
+mask (its default), with ``mask=lung-field`` and with ``mask=whole-image``, and CutPaste, each on
+its quick profile with no other parameter changed, on the same test images. Each pair is tested
+by DeLong's test of the difference of the seed-mean AUROCs (``uadbench.statistics.delong``),
+Holm-adjusted over the pairs. A row that is missing, or on other test images, is named and
+left out; nothing is inferred for it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import shlex
+import sys
+from pathlib import Path
+
+from uadbench.outputs.leaderboard import Row, build_leaderboard
+from uadbench.running.records import scan_records
+from uadbench.statistics.delong import compare, holm
+
+ROWS = {
+    "AnatPaste, reference mask": ("anatpaste", {}),
+    "AnatPaste, lung-field mask": ("anatpaste", {"mask": "lung-field"}),
+    "AnatPaste, whole image": ("anatpaste", {"mask": "whole-image"}),
+    "CutPaste": ("cutpaste", {}),
+}
+
+
+def find_rows(rows: list[Row], dataset: str) -> dict[str, Row]:
+    """The four rows among ``rows`` (quick profile, label-free), by their name in ``ROWS``."""
+    found = {}
+    for name, (method, changes) in ROWS.items():
+        for row in rows:
+            if (row.dataset, row.method, row.profile) == (dataset, method, "quick") and (
+                row.changes == changes and not row.label_use and row.scores is not None
+            ):
+                found[name] = row
+    return found
+
+
+def table(found: dict[str, Row]) -> list[str]:
+    lines = ["| row | seeds | AUROC % (mean ± std) | per seed |", "|---|---:|---:|---|"]
+    for name, row in found.items():
+        values = [100 * v for v in row.values["auroc"]]
+        spread = f" ± {100 * row.std('auroc'):.1f}" if row.n > 1 else ""
+        lines.append(
+            f"| {name} | {row.n} | {100 * row.auroc_mean:.1f}{spread} | "
+            + ", ".join(f"{v:.1f}" for v in values)
+            + " |"
+        )
+    return lines
+
+
+def pairwise(found: dict[str, Row]) -> list[str]:
+    names = list(found)
+    pairs = list(itertools.combinations(names, 2))
+    tests = []
+    for a, b in pairs:
+        first, second = found[a], found[b]
+        position = {image_id: j for j, image_id in enumerate(second.test_ids)}
+        scores = second.scores[:, [position[x] for x in first.test_ids]]
+        tests.append(compare(first.labels, first.scores, scores))
+    adjusted = holm([t.p_value for t in tests]) if tests else []
+    lines = [
+        "| A | B | AUROC A − B (points) | z | p | p (Holm) |",
+        "|---|---|---:|---:|---:|---:|",
+    ]
+    for (a, b), test, p_holm in zip(pairs, tests, adjusted, strict=True):
+        lines.append(
+            f"| {a} | {b} | {100 * test.difference:+.1f} | {test.z:.2f} | "
+            f"{test.p_value:.3g} | {p_holm:.3g} |"
+        )
+    return lines
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--results-dir", type=Path, required=True)
+    parser.add_argument("--dataset", required=True)
+    args = parser.parse_args()
+    board = build_leaderboard(scan_records(args.results_dir).records)
+    found = find_rows(board.rows, args.dataset)
+    test_sets = {row.test_set for row in found.values()}
+    print(f"<!-- made by: python benchmarks/anatomy_comparison.py {shlex.join(sys.argv[1:])} -->")
+    print(f"\n### {args.dataset}\n")
+    if missing := [name for name in ROWS if name not in found]:
+        print(f"Not found in {args.results_dir}: {', '.join(missing)}.\n")
+    if len(test_sets) > 1:
+        print("The rows were scored on different test images: no paired test.\n")
+        found = {}
+    print("\n".join(table(found)) + "\n")
+    print("DeLong's paired test of the seed-mean AUROCs, Holm-adjusted over the pairs:\n")
+    print("\n".join(pairwise(found)))
+
+
+if __name__ == "__main__":
+    main()
