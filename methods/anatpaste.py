@@ -12,7 +12,7 @@ Profiles:
 - ``paper``: the reference recipe: ResNet-18 from scratch, 256 px, 64 originals + 64 augmented
   per step, SGD (lr 0.03, momentum 0.9, weight decay 3e-5), cosine schedule, 256 x 256 = 65,536
   steps, kernel density with bandwidth 1, last checkpoint.
-- ``quick``: one run in about ten minutes on a 2-core CPU (see
+- ``quick``: one run in about twelve minutes on a 2-core CPU (see
   ``uadbench.methods.pretext.profiles``).
 
     uadbench run --method anatpaste --dataset zhanglab --seeds 0,1,2

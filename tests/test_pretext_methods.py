@@ -46,7 +46,7 @@ def test_runs_end_to_end_and_records_every_score(tmp_path, method):
     [outcome] = run(tmp_path, method)
     assert outcome.status == "ok", outcome.record.error
     record = outcome.record
-    reported = methods.get(method).profiles["quick"].reported
+    reported = methods.get(method)(methods.get(method).profiles["quick"]).reported_variant()
     assert record.test.reported_score == reported
     densities = [f"{level}{d}" for level in ("", "levels-") for d in ("kde", "gaussian", "knn")]
     assert set(record.test.score_variants) == {
@@ -74,8 +74,9 @@ def test_same_seed_same_scores(tmp_path):
 
 def test_label_using_selection_is_marked_in_record_and_leaderboard(tmp_path):
     [outcome] = run(
-        tmp_path, "anatpaste", select_checkpoint_by_test_auroc="true", selection_every="2"
-    )
+        tmp_path, "anatpaste", select_checkpoint_by_test_auroc="true", selection_every="2",
+        weights_average="none",
+    )  # fmt: skip
     assert outcome.status == "ok"
     assert outcome.record.config.label_use == "checkpoint chosen by test AUROC every 2 steps"
     assert outcome.record.history["selection_test_auroc"]["step"] == [2, 4]
@@ -160,7 +161,7 @@ def test_quick_profile_is_the_same_for_every_method_and_data_set():
     quick = {
         name: registry.methods.get(name).profiles["quick"] for name in ("anatpaste", "cutpaste")
     }
-    own = {"reported", "mask"}  # the reported density, and AnatPaste's choice of mask
+    own = {"mask"}  # AnatPaste's choice of mask
     assert {k: v for k, v in vars(quick["anatpaste"]).items() if k not in own} == {
         k: v for k, v in vars(quick["cutpaste"]).items() if k not in own
     }
@@ -219,7 +220,10 @@ def test_the_reported_score_is_the_one_the_parameters_name(tmp_path):
     assert record.test.scores == record.test.score_variants["checkpoints-levels-knn"]
     assert record.metrics["auroc"] == record.metrics["variants"]["checkpoints-levels-knn"]["auroc"]
     # the last step's densities are the ones a run reporting them gives
-    [plain] = run(tmp_path / "plain", "anatpaste", reported="knn", checkpoint_every="2")
+    [plain] = run(
+        tmp_path / "plain", "anatpaste", reported="knn", levels="last", weights_average="none",
+        checkpoint_every="2",
+    )  # fmt: skip
     assert plain.record.test.scores == record.test.score_variants["knn"]
 
 
