@@ -46,6 +46,15 @@ def markdown_rows(text: str) -> list[list[str]]:
     ]
 
 
+ZHANGLAB_RESULTS = Path(__file__).resolve().parents[1] / "results" / "zhanglab-quick"
+
+
+def committed_board_rows() -> int:
+    """How many rows the committed ZhangLab ``leaderboard.md`` has (its numbered lines)."""
+    text = (ZHANGLAB_RESULTS / "leaderboard.md").read_text()
+    return sum(row[0].isdigit() for row in markdown_rows(text))
+
+
 @pytest.fixture(autouse=True)
 def _isolated(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch):
     """Every test gets a session-wide private cache, no plugins from the environment, and

@@ -1,7 +1,6 @@
 """Leaderboard exports, figures and the report, from tiny real runs."""
 
 import json
-import re
 from pathlib import Path
 
 import pytest
@@ -14,7 +13,7 @@ from uadbench.running.planning import RunRequest, plan
 from uadbench.running.records import scan_records
 from uadbench.running.runner import execute
 
-from .conftest import TINY_SYNTHETIC, markdown_rows
+from .conftest import TINY_SYNTHETIC, committed_board_rows, markdown_rows
 
 cli = CliRunner()
 
@@ -152,12 +151,8 @@ def test_the_pandas_entry_points_give_the_board_and_the_records():
     results = Path(__file__).resolve().parents[1] / "results" / "zhanglab-quick"
     frame = uadbench.load_leaderboard(results)
     exported = pd.read_csv(io.StringIO(to_csv(build_leaderboard(scan_records(results).records))))
-    committed = [
-        line for line in (results / "leaderboard.md").read_text().splitlines()
-        if re.match(r"\|\s+\d+ \|", line)
-    ]  # fmt: skip
     assert list(frame.columns) == list(exported.columns)
-    assert len(frame) == len(exported) == len(committed) > 10  # the committed board's rows
+    assert len(frame) == len(exported) == committed_board_rows() > 10
     assert frame["auroc_mean"].tolist() == exported["auroc_mean"].tolist()
     records = uadbench.load_records(results)
     assert len(records) == len(list((results / "runs").rglob("*.json")))
