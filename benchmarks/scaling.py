@@ -37,9 +37,13 @@ EVALUATION = {"n_val": 50, "n_test_normal": 100, "n_test_abnormal": 100}
 
 
 def measure(method: str, n_train: int, results: Path, params: list[str]) -> dict:
-    """One run of ``method`` on ``n_train`` phantoms: its record's timings, or its failure."""
+    """One run of ``method`` on ``n_train`` phantoms, in a results folder of its own (so that a
+    run that writes no record is never read as another's): its timings, or its failure."""
+    from uadbench.running.records import read_record
+
+    results = results / f"{method}-{n_train}"
     command = ["uadbench", "run", "--method", method, "--dataset", "synthetic", "--seed", "0"]
-    command += ["--results-dir", str(results), "--force"]
+    command += ["--results-dir", str(results)]
     for key, value in {"n_train": n_train, **EVALUATION}.items():
         command += ["--data-option", f"{key}={value}"]
     for pair in params:
@@ -48,21 +52,19 @@ def measure(method: str, n_train: int, results: Path, params: list[str]) -> dict
     done = subprocess.run(command, capture_output=True, text=True)
     row = {"method": method, "n_train": n_train, "command": shlex.join(command)}
     row["process_s"] = round(time.perf_counter() - clock, 1)
-    records = sorted(
-        (results / "runs" / "synthetic" / method).glob("*.json"), key=lambda p: p.stat().st_mtime
-    )
-    record = json.loads(records[-1].read_text()) if records else None
-    if done.returncode != 0 or record is None or record.get("status") != "ok":
-        error = (record or {}).get("error") or {}
-        message = error.get("message") or done.stderr.strip().splitlines()[-1:] or ["no record"]
+    [path, *_] = [*results.glob("runs/synthetic/*/*.json"), None]
+    record = read_record(path) if path else None
+    if done.returncode != 0 or record is None or not record.ok:
+        message = (record.error.message if record and record.error else None) or (
+            done.stderr.strip().splitlines()[-1:] or ["no record"]
+        )
         return row | {"status": "failed", "error": str(message)[:200]}
-    timings = record["timings"]
     return row | {
         "status": "ok",
-        "fit_s": timings["fit_s"],
-        "peak_memory_mb": timings.get("peak_memory_mb"),
-        "auroc": record["metrics"]["auroc"],
-        "image_size": record["image_size"],
+        "fit_s": record.timings["fit_s"],
+        "peak_memory_mb": record.timings.get("peak_memory_mb"),
+        "auroc": record.metrics["auroc"],
+        "image_size": record.config.image_size,
     }
 
 
