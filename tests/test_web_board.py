@@ -90,8 +90,12 @@ def test_in_a_browser_sort_filter_and_open_a_row(site, chromium):
         assert len(_cells(page, 0)) == committed_board_rows() + 1
 
         header = page.locator("#board thead th").nth(auroc)
+        # the header's aria-sort can change before the rows are redrawn: wait for each draw
+        page.evaluate("window.draws = 0; uadbenchBoard.table.on('draw', () => window.draws++)")
         while header.get_attribute("aria-sort") != "descending":
+            drawn = page.evaluate("window.draws")
             header.click()
+            page.wait_for_function(f"window.draws > {drawn}")
         values = [float(v) for v in _cells(page, auroc)]
         assert values == sorted(values, reverse=True) and values[0] > values[-1]
 
