@@ -8,7 +8,8 @@ size, seed 0, so that the peak resident memory its record holds (``peak_memory_m
 process's ``ru_maxrss``) belongs to that run alone. A run that fails (out of memory, say) is
 listed as failed with its error, never left out. Writes a Markdown table, the log-log
 exponent of fit time and memory against the training set's size per method, and a log-log
-figure beside the table (``.png`` and ``.pdf``).
+figure beside the table (``.png`` and ``.pdf``). Each measured row is appended to ``<out>.jsonl``
+as it finishes, so that an interrupted invocation, run again, measures only what is missing.
 """
 
 from __future__ import annotations
@@ -134,6 +135,15 @@ def report(rows: list[dict], invocation: str, figure_name: str) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _measured(path: Path) -> dict[tuple[str, int], dict]:
+    """The rows an earlier, interrupted invocation measured (``<out>.jsonl``), by (method,
+    training images): they are kept, not measured again; delete the file to start over."""
+    if not path.exists():
+        return {}
+    rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    return {(r["method"], r["n_train"]): r for r in rows}
+
+
 def _cores() -> int:
     import os
 
@@ -149,13 +159,18 @@ def main() -> None:
         "--param", action="append", default=[], help="METHOD:key=value, for that method's runs"
     )
     args = parser.parse_args()
+    done = _measured(args.out.with_suffix(".jsonl"))
     rows = []
     with tempfile.TemporaryDirectory() as results:
         for method in args.methods.split(","):
             params = [p.split(":", 1)[1] for p in args.param if p.split(":", 1)[0] == method]
             for n_train in map(int, args.sizes.split(",")):
-                rows.append(measure(method, n_train, Path(results), params))
-                print(json.dumps(rows[-1]), file=sys.stderr, flush=True)
+                if (row := done.get((method, n_train))) is None:
+                    row = measure(method, n_train, Path(results), params)
+                    with open(args.out.with_suffix(".jsonl"), "a") as handle:
+                        handle.write(json.dumps(row) + "\n")
+                rows.append(row)
+                print(json.dumps(row), file=sys.stderr, flush=True)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     figure_path = args.out.with_suffix(".png")
     figure(rows, figure_path)

@@ -206,3 +206,16 @@ def test_an_unwritable_results_dir_fails_before_any_work(tmp_path, plugin_file):
     blocker.write_text("not a folder")
     with pytest.raises(ResultsDirError, match="cannot write run records in"):
         plan(request(tmp_path, results_dir=blocker / "results"))
+
+
+@pytest.mark.skipif(not Path("/proc/self/clear_refs").exists(), reason="Linux resets the peak")
+def test_a_runs_peak_memory_is_its_own_not_that_of_earlier_work_in_the_process():
+    import resource
+
+    from uadbench.running.runtime import PeakMemory
+
+    held = np.ones(2**30 // 8)  # 1 GiB, touched, then given back
+    del held
+    process_peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    run_peak = PeakMemory().timings()["peak_memory_mb"]
+    assert 50 < run_peak < process_peak - 512

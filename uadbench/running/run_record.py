@@ -172,8 +172,8 @@ class RunRecord:
     )
     hardware: dict[str, Any] = _doc("device, CPU and its model, GPU, threads", default_factory=dict)
     timings: dict[str, float] = _doc(
-        "seconds of prepare, fit, score, wall; peak_memory_mb: the process's peak resident "
-        "memory by the end of the run",
+        "seconds of prepare, fit, score, wall; peak_memory_mb: the run's peak resident memory "
+        "(runtime.PeakMemory)",
         default_factory=dict,
     )
     warnings: list[str] = _doc("what makes the number worth a second look", default_factory=list)

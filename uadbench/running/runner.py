@@ -98,22 +98,22 @@ def _execute(run: PlannedRun, cache_dir: Path, progress: ProgressReporter, force
     if current is not None:
         record.rerun_of = run.path.name
     _write_before_work(path, record)
-    started = time.perf_counter()
+    started, memory = time.perf_counter(), runtime.PeakMemory()
     history = TrainingHistory()
     try:
         _fit_and_score(run, source, cache_dir, progress, history, record)
         record.status = "ok"
     except KeyboardInterrupt:
         record.fail("interrupted by the user (Ctrl-C)")
-        _finish(run, path, record, started, history)
+        _finish(run, path, record, started, memory, history)
         raise
     except SystemExit as stop:  # e.g. Lightning turns SIGTERM into a SystemExit with status 0
         record.fail(f"stopped before the end (SystemExit {stop.code!r}, a signal?)")
-        _finish(run, path, record, started, history)
+        _finish(run, path, record, started, memory, history)
         raise SystemExit(f"uadbench: run stopped before the end; see {path}") from stop
     except Exception as error:
         record.fail(f"{type(error).__name__}: {one_line(str(error))}", traceback.format_exc())
-    return _finish(run, path, record, started, history)
+    return _finish(run, path, record, started, memory, history)
 
 
 def record_failure(run: PlannedRun, message: str, trace: str | None = None) -> Outcome:
@@ -188,9 +188,7 @@ def _fit_and_score(
         variants = checked_variants(method.score_variants(test.images), len(test), "test")
         record.timings["score_s"] = _since(clock)
         val_variants = (
-            checked_variants(method.score_variants(val.images), len(val), "val")
-            if len(val)
-            else {}
+            checked_variants(method.score_variants(val.images), len(val), "val") if len(val) else {}
         )
     reported = method.reported_variant()
     _record_scores(record, data, train, val, test, reported, variants, val_variants)
@@ -235,7 +233,12 @@ def _record_scores(
 
 
 def _finish(
-    run: PlannedRun, path: Path, record: RunRecord, started: float, history: TrainingHistory
+    run: PlannedRun,
+    path: Path,
+    record: RunRecord,
+    started: float,
+    memory: runtime.PeakMemory,
+    history: TrainingHistory,
 ) -> Outcome:
     """Complete ``record`` and write it to ``path``; a finished rerun then replaces the cell's
     earlier record."""
@@ -243,7 +246,7 @@ def _finish(
     record.notes = history.notes
     record.warnings += history.warnings
     record.timings["wall_s"] = _since(started)
-    record.timings |= runtime.peak_memory()
+    record.timings |= memory.timings()
     record.finished_at = _now()
     with interrupts_deferred():  # a Ctrl-C now stops the command after the record is written
         try:

@@ -127,13 +127,49 @@ def _git(folder: Path, *args: str) -> str:
     return done.stdout.strip()
 
 
-def peak_memory() -> dict[str, float]:
-    """``{"peak_memory_mb": <the peak resident memory of this process so far, in MiB>}``, or
-    nothing where the system does not say (Windows)."""
+class PeakMemory:
+    """The peak resident memory of one run, started when made. Linux lets a process's peak be
+    reset (``/proc/self/clear_refs``), so a run's peak is its own even after other runs in the
+    same process; where it cannot be reset the process's peak (``ru_maxrss``) is reported only
+    for the process's first run, and later runs report none rather than an earlier run's."""
+
+    _made = 0  # runs measured in this process
+
+    def __init__(self) -> None:
+        self.reset = _reset_peak()
+        self.own = self.reset or PeakMemory._made == 0
+        PeakMemory._made += 1
+
+    def timings(self) -> dict[str, float]:
+        """``{"peak_memory_mb": <MiB>}``, or nothing where the peak is not this run's alone or
+        the system does not say (Windows)."""
+        kib = _vm_hwm_kib() if self.reset else _max_rss_kib()
+        if not self.own or kib is None:
+            return {}
+        return {"peak_memory_mb": round(kib / 1024, 1)}
+
+
+def _reset_peak() -> bool:
+    try:
+        Path("/proc/self/clear_refs").write_text("5")  # "5" resets the peak RSS (VmHWM)
+    except OSError:
+        return False
+    return _vm_hwm_kib() is not None
+
+
+def _vm_hwm_kib() -> float | None:
+    try:
+        status = Path("/proc/self/status").read_text()
+    except OSError:
+        return None
+    lines = [line.split() for line in status.splitlines() if line.startswith("VmHWM:")]
+    return float(lines[0][1]) if lines else None  # "VmHWM:   123456 kB"
+
+
+def _max_rss_kib() -> float | None:
     try:
         import resource
     except ImportError:
-        return {}
+        return None
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux, bytes on macOS
-    mib = peak / 2**20 if platform.system() == "Darwin" else peak / 1024
-    return {"peak_memory_mb": round(mib, 1)}
+    return peak / 1024 if platform.system() == "Darwin" else float(peak)
