@@ -72,7 +72,7 @@ class AnomalibFamily:
                     f"anomalib has no image model {model!r}; it has: "
                     + ", ".join(PREFIX + m.replace("_", "-") for m in available)
                 )
-        spec = MODELS.get(model, ModelSpec())
+        spec = MODELS[model] if model in MODELS else _unlisted_spec(model)
 
         @dataclasses.dataclass(frozen=True)
         class BridgeParams:
@@ -116,6 +116,18 @@ class AnomalibFamily:
                 "__module__": __name__,
             },
         )
+
+
+def _unlisted_spec(model: str) -> ModelSpec:
+    """The defaults, for a model the bridge does not list; whether it has a memory bank is read
+    from its class."""
+    with quiet():
+        from anomalib.models import _get_model_class_by_name
+        from anomalib.models.components import MemoryBankMixin
+
+    if issubclass(_get_model_class_by_name(model), MemoryBankMixin):
+        return ModelSpec(memory_bank=True, version=2)
+    return ModelSpec()
 
 
 ANOMALIB = AnomalibFamily()
@@ -264,7 +276,9 @@ class AnomalibMethod(Method):
             shuffle=shuffle,
             collate_fn=ImageBatch.collate,
             generator=generator,
-            drop_last=shuffle and len(images) > self.params.batch_size,
+            drop_last=shuffle
+            and not self.spec.memory_bank
+            and len(images) > self.params.batch_size,
         )
 
     def _inputs(self, images: np.ndarray) -> Iterator[Any]:

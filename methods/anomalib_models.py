@@ -29,6 +29,10 @@ class ModelSpec:
     """What the model is fed: ImageNet-normalised (anomalib's default), [0, 1] or [-1, 1]."""
     version: int = 1
     """Bumped when the bridge changes what the model computes, so that old records stay apart."""
+    memory_bank: bool = False
+    """True for models fitted by one pass over the training images without gradients (anomalib's
+    ``MemoryBankMixin``): the bridge feeds them every training image, where gradient-trained
+    models drop a last, smaller batch. Version 1 of these models dropped it too."""
     lite0_layers: dict[str, Any] = field(default_factory=dict)
     """Constructor arguments that make the model use EfficientNet-Lite0 (empty: it cannot)."""
     resnet18_layers: dict[str, Any] = field(default_factory=dict)
@@ -60,6 +64,8 @@ MODELS: dict[str, ModelSpec] = {
             "layers": ["blocks.1", "blocks.2", "blocks.4"],
             "n_features": 100,
         },
+        memory_bank=True,
+        version=2,  # 1 left the last partial batch of training images out
         reference="Defard et al., PaDiM, ICPR 2021 (anomalib config: 256 px, 1 epoch)",
     ),
     "patchcore": ModelSpec(
@@ -67,18 +73,24 @@ MODELS: dict[str, ModelSpec] = {
         quick_weights="efficientnet-lite0",
         kwargs={"coreset_sampling_ratio": 0.1, "num_neighbors": 9},
         lite0_layers={"backbone": LITE0, "layers": ["blocks.2", "blocks.4"]},
+        memory_bank=True,
+        version=2,  # 1 left the last partial batch of training images out
         reference="Roth et al., PatchCore, CVPR 2022 (anomalib: 256 px, 1 epoch, coreset 0.1)",
     ),
     "dfm": ModelSpec(
         quick_weights="efficientnet-lite0",
         lite0_layers={"backbone": LITE0, "layer": "blocks.4"},
         kwargs={"pooling_kernel_size": 4, "pca_level": 0.97, "score_type": "fre"},
+        memory_bank=True,
+        version=2,  # 1 left the last partial batch of training images out
         reference="Ahuja et al., Deep feature modeling, 2019 (anomalib config: 256 px, 1 epoch)",
     ),
     "dfkde": ModelSpec(
         quick_weights="efficientnet-lite0",
         lite0_layers={"backbone": LITE0, "layers": ["blocks.6"]},
         kwargs={"n_pca_components": 16, "max_training_points": 40000},
+        memory_bank=True,
+        version=2,  # 1 left the last partial batch of training images out
         reference="anomalib's deep-feature kernel density (256 px, 1 epoch)",
     ),
     "stfpm": ModelSpec(

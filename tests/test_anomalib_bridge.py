@@ -220,3 +220,26 @@ def test_constructor_arguments_the_bridge_exposes_are_real_and_reach_the_model()
     assert built.coreset_sampling_ratio == 0.02
     notes = " ".join(method_class.parameter_notes())
     assert "precision=" in notes and "coreset_sampling_ratio" not in notes
+
+
+@pytest.mark.parametrize("model", sorted(MODELS))
+def test_the_bridge_knows_which_listed_models_have_a_memory_bank(model):
+    from anomalib.models import _get_model_class_by_name
+    from anomalib.models.components import MemoryBankMixin
+
+    has_one = issubclass(_get_model_class_by_name(model), MemoryBankMixin)
+    assert MODELS[model].memory_bank == has_one
+
+
+@pytest.mark.parametrize(("method", "fed"), [("anomalib-padim", 40), ("anomalib-stfpm", 32)])
+def test_memory_bank_models_are_fed_every_training_image(method, fed):
+    method_class = registry.methods.get(method)
+    method = method_class(method_class.params_for("quick"))  # batches of 32
+    images = np.zeros((40, 64, 64), dtype=np.uint8)
+    loader = method._loader(images, shuffle=True)
+    assert sum(len(batch.image) for batch in loader) == fed
+
+
+def test_whether_an_unlisted_model_has_a_memory_bank_is_read_from_its_class():
+    assert registry.methods.get("anomalib-cfa").spec.memory_bank is False
+    assert registry.methods.get("anomalib-m-h-patchcore").spec.memory_bank is True
