@@ -219,3 +219,28 @@ def test_a_runs_peak_memory_is_its_own_not_that_of_earlier_work_in_the_process()
     process_peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     run_peak = PeakMemory().timings()["peak_memory_mb"]
     assert 50 < run_peak < process_peak - 512
+
+
+def test_only_changes_of_the_code_make_a_checkout_uncommitted(tmp_path):
+    import subprocess
+
+    from uadbench.running.runtime import uncommitted_code
+
+    def git(*args):
+        subprocess.run(["git", "-C", str(tmp_path), *args], check=True, capture_output=True)
+
+    for name in ("methods/ae.py", "results/zhanglab/COMMANDS.md", "README.md"):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text("1\n")
+    git("init", "-q")
+    git("add", ".")
+    git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "start")
+    (tmp_path / "results/zhanglab/COMMANDS.md").write_text("2\n")
+    (tmp_path / "results/zhanglab/run.json").write_text("{}\n")
+    (tmp_path / "README.md").write_text("2\n")
+    assert not uncommitted_code(tmp_path)
+    (tmp_path / "methods/mine.py").write_text("1\n")  # a new method file is a change of code
+    assert uncommitted_code(tmp_path)
+    (tmp_path / "methods/mine.py").unlink()
+    (tmp_path / "methods/ae.py").write_text("2\n")
+    assert uncommitted_code(tmp_path)

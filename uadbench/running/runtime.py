@@ -104,9 +104,14 @@ def cpu_model() -> str | None:
     return platform.processor() or None
 
 
+CODE_PATHS = ("uadbench", "methods", "datasets", "results/reference", "pyproject.toml")
+"""What a checkout installs (pyproject.toml's package folders): its code, split files and
+reference tables; results, docs, tests and benchmarks are not what a run computes with."""
+
+
 @functools.cache
 def code_version() -> dict[str, Any]:
-    """The git commit of the uadbench checkout that runs (and whether it had uncommitted
+    """The git commit of the uadbench checkout that runs (and whether its code had uncommitted
     changes), as the process found it on first asking: the code it imported then is the code
     that runs, however many cells follow. Empty for an installed package."""
     checkout = Path(__file__).resolve().parents[2]
@@ -114,10 +119,16 @@ def code_version() -> dict[str, Any]:
         return {}
     try:
         commit = _git(checkout, "rev-parse", "HEAD")
-        dirty = bool(_git(checkout, "status", "--porcelain", "--untracked-files=no"))
+        dirty = uncommitted_code(checkout)
     except (OSError, subprocess.SubprocessError):
         return {}
     return {"commit": commit, "uncommitted_changes": dirty}
+
+
+def uncommitted_code(checkout: Path) -> bool:
+    """Whether ``checkout`` has changed or new files in ``CODE_PATHS`` that are not committed
+    (a record written to the checkout's own results folder is not a change of its code)."""
+    return bool(_git(checkout, "status", "--porcelain", "--", *CODE_PATHS))
 
 
 def _git(folder: Path, *args: str) -> str:
