@@ -167,7 +167,8 @@ class RunRecord:
     process: dict[str, Any] = _doc("pid, host and start of the process", default_factory=dict)
     versions: dict[str, str] = _doc("versions of Python and the packages", default_factory=dict)
     code: dict[str, Any] = _doc(
-        "git commit of the checkout that ran, and whether it had uncommitted changes",
+        "git commit of the checkout that ran, and whether its code (runtime.CODE_PATHS) had "
+        "uncommitted changes",
         default_factory=dict,
     )
     hardware: dict[str, Any] = _doc("device, CPU and its model, GPU, threads", default_factory=dict)
