@@ -24,7 +24,8 @@ MIN_PER_WORKER = 64
 CHUNK = 16
 """Images a worker decodes per task."""
 _WORK: tuple[Dataset, int] | None = None
-"""The data set and size the forked workers decode for (set before the pool starts)."""
+"""The data set and size a worker decodes for (set in each worker as it starts, never in the
+parent: a parent-wide value was cleared by another, abandoned ``decoded`` generator's exit)."""
 
 
 def default_workers() -> int:
@@ -37,21 +38,23 @@ def decoded(
 ) -> Iterator[np.ndarray | ImageReadError]:
     """Each source's image at ``image_size`` (uint8, square), in order; an unreadable one as its
     ``ImageReadError`` (not raised)."""
-    global _WORK
     workers = default_workers() if workers is None else workers
     workers = min(workers, max(1, len(sources) // MIN_PER_WORKER))
     if workers <= 1 or "fork" not in multiprocessing.get_all_start_methods():
         for source in sources:
             yield _read(dataset, source, image_size)
         return
+    context = multiprocessing.get_context("fork")  # a forked worker's arguments are not pickled
+    with ProcessPoolExecutor(
+        workers, mp_context=context, initializer=_set_work, initargs=(dataset, image_size)
+    ) as pool:
+        for result in pool.map(_read_in_worker, sources, chunksize=CHUNK):
+            yield ImageReadError(*result) if isinstance(result, tuple) else result
+
+
+def _set_work(dataset: Dataset, image_size: int) -> None:
+    global _WORK
     _WORK = (dataset, image_size)
-    try:
-        context = multiprocessing.get_context("fork")
-        with ProcessPoolExecutor(workers, mp_context=context) as pool:
-            for result in pool.map(_read_in_worker, sources, chunksize=CHUNK):
-                yield ImageReadError(*result) if isinstance(result, tuple) else result
-    finally:
-        _WORK = None
 
 
 def _read(dataset: Dataset, source: str, image_size: int) -> np.ndarray | ImageReadError:
@@ -62,7 +65,7 @@ def _read(dataset: Dataset, source: str, image_size: int) -> np.ndarray | ImageR
 
 
 def _read_in_worker(source: str) -> Any:
-    assert _WORK is not None, "workers are forked after _WORK is set"
+    assert _WORK is not None, "a worker starts by _set_work"
     dataset, image_size = _WORK
     result = _read(dataset, source, image_size)
     return (result.path, result.reason) if isinstance(result, ImageReadError) else result
