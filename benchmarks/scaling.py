@@ -4,12 +4,13 @@
 
 Each (method, number of training images) is one ``uadbench run`` process on synthetic phantoms
 (``n_train`` of them, 50 validation, 100 + 100 test), the method's quick profile and image
-size, seed 0, so that the peak resident memory its record holds (``peak_memory_mb``, the
-process's ``ru_maxrss``) belongs to that run alone. A run that fails (out of memory, say) is
+size, seed 0; the peak resident memory is its record's (``peak_memory_mb``, the run's own
+peak: ``uadbench.running.runtime.PeakMemory``). A run that fails (out of memory, say) is
 listed as failed with its error, never left out. Writes a Markdown table, the log-log
 exponent of fit time and memory against the training set's size per method, and a log-log
 figure beside the table (``.png`` and ``.pdf``). Each measured row is appended to ``<out>.jsonl``
-as it finishes, so that an interrupted invocation, run again, measures only what is missing.
+as it finishes, so that an interrupted invocation, run again, measures only what is missing:
+a row is reused only if it was measured with the same parameters on the same kind of machine.
 """
 
 from __future__ import annotations
@@ -51,7 +52,8 @@ def measure(method: str, n_train: int, results: Path, params: list[str]) -> dict
         command += ["--param", pair]
     clock = time.perf_counter()
     done = subprocess.run(command, capture_output=True, text=True)
-    row = {"method": method, "n_train": n_train, "command": shlex.join(command)}
+    row = {"method": method, "n_train": n_train, "params": params, "machine": _machine()}
+    row["command"] = shlex.join(command)
     row["process_s"] = round(time.perf_counter() - clock, 1)
     [path, *_] = [*results.glob("runs/synthetic/*/*.json"), None]
     record = read_record(path) if path else None
@@ -90,8 +92,10 @@ def figure(rows: list[dict], path: Path) -> None:
         label = f"{method} ({FAMILIES.get(method, 'other')})"
         for axis, key in zip(axes, ("fit_s", "peak_memory_mb"), strict=True):
             axis.plot([r["n_train"] for r in done], [r[key] for r in done], "o-", label=label)
+    finished = any(r["status"] == "ok" for r in rows)  # no point at all cannot be log-scaled
+    scale = "log" if finished else "linear"
     for axis, title in zip(axes, ("fit time (s)", "peak resident memory (MiB)"), strict=True):
-        axis.set(xscale="log", yscale="log", xlabel="training images", title=title)
+        axis.set(xscale=scale, yscale=scale, xlabel="training images", title=title)
         axis.grid(True, which="both", alpha=0.3)
     axes[1].legend(fontsize=8, loc="upper left")
     fig.savefig(path.with_suffix(".png"), dpi=150)
@@ -105,7 +109,7 @@ def report(rows: list[dict], invocation: str, figure_name: str) -> str:
         "",
         f"Made by `{invocation}` on {platform.machine()} with {_cores()} cores, one run at a "
         "time, on synthetic phantoms (quick profiles, seed 0; 50 validation, 100 + 100 test "
-        "images). Peak memory is the run process's peak resident set (`ru_maxrss`).",
+        "images). Peak memory is each run's own peak resident set (its record's `peak_memory_mb`).",
         "",
         "| method | family | px | training images | fit s | peak memory MiB | AUROC % |",
         "|---|---|---:|---:|---:|---:|---:|",
@@ -137,11 +141,19 @@ def report(rows: list[dict], invocation: str, figure_name: str) -> str:
 
 def _measured(path: Path) -> dict[tuple[str, int], dict]:
     """The rows an earlier, interrupted invocation measured (``<out>.jsonl``), by (method,
-    training images): they are kept, not measured again; delete the file to start over."""
+    training images), the newest of each: kept, not measured again, where their parameters and
+    machine are this invocation's; delete the file to start over."""
     if not path.exists():
         return {}
     rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
     return {(r["method"], r["n_train"]): r for r in rows}
+
+
+def _machine() -> str:
+    """The kind of machine a row was measured on: fit times of two kinds are not one curve."""
+    from uadbench.running.runtime import cpu_model
+
+    return f"{platform.machine()}, {_cores()} cores, {cpu_model()}"
 
 
 def _cores() -> int:
@@ -159,15 +171,17 @@ def main() -> None:
         "--param", action="append", default=[], help="METHOD:key=value, for that method's runs"
     )
     args = parser.parse_args()
-    done = _measured(args.out.with_suffix(".jsonl"))
+    rows_file = args.out.with_suffix(".jsonl")
+    done = _measured(rows_file)
     rows = []
     with tempfile.TemporaryDirectory() as results:
         for method in args.methods.split(","):
             params = [p.split(":", 1)[1] for p in args.param if p.split(":", 1)[0] == method]
             for n_train in map(int, args.sizes.split(",")):
-                if (row := done.get((method, n_train))) is None:
+                row = done.get((method, n_train))
+                if row is None or (row.get("params"), row.get("machine")) != (params, _machine()):
                     row = measure(method, n_train, Path(results), params)
-                    with open(args.out.with_suffix(".jsonl"), "a") as handle:
+                    with open(rows_file, "a") as handle:
                         handle.write(json.dumps(row) + "\n")
                 rows.append(row)
                 print(json.dumps(row), file=sys.stderr, flush=True)

@@ -8,23 +8,51 @@ from pathlib import Path
 SCRIPTS = Path(__file__).resolve().parents[1] / "benchmarks"
 
 
+def _scaling_rows() -> list[dict]:
+    """Rows as an interrupted invocation of ``scaling.py`` on this machine left them."""
+    sys.path.insert(0, str(SCRIPTS))
+    try:
+        from scaling import _machine
+    finally:
+        sys.path.remove(str(SCRIPTS))
+    done = {"command": "uadbench run ...", "process_s": 1.0, "params": [], "machine": _machine()}
+    return [
+        done | {"method": "ae", "n_train": n, "status": "ok", "fit_s": 0.01 * n,
+                "peak_memory_mb": 100.0 + n, "auroc": 0.75, "image_size": 64}
+        for n in (250, 500)
+    ] + [done | {"method": "ae", "n_train": 1000, "status": "failed",
+                 "error": "out of memory"}]  # fmt: skip
+
+
+def _run_scaling(out: Path, methods: str, sizes: str) -> str:
+    command = [sys.executable, str(SCRIPTS / "scaling.py"), "--out", str(out)]
+    command += ["--methods", methods, "--sizes", sizes]
+    subprocess.run(command, check=True, capture_output=True, timeout=120)
+    return out.read_text()
+
+
 def test_scaling_reports_rows_an_interrupted_invocation_measured_without_running_them(tmp_path):
     out = tmp_path / "scaling.md"
-    measured = [
-        {"method": "ae", "n_train": n, "command": f"uadbench run ... {n}", "process_s": 1.0,
-         "status": "ok", "fit_s": 0.01 * n, "peak_memory_mb": 100.0 + n, "auroc": 0.75,
-         "image_size": 64}
-        for n in (250, 500)
-    ] + [{"method": "ae", "n_train": 1000, "command": "uadbench run ... 1000", "process_s": 2.0,
-          "status": "failed", "error": "out of memory"}]  # fmt: skip
+    measured = _scaling_rows()
     out.with_suffix(".jsonl").write_text("".join(json.dumps(r) + "\n" for r in measured))
-    command = [sys.executable, str(SCRIPTS / "scaling.py"), "--out", str(out)]
-    command += ["--methods", "ae", "--sizes", "250,500,1000"]
-    subprocess.run(command, check=True, capture_output=True, timeout=120)
-    text = out.read_text()
+    text = _run_scaling(out, "ae", "250,500,1000")
     assert "| ae | reconstruction | 64 | 500 | 5.0 | 600 | 75.0 |" in text
     assert "| ae | reconstruction | | 1,000 | failed | | out of memory |" in text
     assert "| ae | 1.00 | " in text  # fit time doubles with the images: slope 1
     assert out.with_suffix(".png").stat().st_size > 0 and out.with_suffix(".pdf").exists()
     # nothing was measured again: the rows file still holds the three rows it was given
     assert len(out.with_suffix(".jsonl").read_text().splitlines()) == 3
+
+
+def test_scaling_measures_again_a_row_of_other_parameters_or_another_machine(tmp_path):
+    out = tmp_path / "scaling.md"
+    elsewhere, other_params = (row | {"method": "no-such-method"} for row in _scaling_rows()[:2])
+    elsewhere["machine"] = "another machine"
+    other_params["params"] = ["epochs=1"]
+    out.with_suffix(".jsonl").write_text(
+        json.dumps(elsewhere) + "\n" + json.dumps(other_params) + "\n"
+    )
+    text = _run_scaling(out, "no-such-method", "250,500")
+    # both measured again (and failing fast: the method does not exist), neither reused
+    assert text.count("| no-such-method | other | | ") == 2 and "75.0" not in text
+    assert len(out.with_suffix(".jsonl").read_text().splitlines()) == 4
