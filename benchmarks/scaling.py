@@ -11,6 +11,8 @@ exponent of fit time and memory against the training set's size per method, and 
 figure beside the table (``.png`` and ``.pdf``). Each measured row is appended to ``<out>.jsonl``
 as it finishes, so that an interrupted invocation, run again, measures only what is missing:
 a row is reused only if it was measured with the same parameters on the same kind of machine.
+``--again METHODS`` measures those methods' rows anew (after a change of their code); the
+earlier rows stay in ``<out>.jsonl`` and are listed under the table, with the commit of each.
 """
 
 from __future__ import annotations
@@ -57,6 +59,8 @@ def measure(method: str, n_train: int, results: Path, params: list[str]) -> dict
     row["process_s"] = round(time.perf_counter() - clock, 1)
     [path, *_] = [*results.glob("runs/synthetic/*/*.json"), None]
     record = read_record(path) if path else None
+    if record is not None:
+        row["code"] = record.code
     if done.returncode != 0 or record is None or not record.ok:
         message = (record.error.message if record and record.error else None) or (
             done.stderr.strip().splitlines()[-1:] or ["no record"]
@@ -103,7 +107,7 @@ def figure(rows: list[dict], path: Path) -> None:
     plt.close(fig)
 
 
-def report(rows: list[dict], invocation: str, figure_name: str) -> str:
+def report(rows: list[dict], invocation: str, figure_name: str, earlier: list[dict]) -> str:
     lines = [
         "# Cost as the training set grows",
         "",
@@ -136,17 +140,37 @@ def report(rows: list[dict], invocation: str, figure_name: str) -> str:
         lines.append(f"| {method} | {cells} |")
     lines += ["", f"![fit time and memory against training images]({figure_name})", ""]
     lines += ["Commands:", ""] + [f"- `{r['command']}` ({r['process_s']} s)" for r in rows]
+    if earlier:
+        lines += ["", "Earlier measurements of the same cells, measured again since:", ""]
+        lines += ["| method | training images | code | result |", "|---|---:|---|---|"]
+        for r in earlier:
+            result = (
+                f"fit {r['fit_s']:,.1f} s, peak {r['peak_memory_mb'] or 0:,.0f} MiB"
+                if r["status"] == "ok"
+                else f"failed: {r['error'].replace('|', '/')}"
+            )
+            lines.append(f"| {r['method']} | {r['n_train']:,} | {_commit(r)} | {result} |")
     return "\n".join(lines) + "\n"
+
+
+def _commit(row: dict) -> str:
+    code = row.get("code") or {}
+    commit = (code.get("commit") or "unknown")[:7]
+    return commit + (" with uncommitted changes" if code.get("uncommitted_changes") else "")
 
 
 def _measured(path: Path) -> dict[tuple[str, int], dict]:
     """The rows an earlier, interrupted invocation measured (``<out>.jsonl``), by (method,
     training images), the newest of each: kept, not measured again, where their parameters and
     machine are this invocation's; delete the file to start over."""
+    return {(r["method"], r["n_train"]): r for r in _saved(path)}
+
+
+def _saved(path: Path) -> list[dict]:
+    """Every row ``<out>.jsonl`` holds, oldest first."""
     if not path.exists():
-        return {}
-    rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-    return {(r["method"], r["n_train"]): r for r in rows}
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
 def _machine() -> str:
@@ -170,9 +194,11 @@ def main() -> None:
     parser.add_argument(
         "--param", action="append", default=[], help="METHOD:key=value, for that method's runs"
     )
+    parser.add_argument("--again", default="", help="METHODS to measure anew, saved rows or not")
     args = parser.parse_args()
     rows_file = args.out.with_suffix(".jsonl")
-    done = _measured(rows_file)
+    again = set(filter(None, args.again.split(",")))
+    done = {key: row for key, row in _measured(rows_file).items() if key[0] not in again}
     rows = []
     with tempfile.TemporaryDirectory() as results:
         for method in args.methods.split(","):
@@ -189,7 +215,10 @@ def main() -> None:
     figure_path = args.out.with_suffix(".png")
     figure(rows, figure_path)
     invocation = shlex.join(["python", "benchmarks/scaling.py", *sys.argv[1:]])
-    args.out.write_text(report(rows, invocation, figure_path.name))
+    cells = {(r["method"], r["n_train"]) for r in rows}
+    earlier = [r for r in _saved(rows_file) if (r["method"], r["n_train"]) in cells]
+    earlier = [r for r in earlier if r not in rows]
+    args.out.write_text(report(rows, invocation, figure_path.name, earlier))
 
 
 if __name__ == "__main__":

@@ -14,7 +14,8 @@ import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-RECORDS = ROOT / "results" / "zhanglab-quick"
+RECORDS = Path("results") / "zhanglab-quick"
+"""Relative to ROOT, where the commands run: the board names the folder as a checkout has it."""
 IMAGES = ROOT / "docs" / "images"
 OPENED_ROW = "anatpaste"
 """The row opened in the second screenshot: one with training curves."""
@@ -22,11 +23,13 @@ OPENED_ROW = "anatpaste"
 
 def main() -> None:
     uadbench = [sys.executable, "-c", "from uadbench.cli import main; main()"]
-    subprocess.run([*uadbench, "plot", "--results-dir", RECORDS, "--out", IMAGES], check=True)
+    subprocess.run(
+        [*uadbench, "plot", "--results-dir", RECORDS, "--out", IMAGES], check=True, cwd=ROOT
+    )
     with tempfile.TemporaryDirectory() as site:
         title = "ZhangLab quick leaderboard"
         command = [*uadbench, "board", "--results-dir", RECORDS, "--out", site, "--title", title]
-        subprocess.run(command, check=True)
+        subprocess.run(command, check=True, cwd=ROOT)
         screenshots(Path(site) / "index.html")
 
 

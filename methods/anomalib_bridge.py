@@ -32,6 +32,7 @@ import dataclasses
 import functools
 import inspect
 from collections.abc import Callable, Iterator
+from contextlib import nullcontext
 from typing import Any, Literal
 
 import numpy as np
@@ -42,6 +43,7 @@ from uadbench.methods.constants import IMAGENET_MEAN, IMAGENET_STD
 from uadbench import ImageSet, Method
 from uadbench.contracts.method import at_least
 from uadbench.errors import ParameterError, UserError
+from uadbench.running.allocator import large_blocks_mapped
 
 PREFIX = "anomalib-"
 
@@ -240,8 +242,12 @@ class AnomalibMethod(Method):
                 **self.model_.trainer_arguments,  # e.g. one epoch for memory-bank models
             }
             trainer = Trainer(**arguments)
+            # a memory bank's fit allocates and frees large arrays in loops (PatchCore's coreset)
+            mapped = large_blocks_mapped() if self.spec.memory_bank else nullcontext()
             try:
-                trainer.fit(self.model_, train_dataloaders=self._loader(train.images, shuffle=True))
+                with mapped:
+                    loader = self._loader(train.images, shuffle=True)
+                    trainer.fit(self.model_, train_dataloaders=loader)
             except AttributeError as error:  # e.g. trainer.datamodule.train_dataloader()
                 if error.obj is None and "dataloader" in (error.name or ""):
                     raise BridgeError(

@@ -24,9 +24,9 @@ def _scaling_rows() -> list[dict]:
                  "error": "out of memory"}]  # fmt: skip
 
 
-def _run_scaling(out: Path, methods: str, sizes: str) -> str:
+def _run_scaling(out: Path, methods: str, sizes: str, *extra: str) -> str:
     command = [sys.executable, str(SCRIPTS / "scaling.py"), "--out", str(out)]
-    command += ["--methods", methods, "--sizes", sizes]
+    command += ["--methods", methods, "--sizes", sizes, *extra]
     subprocess.run(command, check=True, capture_output=True, timeout=120)
     return out.read_text()
 
@@ -56,3 +56,17 @@ def test_scaling_measures_again_a_row_of_other_parameters_or_another_machine(tmp
     # both measured again (and failing fast: the method does not exist), neither reused
     assert text.count("| no-such-method | other | | ") == 2 and "75.0" not in text
     assert len(out.with_suffix(".jsonl").read_text().splitlines()) == 4
+
+
+def test_scaling_measures_again_what_it_is_told_to_and_lists_the_earlier_rows(tmp_path):
+    out = tmp_path / "scaling.md"
+    saved = [row | {"method": "no-such-method"} for row in _scaling_rows()]
+    saved[0]["code"] = {"commit": "0123456789abcdef", "uncommitted_changes": False}
+    out.with_suffix(".jsonl").write_text("".join(json.dumps(r) + "\n" for r in saved))
+    text = _run_scaling(out, "no-such-method", "250,500", "--again", "no-such-method")
+    table, earlier = text.split("Earlier measurements")
+    assert table.count("| no-such-method | other | | ") == 2 and "75.0" not in table
+    assert "| no-such-method | 250 | 0123456 | fit 2.5 s, peak 350 MiB |" in earlier
+    assert "| no-such-method | 500 | unknown | fit 5.0 s, peak 600 MiB |" in earlier
+    assert "1,000" not in earlier  # a cell this invocation did not measure is not listed
+    assert len(out.with_suffix(".jsonl").read_text().splitlines()) == 5
