@@ -11,8 +11,9 @@ exponent of fit time and memory against the training set's size per method, and 
 figure beside the table (``.png`` and ``.pdf``). Each measured row is appended to ``<out>.jsonl``
 as it finishes, so that an interrupted invocation, run again, measures only what is missing:
 a row is reused only if it was measured with the same parameters on the same kind of machine.
-``--again METHODS`` measures those methods' rows anew (after a change of their code); the
-earlier rows stay in ``<out>.jsonl`` and are listed under the table, with the commit of each.
+``--again METHODS`` measures those methods' rows anew (after a change of their code), on every
+invocation that names it (leave it out to resume one that was interrupted); the earlier rows
+stay in ``<out>.jsonl`` and are listed under the table, with the commit of each.
 """
 
 from __future__ import annotations
@@ -145,7 +146,8 @@ def report(rows: list[dict], invocation: str, figure_name: str, earlier: list[di
         lines += ["| method | training images | code | result |", "|---|---:|---|---|"]
         for r in earlier:
             result = (
-                f"fit {r['fit_s']:,.1f} s, peak {r['peak_memory_mb'] or 0:,.0f} MiB"
+                f"fit {r['fit_s']:,.1f} s, peak "
+                + (f"{r['peak_memory_mb']:,.0f} MiB" if r.get("peak_memory_mb") else "unknown")
                 if r["status"] == "ok"
                 else f"failed: {r['error'].replace('|', '/')}"
             )
@@ -215,9 +217,15 @@ def main() -> None:
     figure_path = args.out.with_suffix(".png")
     figure(rows, figure_path)
     invocation = shlex.join(["python", "benchmarks/scaling.py", *sys.argv[1:]])
+    # a cell's row in the table is always its newest saved one (reused, or measured and appended)
+    saved = _saved(rows_file)
     cells = {(r["method"], r["n_train"]) for r in rows}
-    earlier = [r for r in _saved(rows_file) if (r["method"], r["n_train"]) in cells]
-    earlier = [r for r in earlier if r not in rows]
+    newest = {(r["method"], r["n_train"]): i for i, r in enumerate(saved)}
+    earlier = [
+        r
+        for i, r in enumerate(saved)
+        if (key := (r["method"], r["n_train"])) in cells and newest[key] != i
+    ]
     args.out.write_text(report(rows, invocation, figure_path.name, earlier))
 
 

@@ -1,3 +1,4 @@
+import os
 import platform
 import subprocess
 import sys
@@ -35,14 +36,33 @@ libc.free(libc.malloc(16 << 20))  # a mapped 16 MiB block freed: glibc's thresho
 print(mapped(4 << 20))
 with large_blocks_mapped() as taken:
     print(taken, mapped(8 << 20), mapped(512 << 10))
+    with large_blocks_mapped():
+        pass
+    print(mapped(10 << 20))  # the inner block's end leaves the outer one's setting
 print(mapped(12 << 20))
 """
 
 
-@pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="glibc's heap, glibc's setting")
+GLIBC = platform.libc_ver()
+ALLOCATOR_SETTINGS = (
+    "LD_PRELOAD",
+    "GLIBC_TUNABLES",
+    "MALLOC_MMAP_THRESHOLD_",
+    "MALLOC_TRIM_THRESHOLD_",
+)
+
+
+@pytest.mark.skipif(
+    GLIBC[0] != "glibc" or tuple(map(int, GLIBC[1].split("."))) < (2, 33),
+    reason="glibc's heap, glibc's setting; mallinfo2 is glibc 2.33's",
+)
 def test_inside_large_blocks_mapped_blocks_of_1_mib_and_more_are_mapped_on_their_own():
-    done = subprocess.run([sys.executable, "-c", PROBE], capture_output=True, text=True, check=True)
-    before, (taken, large, small), after = [line.split() for line in done.stdout.splitlines()]
+    env = {k: v for k, v in os.environ.items() if k not in ALLOCATOR_SETTINGS}  # glibc's defaults
+    command = [sys.executable, "-c", PROBE]
+    done = subprocess.run(command, capture_output=True, text=True, check=True, env=env)
+    lines = [line.split() for line in done.stdout.splitlines()]
+    before, (taken, large, small), still, after = lines
     assert before == ["False"]  # from the heap, where freed blocks can leave holes
     assert (taken, large, small) == ("True", "True", "False")
+    assert still == ["True"]
     assert after == ["False"]  # the threshold is glibc's ceiling again, 32 MiB

@@ -20,27 +20,34 @@ import platform
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
-M_MMAP_THRESHOLD = -3
-"""``mallopt``'s parameter for the threshold (glibc's ``malloc.h``)."""
+M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3
+"""``mallopt``'s parameters (glibc's ``malloc.h``)."""
 GLIBC_MAX_MMAP_THRESHOLD = 32 << 20
 """``DEFAULT_MMAP_THRESHOLD_MAX`` on 64-bit glibc: the highest its moving threshold goes."""
 MAPPED_FROM = 1 << 20
 """Inside ``large_blocks_mapped``, every allocation of 1 MiB or more is mapped on its own."""
 
+_depth = 0  # blocks now open: only the outermost one sets the threshold back
+
 
 @contextmanager
 def large_blocks_mapped(threshold: int = MAPPED_FROM) -> Iterator[bool]:
     """Inside, allocations of ``threshold`` bytes or more get a mapping of their own, returned to
-    the system when freed. Yields whether the allocator took the setting (glibc only; elsewhere
-    nothing changes). glibc cannot be given back its moving threshold, so after the block it stays
-    fixed at that threshold's ceiling, 32 MiB."""
+    the system when freed. Yields whether glibc's ``mallopt`` accepted the setting (elsewhere
+    nothing changes). glibc cannot be given back its moving threshold, so after the block, for
+    the rest of the process, the threshold stays where glibc's own moves end: 32 MiB, with the
+    heap trimmed above twice that."""
+    global _depth
     mallopt = _glibc_mallopt()
-    taken = bool(mallopt and mallopt(M_MMAP_THRESHOLD, threshold))
+    taken = bool(mallopt and (_depth or mallopt(M_MMAP_THRESHOLD, threshold)))
+    _depth += taken
     try:
         yield taken
     finally:
-        if taken:
+        _depth -= taken
+        if taken and not _depth:
             mallopt(M_MMAP_THRESHOLD, GLIBC_MAX_MMAP_THRESHOLD)
+            mallopt(M_TRIM_THRESHOLD, 2 * GLIBC_MAX_MMAP_THRESHOLD)
 
 
 def _glibc_mallopt() -> Callable[[int, int], int] | None:
