@@ -22,6 +22,7 @@ import argparse
 import json
 import platform
 import shlex
+import signal
 import subprocess
 import sys
 import tempfile
@@ -63,10 +64,8 @@ def measure(method: str, n_train: int, results: Path, params: list[str]) -> dict
     if record is not None:
         row["code"] = record.code
     if done.returncode != 0 or record is None or not record.ok:
-        message = (record.error.message if record and record.error else None) or (
-            done.stderr.strip().splitlines()[-1:] or ["no record"]
-        )
-        return row | {"status": "failed", "error": str(message)[:200]}
+        message = record.error.message if record and record.error else None
+        return row | {"status": "failed", "error": message or failure(done)}
     return row | {
         "status": "ok",
         "fit_s": record.timings["fit_s"],
@@ -74,6 +73,17 @@ def measure(method: str, n_train: int, results: Path, params: list[str]) -> dict
         "auroc": record.metrics["auroc"],
         "image_size": record.config.image_size,
     }
+
+
+def failure(done: subprocess.CompletedProcess) -> str:
+    """Why a run that wrote no failure of its own ended: the signal that killed it (the kernel
+    kills the largest process when memory runs out, with SIGKILL), or its last line of output."""
+    if done.returncode < 0:
+        name = signal.Signals(-done.returncode).name
+        hint = ": out of memory, most likely (the kernel's log says)" if name == "SIGKILL" else ""
+        return f"killed by {name}{hint}"
+    lines = done.stderr.strip().splitlines()
+    return lines[-1][:200] if lines else f"exit {done.returncode}, no record"
 
 
 def exponent(rows: list[dict], key: str) -> float | None:

@@ -70,3 +70,17 @@ def test_scaling_measures_again_what_it_is_told_to_and_lists_the_earlier_rows(tm
     assert "| no-such-method | 500 | unknown | fit 5.0 s, peak 600 MiB |" in earlier
     assert "1,000" not in earlier  # a cell this invocation did not measure is not listed
     assert len(out.with_suffix(".jsonl").read_text().splitlines()) == 5
+
+
+def test_scaling_says_a_run_killed_by_the_kernel_was_killed_not_its_last_progress_bar():
+    sys.path.insert(0, str(SCRIPTS))
+    try:
+        from scaling import failure
+    finally:
+        sys.path.remove(str(SCRIPTS))
+    bar = "Selecting Coreset Indices.:  36%|###   | 1146/3199"
+    killed = subprocess.CompletedProcess([], -9, "", bar)
+    assert failure(killed).startswith("killed by SIGKILL: out of memory")
+    assert (
+        failure(subprocess.CompletedProcess([], 1, "", "x\nValueError: no\n")) == "ValueError: no"
+    )
