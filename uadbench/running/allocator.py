@@ -5,9 +5,10 @@ which it raises (up to 32 MiB) each time a mapped block is freed. A loop that al
 an array of a few MiB up to 32 MiB per step, while small arrays made in between stay alive, can
 leave each freed array as a hole the next one no longer fits, and the heap grows by one array per
 step. anomalib's k-center greedy coreset (PatchCore) is such a loop: one distance array per point
-it selects. Through the bridge it peaked at 17.8 GB on 250 phantoms at 64 px and was killed on
-500 (``results/benchmarks/scaling.md``); from 1,000 images on, the arrays are above 32 MiB, mapped,
-and the peak was 1.2 GB. A fixed low threshold maps such arrays and unmaps them when freed.
+it selects. Through the bridge it peaked at 17.4 GiB on 250 phantoms at 64 px and was killed
+for memory on 500 (``results/benchmarks/scaling.md``); from 1,000 images on, the arrays are above
+32 MiB, mapped, and the peak was 1.2 GiB. A fixed low threshold maps such arrays and unmaps them
+when freed.
 
 It is not set for every method: mapping each large array costs a ResNet-18 training step at
 64 px about 12% on a 2-core CPU (0.55 s against 0.61 s per batch of 32, one thread).
