@@ -171,11 +171,11 @@ def _commit(row: dict) -> str:
     return commit + (" with uncommitted changes" if code.get("uncommitted_changes") else "")
 
 
-def _measured(path: Path) -> dict[tuple[str, int], dict]:
-    """The rows an earlier, interrupted invocation measured (``<out>.jsonl``), by (method,
-    training images), the newest of each: kept, not measured again, where their parameters and
-    machine are this invocation's; delete the file to start over."""
-    return {(r["method"], r["n_train"]): r for r in _saved(path)}
+def _newest(saved: list[dict]) -> dict[tuple[str, int], dict]:
+    """The rows earlier invocations measured, by (method, training images), the newest of each:
+    kept, not measured again, where their parameters and machine are this invocation's; delete
+    ``<out>.jsonl`` to start over."""
+    return {(r["method"], r["n_train"]): r for r in saved}
 
 
 def _saved(path: Path) -> list[dict]:
@@ -210,14 +210,16 @@ def main() -> None:
     args = parser.parse_args()
     rows_file = args.out.with_suffix(".jsonl")
     again = set(filter(None, args.again.split(",")))
-    done = {key: row for key, row in _measured(rows_file).items() if key[0] not in again}
+    saved = _saved(rows_file)
+    done = {key: row for key, row in _newest(saved).items() if key[0] not in again}
+    machine = _machine()
     rows = []
     with tempfile.TemporaryDirectory() as results:
         for method in args.methods.split(","):
             params = [p.split(":", 1)[1] for p in args.param if p.split(":", 1)[0] == method]
             for n_train in map(int, args.sizes.split(",")):
                 row = done.get((method, n_train))
-                if row is None or (row.get("params"), row.get("machine")) != (params, _machine()):
+                if row is None or (row.get("params"), row.get("machine")) != (params, machine):
                     row = measure(method, n_train, Path(results), params)
                     with open(rows_file, "a") as handle:
                         handle.write(json.dumps(row) + "\n")
@@ -227,15 +229,8 @@ def main() -> None:
     figure_path = args.out.with_suffix(".png")
     figure(rows, figure_path)
     invocation = shlex.join(["python", "benchmarks/scaling.py", *sys.argv[1:]])
-    # a cell's row in the table is always its newest saved one (reused, or measured and appended)
-    saved = _saved(rows_file)
-    cells = {(r["method"], r["n_train"]) for r in rows}
-    newest = {(r["method"], r["n_train"]): i for i, r in enumerate(saved)}
-    earlier = [
-        r
-        for i, r in enumerate(saved)
-        if (key := (r["method"], r["n_train"])) in cells and newest[key] != i
-    ]
+    shown = {(r["method"], r["n_train"]): r for r in rows}
+    earlier = [r for r in saved if shown.get((r["method"], r["n_train"]), r) is not r]
     args.out.write_text(report(rows, invocation, figure_path.name, earlier))
 
 
