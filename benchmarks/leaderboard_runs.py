@@ -8,14 +8,16 @@ leaderboard and the report of the results folder.
 Each ``--run METHOD:SEEDS[:key=value;key=value]`` is one ``uadbench run`` process (extra
 ``--param``s after the second colon); ``--data-option key=value`` goes to every command. The
 commands, their exit status and wall time are appended to ``<results-dir>/COMMANDS.md``; a
-failed run is listed as failed and the others go on. At the end ``leaderboard.md`` and
-``report/`` (unless ``--no-report``) are rewritten from every record in the folder.
+failed run is listed as failed and the others go on, and the script exits non-zero. At the end
+``leaderboard.md`` and ``report/`` (unless ``--no-report``) are rewritten from every record in
+the folder; a leaderboard that fails to build leaves the previous ``leaderboard.md`` as it was.
 """
 
 from __future__ import annotations
 
 import argparse
 import shlex
+import shutil
 import subprocess
 import sys
 import time
@@ -33,6 +35,11 @@ def main() -> None:
     parser.add_argument("--title", default="uadbench report")
     parser.add_argument("--no-report", action="store_true", help="the leaderboard only")
     args = parser.parse_args()
+    if (
+        not shutil.which("uadbench")
+        or subprocess.run(["uadbench", "--help"], capture_output=True).returncode
+    ):
+        sys.exit("`uadbench` does not start here: run pip install -e '.[test]' first.")
     log = args.results_dir / "COMMANDS.md"
     args.results_dir.mkdir(parents=True, exist_ok=True)
     if not log.exists():
@@ -40,6 +47,7 @@ def main() -> None:
     with open(log, "a") as handle:
         handle.write("| started (UTC) | command | exit | wall s |\n|---|---|---|---|\n")
     total = 0.0
+    failed = 0
     for spec in args.run:
         method, seeds, *extra = spec.split(":", 2)
         command = [
@@ -65,6 +73,7 @@ def main() -> None:
         status = subprocess.run(command, stdout=sys.stderr).returncode
         wall = time.perf_counter() - clock
         total += wall
+        failed += status != 0
         with open(log, "a") as handle:
             handle.write(
                 f"| {started:%Y-%m-%d %H:%M} | `{shlex.join(command)}` | {status} | {wall:.0f} |\n"
@@ -78,22 +87,25 @@ def main() -> None:
         capture_output=True,
         text=True,
     )
+    if board.returncode != 0:
+        sys.exit(f"The leaderboard was not rewritten: {board.stderr.strip()}")
     (args.results_dir / "leaderboard.md").write_text(board.stdout)
-    if args.no_report:
-        return
-    subprocess.run(
-        [
-            "uadbench",
-            "report",
-            "--results-dir",
-            str(args.results_dir),
-            "--title",
-            args.title,
-            "--out",
-            str(args.results_dir / "report"),
-        ],
-        check=False,
-    )
+    if not args.no_report:
+        subprocess.run(
+            [
+                "uadbench",
+                "report",
+                "--results-dir",
+                str(args.results_dir),
+                "--title",
+                args.title,
+                "--out",
+                str(args.results_dir / "report"),
+            ],
+            check=False,
+        )
+    if failed:
+        sys.exit(f"{failed} of {len(args.run)} command(s) failed; see {log}.")
 
 
 if __name__ == "__main__":

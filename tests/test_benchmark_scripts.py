@@ -84,3 +84,19 @@ def test_scaling_says_a_run_killed_by_the_kernel_was_killed_not_its_last_progres
     assert (
         failure(subprocess.CompletedProcess([], 1, "", "x\nValueError: no\n")) == "ValueError: no"
     )
+
+
+def test_leaderboard_runs_lists_a_failed_run_keeps_the_board_and_exits_non_zero(tmp_path):
+    board = tmp_path / "leaderboard.md"
+    board.write_text("the board before this batch\n")
+    unreadable = tmp_path / "runs" / "synthetic" / "ae" / "cut-short.json"
+    unreadable.parent.mkdir(parents=True)
+    unreadable.write_text("{")  # the leaderboard refuses to build with it
+    command = [sys.executable, str(SCRIPTS / "leaderboard_runs.py"), "--results-dir", str(tmp_path)]
+    command += ["--dataset", "synthetic", "--run", "no-such-method:0", "--no-report"]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    assert done.returncode != 0
+    assert "no-such-method --dataset synthetic --seeds 0" in (tmp_path / "COMMANDS.md").read_text()
+    assert "| 1 |" in (tmp_path / "COMMANDS.md").read_text()
+    assert board.read_text() == "the board before this batch\n"
+    assert "could not be read" in done.stderr
