@@ -8,7 +8,9 @@ mask (its default), with ``mask=lung-field`` and with ``mask=whole-image``, and 
 its quick profile with no other parameter changed, on the same test images. Each pair is tested
 by DeLong's test of the difference of the seed-mean AUROCs (``uadbench.statistics.delong``),
 Holm-adjusted over the pairs. A row that is missing, or on other test images, is named and
-left out; nothing is inferred for it.
+left out; nothing is inferred for it. ``--by-finding`` adds each row's seed-mean AUROC of the
+test normals against each kind of finding, for a data set whose split table names the finding
+of each image (the synthetic phantoms do); it describes, it tests nothing.
 """
 
 from __future__ import annotations
@@ -17,9 +19,15 @@ import argparse
 import itertools
 import shlex
 import sys
+from dataclasses import fields
 from pathlib import Path
 
+import numpy as np
+from sklearn.metrics import roc_auc_score
+
+from uadbench.errors import UserError
 from uadbench.outputs.leaderboard import Row, build_leaderboard
+from uadbench.registry import datasets
 from uadbench.running.records import scan_records
 from uadbench.statistics.delong import compare, holm
 
@@ -78,10 +86,43 @@ def pairwise(found: dict[str, Row]) -> list[str]:
     return lines
 
 
+def by_finding(found: dict[str, Row], findings: dict[str, str]) -> list[str]:
+    """Seed-mean AUROC % of the test normals against each finding, a column per finding."""
+    kinds = sorted({findings[i] for row in found.values() for i in row.test_ids} - {"normal"})
+    lines = ["| row | " + " | ".join(kinds) + " |", "|---|" + "---:|" * len(kinds)]
+    for name, row in found.items():
+        kind = np.array([findings[i] for i in row.test_ids])
+        cells = []
+        for finding in kinds:
+            keep = (kind == "normal") | (kind == finding)
+            aurocs = [roc_auc_score(row.labels[keep], seed[keep]) for seed in row.scores]
+            cells.append(f"{100 * np.mean(aurocs):.1f}")
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    return lines
+
+
+def split_findings(
+    results_dir: Path, dataset: str, data_root: Path | None
+) -> dict[str, str] | None:
+    """The finding of each image, from the data set's split table with the records' options
+    (None where the table names no finding)."""
+    recorded = next(
+        r.config.dataset_options
+        for r in scan_records(results_dir).records
+        if r.config.dataset == dataset
+    )
+    cls = datasets.get(dataset)
+    options = {k: str(v) for k, v in recorded.items() if k in {f.name for f in fields(cls.Options)}}
+    table = cls.from_settings(data_root, options).split_table()
+    return dict(zip(table["id"], table["finding"], strict=True)) if "finding" in table else None
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--results-dir", type=Path, required=True)
     parser.add_argument("--dataset", required=True)
+    parser.add_argument("--by-finding", action="store_true", help="AUROC per kind of finding")
+    parser.add_argument("--data-root", type=Path, help="for --by-finding, where the data are")
     args = parser.parse_args()
     board = build_leaderboard(scan_records(args.results_dir).records)
     found = find_rows(board.rows, args.dataset)
@@ -96,6 +137,16 @@ def main() -> None:
     print("\n".join(table(found)) + "\n")
     print("DeLong's paired test of the seed-mean AUROCs, Holm-adjusted over the pairs:\n")
     print("\n".join(pairwise(found)))
+    if args.by_finding and found:
+        try:
+            findings = split_findings(args.results_dir, args.dataset, args.data_root)
+        except UserError as error:
+            sys.exit(f"--by-finding: {error}")
+        if findings is None:
+            print(f"\nThe split table of {args.dataset} names no finding per image.")
+        else:
+            print("\nSeed-mean AUROC % of the test normals against each kind of finding:\n")
+            print("\n".join(by_finding(found, findings)))
 
 
 if __name__ == "__main__":

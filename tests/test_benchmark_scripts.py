@@ -100,3 +100,30 @@ def test_leaderboard_runs_lists_a_failed_run_keeps_the_board_and_exits_non_zero(
     assert "| 1 |" in (tmp_path / "COMMANDS.md").read_text()
     assert board.read_text() == "the board before this batch\n"
     assert "could not be read" in done.stderr
+
+
+def test_anatomy_comparison_by_finding_is_each_seeds_auroc_of_normals_against_that_finding():
+    from sklearn.metrics import roc_auc_score
+
+    from uadbench.data.readers.synthetic import SyntheticChest
+    from uadbench.running.records import scan_records
+
+    results = SCRIPTS.parent / "results" / "anatomy" / "synthetic"
+    command = [sys.executable, str(SCRIPTS / "anatomy_comparison.py"), "--results-dir"]
+    command += [str(results), "--dataset", "synthetic", "--by-finding"]
+    text = subprocess.run(command, check=True, capture_output=True, text=True).stdout
+    per_finding = text.split("against each kind of finding")[1].splitlines()
+    [header] = [line for line in per_finding if line.startswith("| row | ")]
+    [cutpaste] = [line for line in per_finding if line.startswith("| CutPaste | ")]
+    cells = [line.strip("| ").split(" | ") for line in (header, cutpaste)]
+    column = cells[0].index("nodule")
+    finding = dict(SyntheticChest().split_table()[["id", "finding"]].values)
+    records = [r for r in scan_records(results).records if r.config.method == "cutpaste"]
+    aurocs = []
+    for record in records:
+        keep = [finding[i] in ("normal", "nodule") for i in record.test.ids]
+        labels = [label for label, k in zip(record.test.labels, keep, strict=True) if k]
+        scores = [score for score, k in zip(record.test.scores, keep, strict=True) if k]
+        aurocs.append(roc_auc_score(labels, scores))
+    assert len(records) == 3
+    assert cells[1][column] == f"{100 * sum(aurocs) / 3:.1f}"
