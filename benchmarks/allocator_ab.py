@@ -1,0 +1,98 @@
+"""Does mapping large blocks (``uadbench.running.allocator``) cost PatchCore fit time?
+
+    python benchmarks/allocator_ab.py --out results/benchmarks/allocator_ab.md --sizes 1000
+
+PatchCore through the anomalib bridge, on ``n_train`` synthetic phantoms (as
+``benchmarks/scaling.py`` runs it: quick profile, seed 0, 50 validation, 100 + 100 test), once
+as the bridge runs it (``mapped``: its fit inside ``large_blocks_mapped``) and once with the
+block replaced by one that does nothing (``glibc default``), alternating, ``--repeats`` times
+each, every run a process of its own. Writes each run's fit time, peak resident memory and
+AUROC, and the median per setting. A size where the default setting runs out of memory (250
+phantoms did: 17.4 GiB) is not one to ask for on a small machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import statistics
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from scaling import EVALUATION, _machine
+
+UNMAPPED = (
+    "import contextlib, sys; import uadbench.methods.anomalib_bridge as bridge; "
+    "bridge.large_blocks_mapped = contextlib.nullcontext; "
+    "from uadbench.cli import main; sys.argv[0] = 'uadbench'; main()"
+)
+SETTINGS = {"mapped": ["uadbench"], "glibc default": [sys.executable, "-c", UNMAPPED]}
+
+
+def measure(setting: str, n_train: int, results: Path) -> dict:
+    """One PatchCore run with ``setting``; its fit time, peak and AUROC from its record."""
+    from uadbench.running.records import read_record
+
+    command = [*SETTINGS[setting], "run", "--method", "anomalib-patchcore", "--dataset"]
+    command += ["synthetic", "--seed", "0", "--results-dir", str(results)]
+    for key, value in {"n_train": n_train, **EVALUATION}.items():
+        command += ["--data-option", f"{key}={value}"]
+    done = subprocess.run(command, capture_output=True, text=True)
+    [path, *_] = [*results.glob("runs/synthetic/*/*.json"), None]
+    record = read_record(path) if path else None
+    if done.returncode != 0 or record is None or not record.ok:
+        return {"setting": setting, "n_train": n_train, "failed": done.stderr.strip()[-300:]}
+    return {
+        "setting": setting,
+        "n_train": n_train,
+        "fit_s": record.timings["fit_s"],
+        "peak_memory_mb": record.timings.get("peak_memory_mb"),
+        "auroc": record.metrics["auroc"],
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--sizes", default="1000", help="comma-separated numbers of phantoms")
+    parser.add_argument("--repeats", type=int, default=2)
+    args = parser.parse_args()
+    rows = []
+    with tempfile.TemporaryDirectory() as scratch:
+        for n_train in map(int, args.sizes.split(",")):
+            for repeat in range(args.repeats):
+                for setting in SETTINGS:
+                    results = Path(scratch) / f"{setting}-{n_train}-{repeat}".replace(" ", "-")
+                    rows.append(measure(setting, n_train, results))
+                    print(rows[-1], file=sys.stderr, flush=True)
+    lines = [
+        "# PatchCore's fit with and without large blocks mapped",
+        "",
+        f"Command: `python benchmarks/allocator_ab.py {shlex.join(sys.argv[1:])}`",
+        "",
+        f"Machine: {_machine()}. Settings alternate, each run a process of its own.",
+        "",
+        "| phantoms | setting | fit s per run | median fit s | peak MiB per run | AUROC % |",
+        "|---:|---|---|---:|---|---|",
+    ]
+    for n_train in map(int, args.sizes.split(",")):
+        for setting in SETTINGS:
+            mine = [r for r in rows if r["n_train"] == n_train and r["setting"] == setting]
+            done = [r for r in mine if "failed" not in r]
+            fits = ", ".join(f"{r['fit_s']:.1f}" for r in done)
+            peaks = ", ".join(f"{r['peak_memory_mb']:,.0f}" for r in done)
+            aurocs = ", ".join(f"{100 * r['auroc']:.1f}" for r in done)
+            median = f"{statistics.median(r['fit_s'] for r in done):.1f}" if done else "-"
+            failed = f" ({len(mine) - len(done)} failed)" if len(done) < len(mine) else ""
+            lines.append(
+                f"| {n_train:,} | {setting}{failed} | {fits} | {median} | {peaks} | {aurocs} |"
+            )
+    args.out.write_text("\n".join(lines) + "\n")
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()
