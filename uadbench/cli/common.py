@@ -62,7 +62,8 @@ FLAG = ""
 SkipOption = Annotated[
     bool,
     typer.Option(
-        "--skip-unreadable", help="Leave out unreadable images (listed in the run record).",
+        "--skip-unreadable",
+        help="Leave out unreadable images (listed in the run record).",
         metavar=FLAG,
     ),
 ]

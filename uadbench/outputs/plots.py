@@ -276,9 +276,7 @@ def plot_score_distributions(board: Leaderboard, out: Path) -> list[Path]:
     return written
 
 
-def plot_training_curves(
-    board: Leaderboard, records: list[RunRecord], out: Path
-) -> list[Path]:
+def plot_training_curves(board: Leaderboard, records: list[RunRecord], out: Path) -> list[Path]:
     """Every training curve the methods recorded (loss, or e.g. a GAN's several), one line per
     seed, a panel per row and curve."""
     plt = pyplot()

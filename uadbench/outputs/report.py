@@ -198,6 +198,7 @@ def _run_list(records: list[RunRecord], out: Path) -> str:
         "| data set | method | profile | size | seed | status | AUROC % | wall s | record |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
+
     def order(r: RunRecord) -> tuple[Any, ...]:
         c = r.config
         return c.dataset, c.method, c.profile, c.image_size, c.seed

@@ -88,8 +88,7 @@ def _metrics(metrics: dict[str, Any]) -> str:
     low, high = metrics.get("auroc_ci95") or (None, None)
     interval = f" (95% CI {100 * low:.1f}-{100 * high:.1f})" if low is not None else ""
     return (
-        f"AUROC {100 * metrics['auroc']:.1f}{interval}, AP "
-        f"{100 * metrics['average_precision']:.1f}"
+        f"AUROC {100 * metrics['auroc']:.1f}{interval}, AP {100 * metrics['average_precision']:.1f}"
     )
 
 

@@ -171,7 +171,15 @@ def plan(request: RunRequest, cache_dir: Path | None = None) -> list[PlannedRun]
         warnings = tuple(method_cls.param_warnings(params))
         runs.append(
             PlannedRun(
-                method_cls, params, dataset, device, config, path, request, changed, warnings,
+                method_cls,
+                params,
+                dataset,
+                device,
+                config,
+                path,
+                request,
+                changed,
+                warnings,
                 source,
             )
         )

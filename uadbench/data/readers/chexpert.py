@@ -169,9 +169,7 @@ class CheXpert(SplitFileDataset):
         if layout == "aimi-batches":
             where = self._patients_in_batches()
             first = TRAIN_BATCH_EXAMPLE
-            return [
-                f"{where.get(i.split('/')[0], first)}/{i}.jpg" for i in table["id"]
-            ]
+            return [f"{where.get(i.split('/')[0], first)}/{i}.jpg" for i in table["id"]]
         prefix = self.release_dir().relative_to(self.root)
         return [str(prefix / "train" / f"{image_id}.jpg") for image_id in table["id"]]
 
