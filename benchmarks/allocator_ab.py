@@ -29,7 +29,11 @@ UNMAPPED = (
     "bridge.large_blocks_mapped = contextlib.nullcontext; "
     "from uadbench.cli import main; sys.argv[0] = 'uadbench'; main()"
 )
-SETTINGS = {"mapped": ["uadbench"], "glibc default": [sys.executable, "-c", UNMAPPED]}
+# both through this interpreter, so that both run the same installation
+SETTINGS = {
+    "mapped": [sys.executable, "-m", "uadbench"],
+    "glibc default": [sys.executable, "-c", UNMAPPED],
+}
 
 
 def measure(setting: str, n_train: int, results: Path) -> dict:
@@ -83,7 +87,9 @@ def main() -> None:
             mine = [r for r in rows if r["n_train"] == n_train and r["setting"] == setting]
             done = [r for r in mine if "failed" not in r]
             fits = ", ".join(f"{r['fit_s']:.1f}" for r in done)
-            peaks = ", ".join(f"{r['peak_memory_mb']:,.0f}" for r in done)
+            peaks = ", ".join(
+                f"{r['peak_memory_mb']:,.0f}" if r["peak_memory_mb"] else "-" for r in done
+            )
             aurocs = ", ".join(f"{100 * r['auroc']:.1f}" for r in done)
             median = f"{statistics.median(r['fit_s'] for r in done):.1f}" if done else "-"
             failed = f" ({len(mine) - len(done)} failed)" if len(done) < len(mine) else ""

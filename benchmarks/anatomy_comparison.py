@@ -101,20 +101,26 @@ def by_finding(found: dict[str, Row], findings: dict[str, str]) -> list[str]:
     return lines
 
 
-def split_findings(
-    results_dir: Path, dataset: str, data_root: Path | None
-) -> dict[str, str] | None:
-    """The finding of each image, from the data set's split table with the records' options
-    (None where the table names no finding)."""
-    recorded = next(
-        r.config.dataset_options
-        for r in scan_records(results_dir).records
-        if r.config.dataset == dataset
-    )
-    cls = datasets.get(dataset)
-    options = {k: str(v) for k, v in recorded.items() if k in {f.name for f in fields(cls.Options)}}
+def split_findings(found: dict[str, Row], data_root: Path | None) -> dict[str, str] | None:
+    """The finding of each test image of ``found``, from the data set's split table made with
+    the rows' own data-set options (None where the table names no finding). ``UserError`` when
+    the table does not hold the rows' test images with their labels."""
+    first = next(iter(found.values()))
+    cls = datasets.get(first.dataset)
+    known = {f.name for f in fields(cls.Options)}
+    recorded = first.runs[0].config.dataset_options
+    options = {k: str(v) for k, v in recorded.items() if k in known}
     table = cls.from_settings(data_root, options).split_table()
-    return dict(zip(table["id"], table["finding"], strict=True)) if "finding" in table else None
+    if "finding" not in table:
+        return None
+    label = dict(zip(table["id"], table["label"], strict=True))
+    for row in found.values():
+        if any(label.get(i) != y for i, y in zip(row.test_ids, row.labels, strict=True)):
+            raise UserError(
+                f"the split table of {first.dataset} made with the records' options "
+                f"{options} does not hold the test images of {row.name} with their labels"
+            )
+    return dict(zip(table["id"], table["finding"], strict=True))
 
 
 def main() -> None:
@@ -139,7 +145,7 @@ def main() -> None:
     print("\n".join(pairwise(found)))
     if args.by_finding and found:
         try:
-            findings = split_findings(args.results_dir, args.dataset, args.data_root)
+            findings = split_findings(found, args.data_root)
         except UserError as error:
             sys.exit(f"--by-finding: {error}")
         if findings is None:

@@ -10,7 +10,8 @@ Each ``--run METHOD:SEEDS[:key=value;key=value]`` is one ``uadbench run`` proces
 commands, their exit status and wall time are appended to ``<results-dir>/COMMANDS.md``; a
 failed run is listed as failed and the others go on, and the script exits non-zero. At the end
 ``leaderboard.md`` and ``report/`` (unless ``--no-report``) are rewritten from every record in
-the folder; a leaderboard that fails to build leaves the previous ``leaderboard.md`` as it was.
+the folder; a leaderboard that fails to build (an unreadable record, say) leaves the previous
+``leaderboard.md`` and ``report/`` as they were, and the script says why and exits non-zero.
 """
 
 from __future__ import annotations
@@ -25,6 +26,25 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 
+def commands(args: argparse.Namespace) -> list[list[str]]:
+    """One ``uadbench run`` command per ``--run``; a malformed spec stops the script first."""
+    made = []
+    for spec in args.run:
+        method, seeds, *extra = [*spec.split(":", 2), ""][:3]
+        if not method or not seeds:
+            sys.exit(f"--run {spec!r}: give METHOD:SEEDS[:key=value;key=value], e.g. ae:0,1,2")
+        command = ["uadbench", "run", "--method", method, "--dataset", args.dataset]
+        command += ["--seeds", seeds, "--results-dir", str(args.results_dir)]
+        if args.data_root:
+            command += ["--data-root", str(args.data_root)]
+        for option in args.data_option:
+            command += ["--data-option", option]
+        for pair in extra[0].split(";") if extra[0] else []:
+            command += ["--param", pair]
+        made.append(command)
+    return made
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--results-dir", type=Path, required=True)
@@ -35,6 +55,7 @@ def main() -> None:
     parser.add_argument("--title", default="uadbench report")
     parser.add_argument("--no-report", action="store_true", help="the leaderboard only")
     args = parser.parse_args()
+    runs = commands(args)
     if (
         not shutil.which("uadbench")
         or subprocess.run(["uadbench", "--help"], capture_output=True).returncode
@@ -47,65 +68,39 @@ def main() -> None:
     with open(log, "a") as handle:
         handle.write("| started (UTC) | command | exit | wall s |\n|---|---|---|---|\n")
     total = 0.0
-    failed = 0
-    for spec in args.run:
-        method, seeds, *extra = spec.split(":", 2)
-        command = [
-            "uadbench",
-            "run",
-            "--method",
-            method,
-            "--dataset",
-            args.dataset,
-            "--seeds",
-            seeds,
-            "--results-dir",
-            str(args.results_dir),
-        ]
-        if args.data_root:
-            command += ["--data-root", str(args.data_root)]
-        for option in args.data_option:
-            command += ["--data-option", option]
-        for pair in extra[0].split(";") if extra and extra[0] else []:
-            command += ["--param", pair]
+    problems = []
+    for command in runs:
         started = datetime.now(timezone.utc)
         clock = time.perf_counter()
         status = subprocess.run(command, stdout=sys.stderr).returncode
         wall = time.perf_counter() - clock
         total += wall
-        failed += status != 0
+        if status:
+            problems.append(f"failed (exit {status}): {shlex.join(command)}")
         with open(log, "a") as handle:
             handle.write(
                 f"| {started:%Y-%m-%d %H:%M} | `{shlex.join(command)}` | {status} | {wall:.0f} |\n"
             )
     with open(log, "a") as handle:
         handle.write(
-            f"\nThis batch: {len(args.run)} command(s), {total / 60:.1f} minutes of wall time.\n\n"
+            f"\nThis batch: {len(runs)} command(s), {total / 60:.1f} minutes of wall time.\n\n"
         )
     board = subprocess.run(
         ["uadbench", "leaderboard", "--results-dir", str(args.results_dir), "--format", "markdown"],
         capture_output=True,
         text=True,
     )
-    if board.returncode != 0:
-        sys.exit(f"The leaderboard was not rewritten: {board.stderr.strip()}")
-    (args.results_dir / "leaderboard.md").write_text(board.stdout)
-    if not args.no_report:
-        subprocess.run(
-            [
-                "uadbench",
-                "report",
-                "--results-dir",
-                str(args.results_dir),
-                "--title",
-                args.title,
-                "--out",
-                str(args.results_dir / "report"),
-            ],
-            check=False,
-        )
-    if failed:
-        sys.exit(f"{failed} of {len(args.run)} command(s) failed; see {log}.")
+    if board.returncode:  # e.g. an unreadable record: the board would not be every record's
+        problems.append(f"leaderboard.md left as it was: {board.stderr.strip()}")
+    else:
+        (args.results_dir / "leaderboard.md").write_text(board.stdout)
+    if not args.no_report and not board.returncode:
+        report = ["uadbench", "report", "--results-dir", str(args.results_dir)]
+        report += ["--title", args.title, "--out", str(args.results_dir / "report")]
+        if subprocess.run(report).returncode:
+            problems.append(f"the report failed: {shlex.join(report)}")
+    if problems:
+        sys.exit("\n".join(problems) + f"\nCommands and exit codes: {log}")
 
 
 if __name__ == "__main__":
