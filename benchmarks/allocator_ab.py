@@ -16,13 +16,12 @@ from __future__ import annotations
 import argparse
 import shlex
 import statistics
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from scaling import EVALUATION, _machine
+from scaling import _machine, measure
 
 UNMAPPED = (
     "import contextlib, sys; import uadbench.methods.anomalib_bridge as bridge; "
@@ -31,31 +30,9 @@ UNMAPPED = (
 )
 # both through this interpreter, so that both run the same installation
 SETTINGS = {
-    "mapped": [sys.executable, "-m", "uadbench"],
-    "glibc default": [sys.executable, "-c", UNMAPPED],
+    "mapped": (sys.executable, "-m", "uadbench"),
+    "glibc default": (sys.executable, "-c", UNMAPPED),
 }
-
-
-def measure(setting: str, n_train: int, results: Path) -> dict:
-    """One PatchCore run with ``setting``; its fit time, peak and AUROC from its record."""
-    from uadbench.running.records import read_record
-
-    command = [*SETTINGS[setting], "run", "--method", "anomalib-patchcore", "--dataset"]
-    command += ["synthetic", "--seed", "0", "--results-dir", str(results)]
-    for key, value in {"n_train": n_train, **EVALUATION}.items():
-        command += ["--data-option", f"{key}={value}"]
-    done = subprocess.run(command, capture_output=True, text=True)
-    [path, *_] = [*results.glob("runs/synthetic/*/*.json"), None]
-    record = read_record(path) if path else None
-    if done.returncode != 0 or record is None or not record.ok:
-        return {"setting": setting, "n_train": n_train, "failed": done.stderr.strip()[-300:]}
-    return {
-        "setting": setting,
-        "n_train": n_train,
-        "fit_s": record.timings["fit_s"],
-        "peak_memory_mb": record.timings.get("peak_memory_mb"),
-        "auroc": record.metrics["auroc"],
-    }
 
 
 def main() -> None:
@@ -69,8 +46,9 @@ def main() -> None:
         for n_train in map(int, args.sizes.split(",")):
             for repeat in range(args.repeats):
                 for setting in SETTINGS:
-                    results = Path(scratch) / f"{setting}-{n_train}-{repeat}".replace(" ", "-")
-                    rows.append(measure(setting, n_train, results))
+                    results = Path(scratch) / f"{setting}-{repeat}".replace(" ", "-")
+                    row = measure("anomalib-patchcore", n_train, results, [], SETTINGS[setting])
+                    rows.append(row | {"setting": setting})
                     print(rows[-1], file=sys.stderr, flush=True)
     lines = [
         "# PatchCore's fit with and without large blocks mapped",
@@ -85,7 +63,7 @@ def main() -> None:
     for n_train in map(int, args.sizes.split(",")):
         for setting in SETTINGS:
             mine = [r for r in rows if r["n_train"] == n_train and r["setting"] == setting]
-            done = [r for r in mine if "failed" not in r]
+            done = [r for r in mine if r["status"] == "ok"]
             fits = ", ".join(f"{r['fit_s']:.1f}" for r in done)
             peaks = ", ".join(
                 f"{r['peak_memory_mb']:,.0f}" if r["peak_memory_mb"] else "-" for r in done

@@ -23,13 +23,13 @@ from dataclasses import fields
 from pathlib import Path
 
 import numpy as np
-from sklearn.metrics import roc_auc_score
 
 from uadbench.errors import UserError
 from uadbench.outputs.leaderboard import Row, build_leaderboard
 from uadbench.registry import datasets
 from uadbench.running.records import scan_records
 from uadbench.statistics.delong import compare, holm
+from uadbench.statistics.metrics import auroc
 
 ROWS = {
     "AnatPaste, reference mask": ("anatpaste", {}),
@@ -95,7 +95,7 @@ def by_finding(found: dict[str, Row], findings: dict[str, str]) -> list[str]:
         cells = []
         for finding in kinds:
             keep = (kind == "normal") | (kind == finding)
-            aurocs = [roc_auc_score(row.labels[keep], seed[keep]) for seed in row.scores]
+            aurocs = [auroc(row.labels[keep], seed[keep]) for seed in row.scores]
             cells.append(f"{100 * np.mean(aurocs):.1f}")
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
     return lines

@@ -42,13 +42,20 @@ SIZES = (250, 500, 1000, 2000)
 EVALUATION = {"n_val": 50, "n_test_normal": 100, "n_test_abnormal": 100}
 
 
-def measure(method: str, n_train: int, results: Path, params: list[str]) -> dict:
+def measure(
+    method: str,
+    n_train: int,
+    results: Path,
+    params: list[str],
+    program: tuple[str, ...] = ("uadbench",),
+) -> dict:
     """One run of ``method`` on ``n_train`` phantoms, in a results folder of its own (so that a
-    run that writes no record is never read as another's): its timings, or its failure."""
+    run that writes no record is never read as another's): its timings, or its failure.
+    ``program`` is the command that starts uadbench."""
     from uadbench.running.records import read_record
 
     results = results / f"{method}-{n_train}"
-    command = ["uadbench", "run", "--method", method, "--dataset", "synthetic", "--seed", "0"]
+    command = [*program, "run", "--method", method, "--dataset", "synthetic", "--seed", "0"]
     command += ["--results-dir", str(results)]
     for key, value in {"n_train": n_train, **EVALUATION}.items():
         command += ["--data-option", f"{key}={value}"]
