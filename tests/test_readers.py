@@ -1,6 +1,7 @@
 """Each release layout, from tiny generated fixtures: read, split, prepared, run end to end."""
 
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -160,14 +161,59 @@ def test_rsna_normals_must_be_the_normal_class(tmp_path):
         dataset("rsna", root, split_file=write_split(tmp_path, table)).split_table()
 
 
-def test_rsna_normals_missing_from_the_class_table_are_called_missing(tmp_path):
+def test_rsna_normals_missing_from_the_class_table_are_called_missing_when_present(tmp_path):
+    """A normal image of the copy that the class table lacks is refused; one the copy does not
+    hold is not the run's concern (the publicly circulating class table lacks 79 patients)."""
     root = fx.rsna_kaggle_release(tmp_path / "rsna")
-    absent = "ffffffff-0000-0000-0000-000000000000"
+    here, elsewhere = "ffffffff-0000-0000-0000-000000000000", "eeeeeeee-0000-0000-0000-000000000000"
+    images = root / "stage_2_train_images"
+    shutil.copy(images / f"{fx.rsna_id(0)}.dcm", images / f"{here}.dcm")
     table = pd.DataFrame(
-        {"id": [absent, fx.rsna_id(11)], "label": [0, 1], "split": ["train", "test"]}
+        {
+            "id": [elsewhere, fx.rsna_id(1), fx.rsna_id(11)],
+            "label": [0, 0, 1],
+            "split": ["train", "train", "test"],
+        }
     )
-    with pytest.raises(SplitTableError, match=rf"1 are not in the table at all \(e.g. {absent}"):
-        dataset("rsna", root, split_file=write_split(tmp_path, table)).check_normal_class(table)
+    ds = dataset("rsna", root, split_file=write_split(tmp_path, table))
+    ds.check_normal_class(ds.split_table())  # the absent file's normal is not checked
+    table.loc[0, "id"] = here
+    ds = dataset("rsna", root, split_file=write_split(tmp_path, table))
+    with pytest.raises(SplitTableError, match=rf"1 are not in the table at all \(e.g. {here}"):
+        ds.split_table()
+
+
+@pytest.mark.parametrize(
+    ("abnormal", "protocol", "n_abnormal"),
+    [("lung-opacity", "uadbench-v1", 4), ("lung-opacity+not-normal", "uadbench-v1-bmad", 6)],
+)
+def test_rsna_split_available_follows_the_release_tables_and_names_its_ids(
+    tmp_path, abnormal, protocol, n_abnormal
+):
+    root = fx.rsna_kaggle_release(tmp_path / "rsna")
+    (root / "stage_2_train_images" / f"{fx.rsna_id(3)}.dcm").unlink()  # a partial copy
+    ds = dataset("rsna", root, split="available", abnormal=abnormal)
+    table = validate_split_table(ds.split_table(), "rsna")
+    assert ds.split_version.startswith(f"{protocol}-available-")
+    assert fx.rsna_id(3) not in set(table["id"])
+    normals = {fx.rsna_id(i) for i in range(10)} - {fx.rsna_id(3)}
+    assert set(table.loc[table["label"] == 0, "id"]) == normals
+    assert (table["label"] == 1).sum() == n_abnormal == (table["split"] == "test").sum() - 3
+    assert (table.loc[table["label"] == 0, "split"] == "test").sum() == round(0.3 * 9)
+    again = dataset("rsna", root, split="available", abnormal=abnormal)
+    assert again.split_table().equals(ds.split_table())  # deterministic from the ids present
+    (root / "stage_2_train_images" / f"{fx.rsna_id(4)}.dcm").unlink()
+    fewer = dataset("rsna", root, split="available", abnormal=abnormal)
+    assert fewer.split_version != ds.split_version  # other images, another version
+
+
+def test_rsna_bmad_classes_take_the_derived_split_only(tmp_path):
+    root = fx.rsna_kaggle_release(tmp_path / "rsna")
+    ds = dataset("rsna", root, abnormal="lung-opacity+not-normal")
+    with pytest.raises(SplitTableError, match="takes split=available"):
+        ds.split_table()
+    with pytest.raises(SplitTableError, match="is none of"):
+        dataset("rsna", root, split="available", abnormal="pneumonia").split_table()
 
 
 def test_rsna_medad_packaging_runs_with_its_own_split(tmp_path):

@@ -53,6 +53,8 @@ class Entry(Generic[T]):
     origin: str
     entry_point: EntryPoint | None = None
     cls: T | None = None
+    plugin: str | None = None
+    """The plugin that defined it: a resolved ``.py`` path or a module name."""
 
 
 @functools.cache
@@ -116,6 +118,12 @@ class Registry(Generic[T]):
             return found[1]
         return self._one(name).origin
 
+    def plugin_of(self, name: str) -> str | None:
+        """The plugin (resolved file or module) that registered ``name``; None for an installed
+        entry point or a family."""
+        entries = self._plugins.get(name)
+        return entries.plugin if entries is not None else None
+
     def get(self, name: str) -> T:
         """The class registered as ``name``; an error that lists the valid names otherwise."""
         if name in self._loaded:
@@ -157,8 +165,8 @@ class Registry(Generic[T]):
             raise PluginError(f"{self.kind} {name!r} is registered more than once: {origins}")
         return entries[0]
 
-    def add(self, cls: T, origin: str) -> None:
-        """Register ``cls`` under its ``name``, from a plugin module."""
+    def add(self, cls: T, origin: str, plugin: str | None = None) -> None:
+        """Register ``cls`` under its ``name``, from the plugin module ``plugin``."""
         self._check(cls)
         existing = self._entries().get(cls.name)
         if existing and not (len(existing) == 1 and existing[0].cls is cls):
@@ -166,7 +174,7 @@ class Registry(Generic[T]):
                 f"{origin} defines {self.kind} {cls.name!r}, already registered by "
                 f"{existing[0].origin}; rename it"
             )
-        self._plugins[cls.name] = Entry(cls.name, origin, cls=cls)
+        self._plugins[cls.name] = Entry(cls.name, origin, cls=cls, plugin=plugin)
 
 
 def _check_method(cls: type) -> None:
@@ -203,13 +211,20 @@ def load_plugin(spec: str) -> list[str]:
         for base, registry in ((Method, methods), (Dataset, datasets)):
             if issubclass(obj, base) and obj is not base:
                 try:
-                    registry.add(obj, f"plugin {spec}")
+                    registry.add(obj, f"plugin {spec}", plugin_source(spec))
                 except TypeError as error:
                     raise PluginError(f"plugin {spec}: {error}") from error
                 registered.append(obj.name)
     if not registered:
         raise PluginError(f"plugin {spec} defines no concrete Method or Dataset subclass")
     return registered
+
+
+def plugin_source(spec: str) -> str:
+    """A plugin as a later run in another folder names it: a file's resolved path, or the
+    module name."""
+    path = Path(spec)
+    return str(path.resolve()) if spec.endswith(".py") or path.exists() else spec
 
 
 def load_plugins(specs: Iterable[str]) -> None:

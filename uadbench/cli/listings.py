@@ -4,7 +4,7 @@ found on disk, and what the prepared images look like."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.text import Text
@@ -16,10 +16,16 @@ from uadbench.cli.common import (
     DataOptionOption,
     DataRootOption,
     PluginOption,
+    fail,
     user_errors,
     wrote,
 )
 from uadbench.cli.common import out as stdout
+
+if TYPE_CHECKING:
+    from rich.table import Table
+
+    from uadbench.data.availability import Availability
 
 
 def methods(
@@ -98,13 +104,15 @@ def datasets(
     ] = None,
     plugin: PluginOption = [],  # noqa: B006
     data_root: DataRootOption = None,
+    data_option: DataOptionOption = [],  # noqa: B006
 ) -> None:
     """List the data sets: found (every file of the split), incomplete, missing, not recognised
-    or refused, with their counts."""
+    or refused, with their counts (and, for a partial copy, those of split=available)."""
     from rich.table import Table
 
     from uadbench import registry
     from uadbench.data.availability import check_availability
+    from uadbench.running.planning import parse_pairs
 
     with user_errors():
         registry.load_plugins(plugin)
@@ -112,34 +120,56 @@ def datasets(
         classes = {name: registry.datasets.get(name) for name in chosen}
         table = Table(title="Data sets")
         for column in ("name", "status", "split", "train", "val", "test N/A"):
-            table.add_column(column, no_wrap=column in ("name", "train", "val"), overflow="fold")
+            table.add_column(column, no_wrap=column in ("split", "train", "val"), overflow="fold")
         notes = []
+        options = parse_pairs(data_option, "--data-option")
+        if options and not names:
+            fail("--data-option applies to named data sets: uadbench datasets NAME --data-option")
         for name, cls in classes.items():
-            dataset = cls.from_settings(data_root)
+            dataset = cls.from_settings(data_root, options)
             found = check_availability(dataset)
-            counts = found.counts
-            table.add_row(
-                name,
-                Text(found.state, style="green" if found.usable else "red"),
-                dataset.split_version if counts else "",
-                str(counts.get("train", "")),
-                str(counts.get("val", "")),
-                f"{counts['test normal']}/{counts['test abnormal']}" if counts else "",
-            )
+            _add_row(table, name, found)
+            if found.available is not None:
+                _add_row(table, f"{name} split=available", found.available)
             where = "generated in memory" if not cls.needs_root else str(dataset.root)
             if found.usable and (layout := dataset.get_options().get("layout")):
                 where += f", layout {layout}"
             notes.append(Text.assemble((name, "bold"), f": {cls.describe()} ({where})"))
             if found.reason:
                 notes.append(Text(f"  {found.reason}", style="red"))
-            if names and not found.usable and cls.needs_root:
+            if found.available is not None and found.available.usable:
+                notes.append(
+                    Text(
+                        f"  --data-option split=available runs on the images present: split "
+                        f"{found.available.split_version}, derived from them (never shown beside "
+                        "a published number)"
+                    )
+                )
+            elif found.available is not None:
+                notes.append(Text(f"  split=available: {found.available.reason}", style="red"))
+            if names and found.state == "missing" and cls.needs_root:
                 notes.append(Text(dataset.missing_message()))
+            elif names and found.state == "layout not recognised":
+                notes.append(Text(dataset.where_to_get()))
     stdout.print(table)
     stdout.print("test N/A: normal/abnormal test images\n", markup=False)
     for note in notes:
         stdout.print(note, highlight=False)
     if not names and any(line.style == "red" for line in notes):
         stdout.print("`uadbench datasets NAME` says where to get a data set and how to lay it out.")
+
+
+def _add_row(table: Table, name: str, found: Availability) -> None:
+    """One data set's (or its split=available's) row of the ``datasets`` table."""
+    counts = found.counts
+    table.add_row(
+        name,
+        Text(found.state, style="green" if found.usable else "red"),
+        found.split_version if counts else "",
+        str(counts.get("train", "")),
+        str(counts.get("val", "")),
+        f"{counts['test normal']}/{counts['test abnormal']}" if counts else "",
+    )
 
 
 def contact_sheet(

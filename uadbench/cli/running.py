@@ -45,7 +45,9 @@ def run(
     dataset: Annotated[
         str, typer.Option(help="Data set name (see `uadbench datasets`).")
     ] = DEFAULT_DATASET,
-    seed: Annotated[int | None, typer.Option(help="Seed of the run (default 0).")] = None,
+    seed: Annotated[
+        str | None, typer.Option(help="Seed of the run (default 0); --seeds for several.")
+    ] = None,
     seeds: SeedsOption = None,
     profile: Annotated[
         str, typer.Option(help="quick (this CPU) or paper (published recipe).")
@@ -242,7 +244,7 @@ def rerun(
     from uadbench import registry
     from uadbench.data.prepare import default_cache_dir
     from uadbench.running.planning import plan
-    from uadbench.running.records import read_record
+    from uadbench.running.records import read_record, results_dir_of
     from uadbench.running.reproduce import request_from_record
 
     cache = cache_dir or default_cache_dir()
@@ -250,8 +252,8 @@ def rerun(
         if not record_file.is_file():
             fail(f"no record file {record_file}; give the path of a run record (.json)")
         original = read_record(record_file)
-        registry.load_plugins(plugin)
-        target = results_dir or record_file.resolve().parents[3]
+        registry.load_plugins(plugin or original.plugins)
+        target = results_dir or results_dir_of(record_file.resolve())
         [planned] = plan(request_from_record(original, target, data_root, device), cache)
     with user_errors(), sigterm_stops():
         outcome = _execute(planned, cache, force)
@@ -260,3 +262,12 @@ def rerun(
     if original.ok and outcome.record.ok:
         was, now = original.metrics["auroc"], outcome.record.metrics["auroc"]
         say("green", "AUROC ", f"{100 * was:.1f} recorded, {100 * now:.1f} now ({outcome.path})")
+        for when, record in (("recorded", original), ("now", outcome.record)):
+            err.print(f"  {when} on: {record.cpu_model}", highlight=False, markup=False)
+        if original.cpu_model != outcome.record.cpu_model:
+            err.print(
+                "  other CPU models: a trained method's scores may differ in the last digits, "
+                "and training can carry that further (README, 'What reproduces')",
+                highlight=False,
+                markup=False,
+            )

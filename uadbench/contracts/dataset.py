@@ -134,7 +134,11 @@ class Dataset(ABC):
 
     def missing_message(self) -> str:
         """Where the data set was looked for, where to get it and how to lay it out."""
-        lines = [f"data set {self.name!r} not found at {self.root}."]
+        return f"data set {self.name!r} not found at {self.root}.\n" + self.where_to_get()
+
+    def where_to_get(self) -> str:
+        """Where to get the data set, how to lay it out and how to point uadbench at it."""
+        lines = []
         if self.homepage:
             lines.append(f"Download it from {self.homepage}")
         if self.layout:

@@ -9,16 +9,18 @@ unreadable (its first image does not decode). Never "found" for a partial copy.
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 from dataclasses import dataclass, field
 from typing import Any
 
 from uadbench.contracts.dataset import (
     DataNotFoundError,
     Dataset,
-    SplitTableError,
     validate_split_table,
 )
 from uadbench.data.image_files import CODEC_EXTRA, ImageReadError
+from uadbench.data.split_files import AVAILABLE
 from uadbench.errors import UserError, one_line
 
 
@@ -35,6 +37,11 @@ class Availability:
     """Images per ``train``, ``val``, ``test normal`` and ``test abnormal``, when readable."""
     missing: int = 0
     total: int = 0
+    split_version: str = ""
+    """The split checked, when its table could be read."""
+    available: Availability | None = None
+    """For a refused split or an incomplete copy: what ``--data-option split=available`` gives
+    instead (None for a data set without a ``split`` option)."""
 
     @property
     def usable(self) -> bool:
@@ -42,50 +49,51 @@ class Availability:
 
 
 def check_availability(dataset: Dataset) -> Availability:
-    """Look for ``dataset``'s release and every file its split lists (stat only)."""
+    """Look for ``dataset``'s release and every file its split lists (stat only); for a copy
+    whose split is refused or incomplete, also what ``split=available`` gives."""
     if dataset.needs_root and (dataset.root is None or not dataset.root.is_dir()):
         return Availability("missing", f"no folder {dataset.root}")
     try:
         table = validate_split_table(dataset.split_table(), dataset.name)
     except DataNotFoundError as error:
         return Availability("layout not recognised", one_line(str(error)))
-    except SplitTableError as error:
-        return Availability("split refused", one_line(str(error)))
-    except UserError as error:  # e.g. an option that does not apply
-        return Availability("split refused", one_line(str(error)))
-    counts = _counts(table)
+    except UserError as error:  # a refused split, or an option that does not apply
+        reason = one_line(str(error))
+        return Availability("split refused", reason, available=_of_available(dataset))
+    counts, version = _counts(table), dataset.split_version
+    found = functools.partial(Availability, counts=counts, total=len(table), split_version=version)
     if not dataset.needs_root:
-        return Availability("generated", counts=counts, total=len(table))
+        return found("generated")
     missing = dataset.missing_files(table)
-    if len(missing) == len(table):
-        return Availability(
-            "missing",
-            f"none of the {len(table)} files of split {dataset.split_version} is under "
-            f"{dataset.root}, e.g. {missing[0]}",
-            counts,
-            len(missing),
-            len(table),
-        )
     if missing:
-        return Availability(
-            "incomplete",
-            f"{len(missing)} of {len(table)} files of split {dataset.split_version} are missing, "
+        some = len(missing) < len(table)
+        return found(
+            "incomplete" if some else "missing",
+            f"{len(missing)} of {len(table)} files of split {version} are missing, e.g. "
+            f"{missing[0]}"
+            if some
+            else f"none of the {len(table)} files of split {version} is under {dataset.root}, "
             f"e.g. {missing[0]}",
-            counts,
-            len(missing),
-            len(table),
+            missing=len(missing),
+            available=_of_available(dataset),
         )
-    return _first_image_decodes(dataset, table, counts)
-
-
-def _first_image_decodes(dataset: Dataset, table: Any, counts: dict[str, int]) -> Availability:
-    """``found`` when the table's first image decodes, else why it does not."""
     try:
         dataset.read_image(table["source"].iloc[0], 64)
     except ImageReadError as error:
         state = "codec missing" if CODEC_EXTRA in error.reason else "image unreadable"
-        return Availability(state, one_line(str(error)), counts, 0, len(table))
-    return Availability("found", counts=counts, total=len(table))
+        return found(state, one_line(str(error)))
+    return found("found")
+
+
+def _of_available(dataset: Dataset) -> Availability | None:
+    """``check_availability`` of the same copy with ``split=available``; None for a data set
+    without a ``split`` option, or already on that split."""
+    options = dataset.options
+    if getattr(options, "split", AVAILABLE) == AVAILABLE:
+        return None
+    return check_availability(
+        type(dataset)(dataset.root, dataclasses.replace(options, split=AVAILABLE))
+    )
 
 
 def _counts(table: Any) -> dict[str, int]:

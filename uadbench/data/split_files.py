@@ -33,6 +33,10 @@ SPLITS_DIR_ENV = "UADBENCH_SPLITS_DIR"
 SPLIT_FILE_COLUMNS = ("id", "label", "split")
 DEFAULT_VERSION = "uadbench-v1"
 VAL_FRACTION = 0.1
+AVAILABLE = "available"
+"""The split option that derives a split of the images present (``available_split``)."""
+AVAILABLE_TEST_NORMAL_SHARE = 0.3
+AVAILABLE_MAX_TEST_ABNORMAL = 1000
 
 
 def splits_dir() -> Path:
@@ -86,6 +90,27 @@ def assign_patient_split(
     table = table.assign(split=np.where(test, "test", "train"))
     table = table[test | (table["label"] == 0)]
     return carve_validation(table, val_fraction, salt).reset_index(drop=True)
+
+
+def available_split(
+    labelled: pd.DataFrame, salt: str, val_fraction: float = VAL_FRACTION
+) -> pd.DataFrame:
+    """The split ``available`` of the labelled images present (``id``, ``label``, ``patient``):
+    patients in salted-hash order fill a test set of 30% of the normal images and every
+    abnormal image up to 1,000, without exceeding either; the normals of all other patients
+    train, 10% of those patients validate; their abnormal images are unused."""
+    normals = int((labelled["label"] == 0).sum())
+    abnormals = int((labelled["label"] == 1).sum())
+    n_normal = round(AVAILABLE_TEST_NORMAL_SHARE * normals)
+    n_abnormal = min(AVAILABLE_MAX_TEST_ABNORMAL, abnormals)
+    return assign_patient_split(labelled, n_normal, n_abnormal, salt, val_fraction)
+
+
+def available_version(protocol: str, ids: Iterable[str]) -> str:
+    """``<protocol>-available-<hash>``: the split ``available`` named by the ids it was derived
+    from, so that two copies holding other images never share a version."""
+    digest = hashlib.sha256("\n".join(sorted(map(str, ids))).encode()).hexdigest()
+    return f"{protocol}-{AVAILABLE}-{digest[:8]}"
 
 
 def _csv_bytes(table: pd.DataFrame) -> bytes:
@@ -235,8 +260,35 @@ class SplitFileDataset(Dataset):
         raise NotImplementedError
 
     def special_split(self, version: str) -> tuple[pd.DataFrame, str] | None:
-        """A split read from the release for ``version`` (and its version name), or None."""
-        return None
+        """A split read from the release for ``version`` (and its version name), or None.
+        ``available``: ``derive_available`` of the labelled images whose file is present."""
+        if version != AVAILABLE:
+            return None
+        assert self.root is not None
+        labelled = self.release_labels()
+        files = self.sources(labelled, self.detect_layout())
+        present = labelled[[(self.root / f).is_file() for f in files]]
+        if present.empty:
+            raise SplitTableError(
+                f"none of the {len(labelled)} labelled images of the {self.name!r} release is "
+                f"under {self.root}; point --data-root at the folder holding its images"
+            )
+        table = self.derive_available(present.reset_index(drop=True))
+        return table, available_version(self.protocol(), present["id"])
+
+    def release_labels(self) -> pd.DataFrame:
+        """Every image the release labels as this data set's normal or abnormal (``id``,
+        ``label``, ``patient``), by the rules of the committed split, from the release's own
+        tables under the root."""
+        raise SplitTableError(f"{self.name!r} cannot derive a split of the images present")
+
+    def derive_available(self, labelled: pd.DataFrame) -> pd.DataFrame:
+        """The split ``available`` of the labelled images present (``available_split``)."""
+        return available_split(labelled, f"{self.name}:{AVAILABLE}")
+
+    def protocol(self) -> str:
+        """The committed split whose rules a derived split follows (it names the version)."""
+        return DEFAULT_VERSION
 
     @functools.cached_property
     def _special(self) -> tuple[pd.DataFrame, str] | None:

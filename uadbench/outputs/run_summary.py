@@ -63,6 +63,9 @@ def summary(
         lines.append(("uses labels", c.label_use))
     if record.data:
         lines.append(("data", _data(record)))
+        lines.append(("data folder", _folder(record)))
+    if record.plugins:
+        lines.append(("plugins", ", ".join(record.plugins)))
     if record.ok:
         lines.append(("metrics", _metrics(record.metrics)))
     if record.error:
@@ -70,7 +73,7 @@ def summary(
     lines += [("warning", w) for w in record.warnings]
     lines += [
         ("timings", _pairs(record.timings) or "-"),
-        ("machine", _machine(record.hardware)),
+        ("machine", _machine(record)),
         ("code", _pairs(record.code) or "- (an installed package, or not recorded)"),
         ("versions", _pairs(record.versions)),
         ("reproduce", shell_line(reproduce_command(record, data_defaults))),
@@ -84,6 +87,14 @@ def _data(record: RunRecord) -> str:
     return f"fingerprint {d.fingerprint or '-'}, {sizes}, {len(d.skipped or [])} left out"
 
 
+def _folder(record: RunRecord) -> str:
+    d = record.data
+    if d.root is None:
+        return "not recorded (generated data, or a record from before data folders were kept)"
+    given = f"--data-root {d.data_root}" if d.data_root is not None else "the default data root"
+    return f"{d.root} (from {given})"
+
+
 def _metrics(metrics: dict[str, Any]) -> str:
     low, high = metrics.get("auroc_ci95") or (None, None)
     interval = f" (95% CI {100 * low:.1f}-{100 * high:.1f})" if low is not None else ""
@@ -92,9 +103,9 @@ def _metrics(metrics: dict[str, Any]) -> str:
     )
 
 
-def _machine(hardware: dict[str, Any]) -> str:
-    cpu = hardware.get("cpu_model") or hardware.get("cpu")
-    machine = f"{hardware.get('device')}, {cpu}, {hardware.get('cpu_count')} cores"
+def _machine(record: RunRecord) -> str:
+    hardware = record.hardware
+    machine = f"{hardware.get('device')}, {record.cpu_model}, {hardware.get('cpu_count')} cores"
     return machine + (f", {hardware['gpu']}" if hardware.get("gpu") else "")
 
 

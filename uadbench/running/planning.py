@@ -57,11 +57,20 @@ def parse_seeds(text: str, option: str = "--seeds") -> list[int]:
     return seeds
 
 
-def chosen_seeds(seed: int | None, seeds: str | None) -> list[int]:
+def chosen_seeds(seed: int | str | None, seeds: str | None) -> list[int]:
     """The seeds of ``--seed N`` or ``--seeds 0,1,2`` (0 when neither is given)."""
     if seed is not None and seeds is not None:
         raise ParameterError("give --seed or --seeds, not both (--seeds 0,1,2 takes a list)")
-    return parse_seeds(seeds) if seeds is not None else [0 if seed is None else seed]
+    if seeds is not None:
+        return parse_seeds(seeds)
+    if seed is None:
+        return [0]
+    if isinstance(seed, str) and not seed.strip().isdigit():
+        raise ParameterError(
+            f"--seed takes one seed, a whole number from 0, not {seed!r}; for a range or a list "
+            f"use --seeds (e.g. --seeds {seed.strip() if ('-' in seed or ',' in seed) else '0-2'})"
+        )
+    return [int(seed)]
 
 
 def parse_pairs(values: Sequence[str], option: str) -> dict[str, str]:
@@ -118,6 +127,8 @@ class PlannedRun:
     """What the parameters alone make worth knowing (e.g. no training at all)."""
     source: DataSource | None = None
     """The data, when it was resolved at planning."""
+    plugins: tuple[str, ...] = ()
+    """The plugins that defined the method or the data set (``Registry.plugin_of``)."""
 
     @property
     def seed(self) -> int:
@@ -153,6 +164,10 @@ def plan(request: RunRequest, cache_dir: Path | None = None) -> list[PlannedRun]
         check_cache_dir(cache_dir)
         source = resolve(dataset, cache_dir)
     ensure_writable(request.results_dir)
+    plugins = (
+        registry.methods.plugin_of(request.method),
+        registry.datasets.plugin_of(request.dataset),
+    )
     runs = []
     for seed in dict.fromkeys(request.seeds):
         config = RunConfig(
@@ -181,6 +196,7 @@ def plan(request: RunRequest, cache_dir: Path | None = None) -> list[PlannedRun]
                 changed,
                 warnings,
                 source,
+                tuple(dict.fromkeys(p for p in plugins if p)),
             )
         )
     return runs

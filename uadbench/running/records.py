@@ -48,6 +48,11 @@ def record_path(results_dir: Path, config: RunConfig) -> Path:
     return folder / f"{name}.json"
 
 
+def results_dir_of(path: Path) -> Path:
+    """The results folder holding the record file ``path`` (``<it>/runs/<data set>/<method>/``)."""
+    return Path(path).parents[3]
+
+
 def write_record(path: Path, record: RunRecord) -> None:
     """Write ``record`` to ``path`` atomically: readers see the old file or the whole new one."""
     text = json.dumps(record.to_json(), indent=1, allow_nan=False, default=_json_default)

@@ -1,6 +1,7 @@
 """Reproducing a run from its record: the request (``request_from_record``) and the command
 line (``reproduce_command``) of the same method, data set, seed, profile, image size, changed
-parameters and data options."""
+parameters and data options, with the data folder, the plugins and the results folder the
+record names, so that the command runs as printed."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from uadbench.running.planning import RunRequest
+from uadbench.running.records import results_dir_of
 from uadbench.running.run_record import RunRecord
 
 DETECTED_OPTIONS = ("layout",)
@@ -16,8 +18,9 @@ DETECTED_OPTIONS = ("layout",)
 
 
 def reproduce_command(record: RunRecord, defaults: dict[str, Any] | None = None) -> list[str]:
-    """``uadbench run ...`` of ``request_from_record``; data options equal to ``defaults`` (the
-    data set's defaults, when known) are left out. The data root is the user's: not in it."""
+    """``uadbench run ...`` of ``request_from_record``, writing beside ``record``; data options
+    equal to ``defaults`` (the data set's defaults, when known) are left out. Without a recorded
+    data folder (records before it was kept) the data root is the default one."""
     request = request_from_record(record, Path("results"))
     command = ["uadbench", "run", "--method", request.method, "--dataset", request.dataset]
     command += ["--seed", str(record.config.seed)]
@@ -32,6 +35,12 @@ def reproduce_command(record: RunRecord, defaults: dict[str, Any] | None = None)
             command += ["--data-option", f"{key}={text}"]
     if request.skip_unreadable:
         command.append("--skip-unreadable")
+    if request.data_root is not None:
+        command += ["--data-root", str(request.data_root)]
+    for plugin in record.plugins:
+        command += ["--plugin", plugin]
+    if record.path is not None:
+        command += ["--results-dir", str(results_dir_of(record.path))]
     return command
 
 
@@ -51,8 +60,11 @@ def dataset_defaults(name: str) -> dict[str, Any] | None:
 def request_from_record(
     record: RunRecord, results_dir: Path, data_root: Path | None = None, device: str = "auto"
 ) -> RunRequest:
-    """The request that plans the cell of ``record`` again (its data under ``data_root``)."""
+    """The request that plans the cell of ``record`` again, its data under ``data_root`` (by
+    default the folder the record names)."""
     config = record.config
+    if data_root is None and record.data is not None and record.data.root is not None:
+        data_root = Path(record.data.root)
     changed = dict(record.changed_params)
     size = changed.pop("image_size", None)
     return RunRequest(

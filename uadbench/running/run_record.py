@@ -116,6 +116,12 @@ class DataUsed:
 
     checksum: str = _doc("SHA-256 of the split table (ids, labels, splits)")
     fingerprint: str | None = _doc("what decides the pixels (null in schema 1)", default=None)
+    root: str | None = _doc(
+        "the data set's folder, resolved (null for generated data and older records)", default=None
+    )
+    data_root: str | None = _doc(
+        "``--data-root`` as the user gave it (null: the default, or an older record)", default=None
+    )
     cache: str | None = _doc("folder of the prepared arrays", default=None)
     n_train: int | None = _doc("training normals", default=None)
     n_val: int | None = _doc("validation normals", default=None)
@@ -172,6 +178,10 @@ class RunRecord:
         default_factory=dict,
     )
     hardware: dict[str, Any] = _doc("device, CPU and its model, GPU, threads", default_factory=dict)
+    plugins: list[str] = _doc(
+        "the plugins (a resolved file or a module) that defined the method or the data set",
+        default_factory=list,
+    )
     timings: dict[str, float] = _doc(
         "seconds of prepare, fit, score, wall; peak_memory_mb: the run's peak resident memory "
         "(runtime.PeakMemory)",
@@ -215,6 +225,11 @@ class RunRecord:
     def fingerprint(self) -> str | None:
         """The data fingerprint of the images used (None for records before fingerprints)."""
         return self.data.fingerprint if self.data else None
+
+    @property
+    def cpu_model(self) -> str | None:
+        """The model of the CPU the run used (or its architecture, in records without it)."""
+        return self.hardware.get("cpu_model") or self.hardware.get("cpu")
 
     @property
     def row_key(self) -> str:
@@ -289,7 +304,8 @@ _MAPPINGS = (
 )  # fmt: skip
 _OPTIONAL_MAPPINGS = ("metrics", "metrics_unsaved")
 _LISTS = (
-    "warnings", "test.ids", "test.labels", "test.scores", "val.ids", "val.scores", "data.skipped",
+    "warnings", "plugins", "test.ids", "test.labels", "test.scores", "val.ids", "val.scores",
+    "data.skipped",
 )  # fmt: skip
 
 

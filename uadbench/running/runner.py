@@ -94,7 +94,7 @@ def _execute(run: PlannedRun, cache_dir: Path, progress: ProgressReporter, force
         return Outcome("skipped", run.path, current)
     path = rerun_path(run.path) if current is not None else run.path
     record = _new_record(run)
-    record.data = DataUsed(source.checksum, source.fingerprint)
+    record.data = _data_used(run, source)
     if current is not None:
         record.rerun_of = run.path.name
     _write_before_work(path, record)
@@ -114,6 +114,18 @@ def _execute(run: PlannedRun, cache_dir: Path, progress: ProgressReporter, force
     except Exception as error:
         record.fail(f"{type(error).__name__}: {one_line(str(error))}", traceback.format_exc())
     return _finish(run, path, record, started, memory, history)
+
+
+def _data_used(run: PlannedRun, source: DataSource) -> DataUsed:
+    """The images' identity and where they were found."""
+    root = run.dataset.root
+    given = run.request.data_root
+    return DataUsed(
+        source.checksum,
+        source.fingerprint,
+        root=str(root.resolve()) if root is not None else None,
+        data_root=str(given) if given is not None else None,
+    )
 
 
 def record_failure(run: PlannedRun, message: str, trace: str | None = None) -> Outcome:
@@ -151,6 +163,7 @@ def _new_record(run: PlannedRun) -> RunRecord:
         versions=runtime.package_versions(),
         code=dict(runtime.code_version()),
         hardware=runtime.device_info(run.device),
+        plugins=list(run.plugins),
         warnings=list(run.warnings),
     )
 

@@ -82,6 +82,13 @@ def build_split(
     train_csv: Path, val_fraction: float = VAL_FRACTION, n_test: int = N_TEST
 ) -> pd.DataFrame:
     """The ``uadbench-v1`` split from CheXpert's ``train.csv``."""
+    table = assign_patient_split(labelled(train_csv), n_test, n_test, SALT, val_fraction)
+    return table[["id", "label", "split", "patient", "sex", "age"]]
+
+
+def labelled(train_csv: Path) -> pd.DataFrame:
+    """``id``, ``label``, ``patient``, ``sex``, ``age`` of every frontal PA image of
+    ``train.csv`` that is normal or has a positive finding (the module's definitions)."""
     labels = pd.read_csv(train_csv)
     frontal_pa = labels[(labels["Frontal/Lateral"] == "Frontal") & (labels["AP/PA"] == "PA")]
     normal = frontal_pa["No Finding"] == 1
@@ -90,7 +97,7 @@ def build_split(
     parts = kept["Path"].str.split(
         "/"
     )  # CheXpert-v1.0-small/train/patient00001/study1/view1_frontal.jpg
-    table = pd.DataFrame(
+    return pd.DataFrame(
         {
             "id": parts.str[2:].str.join("/").str.removesuffix(".jpg"),
             "label": abnormal[normal | abnormal].astype(int).to_numpy(),
@@ -99,8 +106,6 @@ def build_split(
             "age": kept["Age"].to_numpy(),
         }
     )
-    table = assign_patient_split(table, n_test, n_test, SALT, val_fraction)
-    return table[["id", "label", "split", "patient", "sex", "age"]]
 
 
 class CheXpert(SplitFileDataset):
@@ -138,9 +143,7 @@ class CheXpert(SplitFileDataset):
         for candidate in (self.root, *(self.root / r for r in RELEASES)):
             if (candidate / "train.csv").is_file():
                 return candidate
-        raise DataNotFoundError(
-            f"{self.root} holds no CheXpert train.csv.\n" + self.missing_message()
-        )
+        raise DataNotFoundError(f"{self.root} holds no CheXpert train.csv.\n" + self.where_to_get())
 
     def detect_layout(self) -> str:
         """The release named by ``train.csv``'s paths, checked against the folder's name, or
@@ -164,6 +167,14 @@ class CheXpert(SplitFileDataset):
                 f"folder under its own name, and point --data-root at the one you want."
             )
         return named
+
+    def release_labels(self) -> pd.DataFrame:
+        """The images ``train.csv`` labels (``labelled``): the AIMI csv batch's, or the
+        release folder's."""
+        assert self.root is not None
+        csv_batch = batches(self.root)[0]
+        folder = csv_batch if csv_batch is not None else self.release_dir()
+        return labelled(folder / "train.csv")
 
     def sources(self, table: pd.DataFrame, layout: str) -> Iterable[str]:
         if layout == "aimi-batches":

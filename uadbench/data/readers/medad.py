@@ -47,6 +47,35 @@ def medad_checksum(data: Any) -> str:
     return hashlib.sha256(json.dumps(lists, separators=(",", ":")).encode()).hexdigest()
 
 
+LABELLED_LISTS = (
+    *SECTIONS[:1],
+    ("unlabeled", "0", 0, None),
+    ("unlabeled", "1", 1, None),
+    *SECTIONS[1:],
+)
+"""Every list of a data.json whose images carry a label, the unlabeled pool's included (its
+lists are labelled in the file, only withheld from training by the benchmark)."""
+
+
+def medad_labels(data: Any, path: Path) -> pd.DataFrame:
+    """``id``, ``file``, ``label``, ``patient`` of every image a parsed data.json labels."""
+    rows = []
+    for section, key, label, _ in LABELLED_LISTS:
+        try:
+            part = data["train"]["unlabeled"] if section == "unlabeled" else data[section]
+            names = part[key]
+        except (KeyError, TypeError):
+            raise SplitTableError(
+                f"{path}: no list {section}[{key!r}]; a Med-AD data.json holds train['0'], "
+                "train['unlabeled']['0'] and ['1'], test['0'] and test['1']"
+            ) from None
+        if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+            raise SplitTableError(f"{path}: {section}[{key!r}] must be a list of image file names")
+        rows += [(Path(n).stem, n, label) for n in names]
+    table = pd.DataFrame(rows, columns=["id", "file", "label"]).drop_duplicates("id")
+    return table.assign(patient=table["id"]).reset_index(drop=True)
+
+
 def read_medad_json(path: Path, salt: str, val_fraction: float = 0.0) -> pd.DataFrame:
     """The split table (``id``, ``file``, ``label``, ``split``, ``patient``) of a data.json."""
     return medad_table(load_medad_json(path), path, salt, val_fraction)
@@ -121,7 +150,7 @@ class MedADDataset(SplitFileDataset):
         if (self.root / images).is_dir():
             return layout
         raise DataNotFoundError(
-            f"{self.root} holds neither images/ nor {images}/.\n" + self.missing_message()
+            f"{self.root} holds neither images/ nor {images}/.\n" + self.where_to_get()
         )
 
     def sources(self, table: pd.DataFrame, layout: str) -> Iterable[str]:
@@ -131,13 +160,29 @@ class MedADDataset(SplitFileDataset):
         _, images, suffix = self.dicom_release
         return [f"{images}/{i}{suffix}" for i in table["id"]]
 
+    def release_labels(self) -> pd.DataFrame:
+        """The Med-AD packaging: every image its data.json labels; the DICOM release: its own
+        label tables (``dicom_labels``)."""
+        if self.detect_layout() == "medad-png":
+            path = self.medad_json_path()
+            return medad_labels(load_medad_json(path), path)
+        return self.dicom_labels()
+
+    def dicom_labels(self) -> pd.DataFrame:
+        """Every labelled image of the DICOM release, from its tables under the root."""
+        raise NotImplementedError
+
+    def medad_json_path(self) -> Path:
+        """The data.json in use: ``medad_json``, else the packaging's own."""
+        assert self.root is not None
+        return Path(self.options.medad_json) if self.options.medad_json else self.root / "data.json"
+
     def special_split(self, version: str) -> tuple[pd.DataFrame, str] | None:
         """Split ``medad``: the packaging's data.json (or ``medad_json``), named ``medad`` only
         when it is the benchmark's own file, else ``custom-<hash>``."""
         if version != "medad":
-            return None
-        assert self.root is not None
-        path = Path(self.options.medad_json) if self.options.medad_json else self.root / "data.json"
+            return super().special_split(version)
+        path = self.medad_json_path()
         data = load_medad_json(path)
         table = medad_table(data, path, f"{self.name}:medad")
         checksum = medad_checksum(data)

@@ -111,14 +111,14 @@ class NIH(SplitFileDataset):
         if self.label_table(self.root) is None:
             raise DataNotFoundError(
                 f"{self.root} holds no NIH label table ({' or '.join(TABLES)}).\n"
-                + self.missing_message()
+                + self.where_to_get()
             )
         if (self.root / "images_001").is_dir():
             return "nih-archives"
         if (self.root / "images").is_dir():
             return "nih-flat"
         raise DataNotFoundError(
-            f"{self.root} holds neither images_001/ ... nor images/.\n" + self.missing_message()
+            f"{self.root} holds neither images_001/ ... nor images/.\n" + self.where_to_get()
         )
 
     def sources(self, table: pd.DataFrame, layout: str) -> Iterable[str]:
@@ -138,20 +138,38 @@ class NIH(SplitFileDataset):
                     index[entry.name] = f"{archive.name}/images/{entry.name}"
         return index
 
-    def split_table(self) -> pd.DataFrame:
+    def release_labels(self) -> pd.DataFrame:
+        """Every image of the chosen view in the release's label table (``labelled``)."""
+        assert self.root is not None
+        self.check_view()
+        table = self.label_table(self.root)
+        if table is None:
+            raise DataNotFoundError(f"{self.root} holds no NIH label table ({' or '.join(TABLES)})")
+        return labelled(pd.read_csv(table), self.options.view)
+
+    def protocol(self) -> str:
+        """``uadbench-v1`` for PA views, ``uadbench-v1-<view>`` for the others."""
+        view = self.options.view
+        return DEFAULT_VERSION if view == "PA" else f"{DEFAULT_VERSION}-{view}"
+
+    def check_view(self) -> None:
+        """Refuse a view the release does not have."""
         if self.options.view not in VIEWS:
             raise SplitTableError(f"nih: view={self.options.view!r} is none of {', '.join(VIEWS)}")
+
+    def split_table(self) -> pd.DataFrame:
+        self.check_view()
         if self.options.view != "PA" and self.options.split == DEFAULT_VERSION:
             raise SplitTableError(
                 f"nih: the committed split {DEFAULT_VERSION} holds PA views only; use "
-                f"--data-option split=official with view={self.options.view}"
+                f"--data-option split=official or split=available with view={self.options.view}"
             )
         return super().split_table()
 
     def special_split(self, version: str) -> tuple[pd.DataFrame, str] | None:
         """Split ``official``: the release's ``train_val_list.txt`` and ``test_list.txt``."""
         if version != "official":
-            return None
+            return super().special_split(version)
         assert self.root is not None
         lists = {}
         for name in ("train_val_list.txt", "test_list.txt"):

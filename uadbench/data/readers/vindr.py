@@ -22,6 +22,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from uadbench.contracts.dataset import SplitTableError
 from uadbench.data.readers.medad import MedADDataset
 from uadbench.data.split_files import (
     VAL_FRACTION,
@@ -37,17 +38,22 @@ RELEASE_TABLES = (
 N_TEST = 1000
 
 
-def build_split(
-    train_csv: Path, val_fraction: float = VAL_FRACTION, n_test: int = N_TEST
-) -> pd.DataFrame:
-    """The ``uadbench-v1`` split from the VinBigData ``train.csv`` (one row per finding box)."""
-    boxes = pd.read_csv(train_csv)
+def finding_labels(boxes_csv: Path) -> pd.DataFrame:
+    """``id``, ``label``, ``patient`` of every image of a table of findings (VinBigData's
+    ``train.csv`` or PhysioNet's ``annotations_train.csv``, one row per finding box)."""
+    boxes = pd.read_csv(boxes_csv)
     normal = boxes.groupby("image_id")["class_name"].agg(
         lambda names: (names == "No finding").all()
     )
     table = pd.DataFrame({"id": normal.index, "label": (~normal).astype(int).to_numpy()})
-    table["patient"] = table["id"]
-    table = assign_patient_split(table, n_test, n_test, SALT, val_fraction)
+    return table.assign(patient=table["id"])
+
+
+def build_split(
+    train_csv: Path, val_fraction: float = VAL_FRACTION, n_test: int = N_TEST
+) -> pd.DataFrame:
+    """The ``uadbench-v1`` split from the VinBigData ``train.csv`` (one row per finding box)."""
+    table = assign_patient_split(finding_labels(train_csv), n_test, n_test, SALT, val_fraction)
     return table[["id", "label", "split", "patient"]]
 
 
@@ -98,6 +104,14 @@ class VinDr(MedADDataset):
             if {"image_id", "class_name"} <= set(header):
                 return layout, folder / table
         return None
+
+    def dicom_labels(self) -> pd.DataFrame:
+        """The DICOM release's table of findings (``finding_labels``)."""
+        assert self.root is not None
+        found = self.annotations(self.root)
+        if found is None:
+            raise SplitTableError(f"{self.root} holds no VinDr-CXR table of findings")
+        return finding_labels(found[1])
 
     def detect_layout(self) -> str:
         assert self.root is not None

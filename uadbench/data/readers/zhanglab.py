@@ -91,9 +91,19 @@ class ZhangLab(SplitFileDataset):
         if release_folder(self.root) is None:
             raise DataNotFoundError(
                 f"{self.root} exists but holds no chest_xray/train/NORMAL folder.\n"
-                + self.missing_message()
+                + self.where_to_get()
             )
         return "mendeley"
+
+    def release_labels(self) -> pd.DataFrame:
+        """The release's file listing, split as ``uadbench-v1`` is (``build_split``): its
+        folders are its labels and its partition."""
+        assert self.root is not None
+        return build_split(release_folder(self.root))
+
+    def derive_available(self, labelled: pd.DataFrame) -> pd.DataFrame:
+        """The official partition of the images present, as ``uadbench-v1`` splits it."""
+        return labelled
 
     def sources(self, table: pd.DataFrame, layout: str) -> Iterable[str]:
         assert self.root is not None
