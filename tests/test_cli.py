@@ -216,6 +216,19 @@ def test_methods_name_shows_every_parameter_in_every_profile():
     assert "65536" in result.stdout and "Optimiser steps of pretext training." in result.stdout
 
 
+def test_methods_describe_by_the_first_paragraph_in_plain_text():
+    from uadbench import registry
+
+    described = registry.methods.get("imagenet-gaussian").describe()
+    assert described.endswith("or summed per-level Mahalanobis.")  # not cut at a line's end
+    listing = CliRunner().invoke(app, ["methods"], env={"COLUMNS": "250"})
+    assert listing.exit_code == 0, listing.output
+    assert "summed per-level Mahalanobis." in listing.stdout
+    shown = CliRunner().invoke(app, ["methods", "anatpaste"], env={"COLUMNS": "250"})
+    assert "``" not in shown.stdout  # reStructuredText literals read as plain words
+    assert "random (none) or ImageNet" in shown.stdout
+
+
 def test_methods_params_lists_every_method():
     from uadbench import registry
 

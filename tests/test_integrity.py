@@ -269,6 +269,7 @@ def test_5_changed_parameters_are_in_the_row_name_in_every_format_and_figure(tmp
         assert name in text and "mean-distance [image_size=16]" in text, fmt
 
     from uadbench.outputs import plots
+    from uadbench.outputs.figures import plot_all
     from uadbench.outputs.leaderboard import build_leaderboard
     from uadbench.running.records import scan_records
 
@@ -288,7 +289,7 @@ def test_5_changed_parameters_are_in_the_row_name_in_every_format_and_figure(tmp
     board = build_leaderboard(records_)
     plots.save_figure = capture
     try:
-        plots.plot_all(board, records_, tmp_path / "figures")
+        plot_all(board, records_, tmp_path / "figures")
     finally:
         plots.save_figure = real
     assert any(name in text for text in shown)

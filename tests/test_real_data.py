@@ -109,3 +109,55 @@ def test_zhanglab_prepares_once(shared_dir, tmp_path, monkeypatch):
     assert again.folder == first.folder
     meta = json.loads((first.folder / "meta.json").read_text())
     assert meta["skipped"] == [] and meta["split_version"] == "uadbench-v1"
+
+
+RSNA_SAMPLE = ("data", "rsna-kaggle-sample")
+
+
+def test_the_rsna_sample_is_read_dicom_by_dicom_and_split_by_its_class_table(shared_dir, tmp_path):
+    """Every DICOM of the shared partial copy through the ``rsna`` reader (BMAD's classes, so
+    that every image is labelled), and the split ``available`` derived from it: labels as the
+    release's class table says, one side per patient, the stated sizes."""
+    from uadbench.contracts.dataset import validate_split_table
+    from uadbench.data.readers.rsna import CLASS_INFO, RSNA
+
+    root = shared_dir.joinpath(*RSNA_SAMPLE)
+    files = sorted((root / "stage_2_train_images").glob("*.dcm"))
+    classes = pd.read_csv(root / CLASS_INFO).groupby("patientId")["class"].first()
+    bmad = RSNA.from_settings(root, {"split": "available", "abnormal": "lung-opacity+not-normal"})
+    table = validate_split_table(bmad.split_table(), "rsna")
+    assert sorted(table["id"]) == sorted(f.stem for f in files) and len(files) == 1057
+    assert (table["label"] == (classes[table["id"]] != "Normal").astype(int).to_numpy()).all()
+    test = table["split"] == "test"
+    assert not set(table.loc[test, "patient"]) & set(table.loc[~test, "patient"])
+    assert bmad.split_version.startswith("uadbench-v1-bmad-available-")
+    data = prepare(bmad, 32, tmp_path / "cache")
+    assert len(data.images) == 1057 and not data.skipped
+    assert all(image.std() > 0 for image in data.images)  # every DICOM decoded to a radiograph
+
+    medad = RSNA.from_settings(root, {"split": "available"})
+    kept = validate_split_table(medad.split_table(), "rsna")
+    assert set(classes[kept["id"]]) == {"Normal", "Lung Opacity"}
+    counts = kept.groupby(["split", "label"]).size().to_dict()
+    assert counts[("test", 0)] == round(0.3 * 335) and counts[("test", 1)] == 327
+    assert counts[("train", 0)] + counts[("val", 0)] == 335 - counts[("test", 0)]
+
+
+def test_datasets_reports_the_rsna_sample_incomplete_with_what_split_available_gives(shared_dir):
+    result = CliRunner().invoke(
+        app,
+        ["datasets", "rsna", "--data-root", str(shared_dir.joinpath(*RSNA_SAMPLE))],
+        env={"COLUMNS": "200"},
+    )
+    assert result.exit_code == 0, result.output
+    rows = {
+        cells[0]: cells[1:]
+        for line in result.output.splitlines()
+        if line.startswith("│")
+        for cells in [[c.strip() for c in line.strip("│ ").split("│")]]
+    }
+    assert rows["rsna"] == ["incomplete", "uadbench-v1", "7052", "799", "1000/1000"]
+    state, version, *counts = rows["rsna split=available"]
+    assert state == "found" and version.startswith("uadbench-v1-available-")
+    assert counts == ["208", "27", "100/327"]
+    assert "not found" not in result.output  # the folder was found: one verdict

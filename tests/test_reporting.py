@@ -1,8 +1,14 @@
 """Leaderboard exports, figures and the report, from tiny real runs."""
 
+import csv
+import io
+import itertools
 import json
+import re
+from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
 import pytest
 from typer.testing import CliRunner
 
@@ -12,8 +18,9 @@ from uadbench.outputs.leaderboard import build_leaderboard
 from uadbench.running.planning import RunRequest, plan
 from uadbench.running.records import scan_records
 from uadbench.running.runner import execute
+from uadbench.running.runtime import cpu_model
 
-from .conftest import TINY_SYNTHETIC, committed_board_rows, markdown_rows
+from .conftest import TINY_SYNTHETIC, ZHANGLAB_RESULTS, committed_board_rows, markdown_rows
 
 cli = CliRunner()
 
@@ -48,9 +55,11 @@ def test_rows_stats_and_comparisons(results):
     versions = {row.split_version for row in board.rows}
     assert len(versions) == 2  # split versions are never pooled
     two_seeds = next(r for r in board.rows if r.n == 2)
-    assert two_seeds.std("auroc") is not None and two_seeds.auroc_ci95[0] <= two_seeds.auroc_mean
+    # mean-distance has no randomness: its two seeds are one measurement, with no spread
+    assert two_seeds.deterministic and two_seeds.std("auroc") is None
+    assert two_seeds.auroc_ci95[0] <= two_seeds.auroc_mean
     one_seed = next(r for r in board.rows if r.n == 1)
-    assert one_seed.std("auroc") is None
+    assert one_seed.std("auroc") is None and not one_seed.deterministic
     same_test = [r for r in board.rows if r.split_version == two_seeds.split_version]
     assert {r.verdict for r in same_test} <= {"best", "not worse", "worse"}
     assert sum(r.verdict == "best" for r in same_test) == 1
@@ -81,12 +90,12 @@ def test_every_export_format(results):
 def test_latex_captions_escape_as_pandas_escapes_the_cells():
     import pandas as pd
 
-    from uadbench.outputs.exports import _tex
+    from uadbench.outputs.exports import tex
 
     text = "a\\b&c%d$e#f_g{h}i~j^k"
     cells = pd.DataFrame([[text]]).style.hide(axis="index").hide(axis="columns")
     tabular = cells.format(escape="latex").to_latex()
-    assert _tex(text) in tabular and _tex("±") == "$\\pm$"
+    assert tex(text) in tabular and tex("±") == "$\\pm$"
 
 
 @pytest.mark.parametrize("width", [80, 200])
@@ -114,6 +123,8 @@ def test_report_with_figures_traces_every_run(results, tmp_path):
     assert 'src="figures/' not in page and page.count("data:image/png;base64,") >= 3  # one file
     assert 'href="' not in page  # no link that a moved page would break
     assert '<td class="number">' in page
+    # the deterministic two-seed row's cells are numbers too
+    assert re.search(r'<td class="number">[\d.]+ \(deterministic\)</td>', page)
     text = (tmp_path / "rep" / "report.md").read_text()
     for name in ("roc_curves", "auroc_heatmap", "training_curves"):
         assert (tmp_path / "rep" / "figures" / f"{name}.png").is_file()
@@ -123,6 +134,7 @@ def test_report_with_figures_traces_every_run(results, tmp_path):
     assert all(path.name in text for path in records)  # every run is listed with its record
     assert "<table>" in (tmp_path / "rep" / "report.html").read_text()
     assert "## Protocol" in text and "## Published numbers on splits not run here" in text
+    assert f"device cpu: {cpu_model()}," in text  # the machine by its CPU model
 
 
 def test_empty_results_are_said_so(tmp_path):
@@ -165,17 +177,19 @@ def test_the_pareto_front_keeps_only_rows_no_other_beats_on_time_and_auroc():
 
     def row(name, seconds, auroc):
         r = Row("d", "s", 64, name, "quick", name, None)
-        r.costs["fit_s"], r.values["auroc"] = [seconds], [auroc]
+        r.costs["fit_s"], r.costs["score_s"], r.values["auroc"] = [seconds], [0.0], [auroc]
         return r
 
     rows = [row("fast", 10, 0.70), row("slow-better", 100, 0.90), row("slow-worse", 200, 0.80),
             row("mid", 50, 0.75), row("untimed", 1, 0.99)]  # fmt: skip
     rows[-1].costs["fit_s"] = []
     assert [r.method for r in pareto_front(rows)] == ["fast", "mid", "slow-better"]
+    rows[0].costs["score_s"] = [60.0]  # fitting fast, scoring slowly: no longer the fastest
+    assert [r.method for r in pareto_front(rows)] == ["mid", "slow-better"]
 
 
 def test_figures_include_the_cost_view_with_truetype_fonts(tmp_path):
-    from uadbench.outputs.plots import plot_all
+    from uadbench.outputs.figures import plot_all
 
     results = Path(__file__).resolve().parents[1] / "results" / "zhanglab-quick"
     records = scan_records(results).records
@@ -185,28 +199,115 @@ def test_figures_include_the_cost_view_with_truetype_fonts(tmp_path):
     assert b"/FontFile2" in pdf and b"/Type3" not in pdf  # TrueType (Type 42), not Type 3
 
 
-def test_mlflow_export_round_trips_through_a_real_local_store(tmp_path):
-    from mlflow.tracking import MlflowClient
+@pytest.fixture(scope="module")
+def committed_records():
+    return scan_records(ZHANGLAB_RESULTS).records
 
-    results = Path(__file__).resolve().parents[1] / "results" / "zhanglab-quick"
-    store = tmp_path / "mlruns"
-    first = cli.invoke(app, ["export", "mlflow", "--results-dir", str(results),
-                             "--tracking-uri", str(store)])  # fmt: skip
-    assert first.exit_code == 0, first.output
-    records = scan_records(results).records
-    client = MlflowClient(store.resolve().as_uri())
-    experiment = client.get_experiment_by_name("uadbench")
-    runs = client.search_runs([experiment.experiment_id], max_results=1000)
-    assert len(runs) == len(records)
-    by_path = {run.data.tags["uadbench.record"]: run for run in runs}
-    for record in records:
-        run = by_path[str(record.path)]
-        assert run.data.metrics["auroc"] == record.metrics["auroc"]
-        assert run.data.params["seed"] == str(record.config.seed)
-        assert run.data.params["method"] == record.config.method
-    artifact = client.download_artifacts(runs[0].info.run_id, "test_scores.json", str(tmp_path))
-    assert len(json.loads(Path(artifact).read_text())["scores"]) == 624
-    again = cli.invoke(app, ["export", "mlflow", "--results-dir", str(results),
-                             "--tracking-uri", str(store)])  # fmt: skip
-    assert f"{len(records)} were there already" in again.stderr
-    assert len(client.search_runs([experiment.experiment_id], max_results=1000)) == len(records)
+
+def test_a_deterministic_row_says_so_in_every_format_and_has_no_seed_spread(committed_records):
+    from uadbench.outputs.exports import to_csv, to_json, to_latex, to_markdown
+
+    board = build_leaderboard(committed_records)
+    rows = {r.name: r for r in board.rows}
+    fixed, trained = rows["imagenet-gaussian"], rows["cutpaste"]
+    assert fixed.n == 3 and fixed.deterministic and fixed.std("auroc") is None
+    assert not trained.deterministic and trained.std("auroc") > 0
+    assert not rows["vae"].deterministic  # one seed is not a deterministic row
+    cells = {r[1]: r for r in markdown_rows(to_markdown(board))}
+    assert cells["imagenet-gaussian"][4] == f"{100 * fixed.auroc_mean:.1f} (deterministic)"
+    assert "±" in cells["cutpaste"][4]
+    assert "82.9 (deterministic)" in to_latex(board)
+    csv_rows = {r["name"]: r for r in csv.DictReader(io.StringIO(to_csv(board)))}
+    assert csv_rows["imagenet-gaussian"]["deterministic"] == "True"
+    assert csv_rows["imagenet-gaussian"]["auroc_std"] == ""  # not a measured spread of 0
+    assert csv_rows["cutpaste"]["deterministic"] == "False"
+    json_rows = {r["name"]: r for r in json.loads(to_json(board))["rows"]}
+    assert json_rows["imagenet-gaussian"]["deterministic"] is True
+    assert json_rows["imagenet-gaussian"]["auroc_std"] is None
+
+
+def test_seeds_on_different_cpu_models_mark_the_row_in_every_format(committed_records):
+    from rich.console import Console
+
+    from uadbench.outputs.exports import print_table, to_csv, to_json, to_markdown
+
+    xeon = "Intel(R) Xeon(R) Processor"
+    epyc = "AMD EPYC 7B13 64-Core Processor"
+    records = [
+        replace(r, hardware={**r.hardware, "cpu_model": epyc})
+        if (r.config.method, r.config.seed, r.changed_params) == ("anatpaste", 2, {})
+        else r
+        for r in committed_records
+    ]
+    board = build_leaderboard(records)
+    rows = {r.name: r for r in board.rows}
+    mixed = rows["anatpaste"]
+    assert mixed.cpu_models == {xeon: [0, 1], epyc: [2]}
+    assert rows["cutpaste"].cpu_models == {xeon: [0, 1, 2]}
+    assert mixed.label == "anatpaste ⚠" and rows["cutpaste"].label == "cutpaste"
+    note = f"seeds ran on different CPU models: {xeon} (seeds 0, 1); {epyc} (seed 2)"
+    assert note in mixed.warnings[-1]
+    assert note in to_markdown(board)
+    csv_rows = {r["name"]: r for r in csv.DictReader(io.StringIO(to_csv(board)))}
+    assert csv_rows["anatpaste"]["cpu_models"] == f"{xeon}; {epyc}"
+    assert note in csv_rows["anatpaste"]["warnings"]
+    assert csv_rows["cutpaste"]["cpu_models"] == xeon and csv_rows["cutpaste"]["warnings"] == ""
+    json_rows = {r["name"]: r for r in json.loads(to_json(board))["rows"]}
+    assert json_rows["anatpaste"]["cpu_models"] == f"{xeon}; {epyc}"
+    console = Console(width=200, record=True)
+    print_table(board, console)
+    text = console.export_text()
+    assert "anatpaste ⚠" in text and epyc in text
+
+
+def test_the_cost_view_times_fitting_and_scoring_and_tells_every_row_apart(
+    committed_records, monkeypatch, tmp_path
+):
+    from uadbench.outputs import cost_plot
+    from uadbench.outputs.cost_plot import run_seconds
+
+    shown = []
+    monkeypatch.setattr(cost_plot, "save_figure", lambda fig, path: shown.append(fig) or [path])
+    board = build_leaderboard(committed_records)
+    cost_plot.plot_cost(board, tmp_path)
+    [ax] = shown[0].axes
+    assert ax.get_xlabel().startswith("mean fit + score time per seed")
+    fixed = next(r for r in board.rows if r.name == "imagenet-gaussian")
+    fit = [r.timings["fit_s"] for r in fixed.runs]
+    score = [r.timings["score_s"] for r in fixed.runs]
+    assert np.mean(score) > 10  # scoring is a large share of this method's time
+    assert run_seconds(fixed) == pytest.approx(np.mean(fit) + np.mean(score))
+    points = ax.collections
+    assert len(points) == len(board.rows) == committed_board_rows()
+    looks = {(tuple(p.get_facecolor()[0]), p.get_paths()[0].vertices.tobytes()) for p in points}
+    assert len(looks) == len(points)  # no two rows drawn alike: colour and marker shape
+    xs = sorted(float(p.get_offsets()[0][0]) for p in points)
+    assert xs == pytest.approx(sorted(run_seconds(r) for r in board.rows))
+    legend = ax.get_legend()
+    assert len(legend.get_texts()) == len(points) + 1  # every row and the Pareto front
+
+
+def test_row_styles_repeat_no_colour_and_shape_pair():
+    from uadbench.outputs.plots import row_styles
+
+    styles = row_styles(50)
+    assert len(set(styles)) == 50
+    assert len({s.colour for s in styles[:10]}) == 10
+    assert all(s.colour != t.colour for s, t in itertools.pairwise(styles))
+
+
+def test_a_one_row_heat_map_keeps_its_label_level_and_its_colour_bar_tall(
+    committed_records, monkeypatch, tmp_path
+):
+    from uadbench.outputs import plots
+
+    shown = []
+    monkeypatch.setattr(plots, "save_figure", lambda fig, path: shown.append(fig) or [path])
+    board = build_leaderboard([r for r in committed_records if r.config.method == "ae"])
+    plots.plot_auroc_heatmap(board, tmp_path)
+    fig = shown[0]
+    heat, bar = fig.axes
+    [label] = heat.get_yticklabels()
+    assert label.get_text() == "ae · 64px" and label.get_rotation() == 0
+    assert fig.get_size_inches()[1] >= plots.HEATMAP_MIN_HEIGHT
+    assert bar.get_position().height * fig.get_size_inches()[1] >= 2  # inches of colour bar

@@ -85,7 +85,9 @@ def test_in_a_browser_sort_filter_and_open_a_row(site, chromium):
         page.goto(site.as_uri())
         page.wait_for_function("window.uadbenchBoard && window.uadbenchBoard.ready")
         headers = page.eval_on_selector_all("#board thead th", "h => h.map(x => x.textContent)")
-        auroc, dataset, method = (headers.index(n) for n in ("AUROC %", "data set", "method"))
+        auroc, dataset, method, seeds = (
+            headers.index(n) for n in ("AUROC %", "data set", "method", "seeds")
+        )
         # the committed ZhangLab board's rows and the synthetic one
         assert len(_cells(page, 0)) == committed_board_rows() + 1
 
@@ -112,12 +114,23 @@ def test_in_a_browser_sort_filter_and_open_a_row(site, chromium):
             in shown.locator("pre.command").text_content()
         )
         assert shown.locator("[data-figure=roc] .main-svg").count() >= 1  # Plotly drew it
-        assert shown.locator("[data-figure=scores]").text_content().count("threshold") == 1
+        # mean-distance has no randomness: its seeds' scores are one, drawn once
+        assert _cells(page, seeds) == ["0, 1 (deterministic)"]
+        scores = shown.locator("[data-figure=scores]").text_content()
+        assert scores.count("threshold") == 1 and "deterministic" in scores
+        assert shown.locator("table.per-seed tr").count() == 3  # a header and each seed
 
         page.get_by_text("Clear All").click()
         page.get_by_role("cell", name="anatpaste", exact=True).click()
-        curves = page.locator(".details:not([hidden]) [data-figure=curves]")
+        shown = page.locator(".details:not([hidden])")
+        curves = shown.locator("[data-figure=curves]")
         assert "loss" in curves.text_content() and "step" in curves.text_content()
+        scores = shown.locator("[data-figure=scores]").text_content()
+        assert all(f"abnormal, seed {seed}" in scores for seed in (0, 1, 2))  # every seed's
+        per_seed = shown.locator("table.per-seed").inner_text()
+        for needed in ("fit s", "score s", "wall s", "peak memory MiB", "82.7", "83.9", "84.6",
+                       "Intel(R) Xeon(R) Processor"):  # fmt: skip
+            assert needed in per_seed
         browser.close()
     assert errors == []
     assert all(url.startswith(("file:", "blob:", "data:")) for url in requests), requests
@@ -134,7 +147,7 @@ def test_rows_on_other_images_of_one_split_get_their_own_cost_view_and_label():
     for fingerprint, method in (("aaaa", "ae"), ("bbbb", "vae")):
         row = Row("zhanglab", "uadbench-v1", 64, method, "quick", fingerprint, None,
                   fingerprint=fingerprint)  # fmt: skip
-        row.values["auroc"], row.costs["fit_s"] = [0.7], [10.0]
+        row.values["auroc"], row.costs["fit_s"], row.costs["score_s"] = [0.7], [10.0], [2.0]
         row.scores, row.labels = np.zeros((1, 4)), np.array([0, 0, 1, 1])
         rows.append(row)
     board = Leaderboard(rows, [])
@@ -145,3 +158,49 @@ def test_rows_on_other_images_of_one_split_get_their_own_cost_view_and_label():
     assert [split_label(board, r) for r in rows] == [
         "uadbench-v1, data aaaa", "uadbench-v1, data bbbb",
     ]  # fmt: skip
+
+
+def test_columns_with_one_value_in_every_row_go_to_the_caption():
+    from uadbench.outputs.web_board import folded
+
+    columns = ("key", "data set", "split", "method", "AUROC %", "published", "warnings")
+    cells = [["0", "zhanglab", "v1", "ae", 70.0, "-", ""], ["1", "zhanglab", "v1", "vae", 70.0,
+             "-", "⚠ 1"]]  # fmt: skip
+    kept, rows, shared = folded(columns, cells)
+    assert kept == ["key", "method", "AUROC %", "warnings"]  # a metric is never folded
+    assert rows == [["0", "ae", 70.0, ""], ["1", "vae", 70.0, "⚠ 1"]]
+    assert shared == [("data set", "zhanglab"), ("split", "v1"), ("published", "none")]
+
+
+@pytest.fixture
+def committed_site(tmp_path) -> Path:
+    """The board of the committed ZhangLab records alone: 17 rows of one data set and split."""
+    made = cli.invoke(app, ["board", "--results-dir", str(ZHANGLAB.parent), "--out",
+                            str(tmp_path / "site")])  # fmt: skip
+    assert made.exit_code == 0, made.output
+    return tmp_path / "site" / "index.html"
+
+
+@pytest.mark.browser
+def test_in_a_browser_the_board_fits_1280_px_and_its_cost_legend_is_whole(committed_site, chromium):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        page.goto(committed_site.as_uri())
+        page.wait_for_function("window.uadbenchBoard && window.uadbenchBoard.ready")
+        headers = page.eval_on_selector_all("#board thead th", "h => h.map(x => x.textContent)")
+        assert not {"data set", "split", "profile", "published", "CPU"} & set(headers)
+        shared = page.locator("#board-shared").inner_text()
+        assert "data set zhanglab" in shared and "CPU Intel(R) Xeon(R) Processor" in shared
+        assert len(_cells(page, 0)) == committed_board_rows()
+        assert page.evaluate("document.documentElement.scrollWidth") <= 1280
+        right = page.evaluate("document.querySelector('#board').getBoundingClientRect().right")
+        assert right <= 1280  # the table itself, not only the page, fits: no hidden columns
+        assert "warnings" in headers and "vs best" in headers
+        bars = page.eval_on_selector_all(
+            "#cost-figures .legend .scrollbar", "s => s.map(x => x.getBBox().height)"
+        )
+        assert bars and all(height == 0 for height in bars)  # Plotly scrolls a clipped legend
+        browser.close()

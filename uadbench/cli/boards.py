@@ -16,6 +16,8 @@ import typer
 
 from uadbench.cli.common import (
     DEFAULT_RESULTS,
+    FLAG,
+    ResultsDirsOption,
     ResultsOption,
     err,
     fail,
@@ -31,29 +33,41 @@ if TYPE_CHECKING:
 
 
 def leaderboard(
-    results_dir: ResultsOption = DEFAULT_RESULTS,
+    results_dir: ResultsDirsOption = [DEFAULT_RESULTS],  # noqa: B006
     format: Annotated[
         str, typer.Option("--format", help="table, csv, markdown, latex or json.")
     ] = "table",
     dataset: Annotated[list[str], typer.Option("--dataset", help="Only these data sets.")] = [],  # noqa: B006
+    across_datasets: Annotated[
+        bool,
+        typer.Option(
+            "--across-datasets",
+            help="Rank the methods over the data sets instead: mean rank, Friedman, Nemenyi.",
+            metavar=FLAG,
+        ),
+    ] = False,
 ) -> None:
-    """Summarise the run records: one row per configuration, mean ± std over seeds."""
+    """Summarise the run records: one row per configuration, mean ± std over seeds (or, with
+    --across-datasets, every method's rank on each data set)."""
     from uadbench.outputs.exports import FORMATS
 
     if format not in FORMATS:
         fail(f"unknown format {format!r}; choose from {', '.join(FORMATS)}")
-    found = show_leaderboard(results_dir, format, set(dataset))
+    if across_datasets:
+        found = _show_across_datasets(results_dir, format, set(dataset))
+    else:
+        found = show_leaderboard(results_dir, format, set(dataset))
     left_out(found)
 
 
-def show_leaderboard(results_dir: Path, format: str, datasets: set[str]) -> RecordSet:
+def show_leaderboard(results_dirs: list[Path], format: str, datasets: set[str]) -> RecordSet:
     """Print the board of the records of ``datasets`` (all when empty) and name every record
     file that could not be read; the records read."""
     from uadbench.outputs.exports import WRITERS, print_table
     from uadbench.outputs.leaderboard import build_leaderboard
-    from uadbench.running.records import scan_records
+    from uadbench.running.records import scan_folders
 
-    found = scan_records(results_dir)
+    found = scan_folders(results_dirs)
     shown = found.only(datasets).records
     with user_errors():
         board = build_leaderboard(shown)
@@ -64,10 +78,36 @@ def show_leaderboard(results_dir: Path, format: str, datasets: set[str]) -> Reco
     if not shown and not found.unreadable:
         of = f" of {', '.join(sorted(datasets))}" if datasets else ""
         err.print(
-            f"no run records{of} under {results_dir / 'runs'}; start one with `uadbench run`",
+            f"no run records{of} under {_runs_folders(results_dirs)}; start one with "
+            "`uadbench run`",
             markup=False,
         )
     return found
+
+
+def _show_across_datasets(results_dirs: list[Path], format: str, datasets: set[str]) -> RecordSet:
+    """Print the ranks of the methods over the data sets of the records."""
+    from uadbench.outputs import across_datasets as across
+    from uadbench.outputs.leaderboard import build_leaderboard
+    from uadbench.running.records import scan_folders
+
+    found = scan_folders(results_dirs)
+    with user_errors():
+        summary = across.across_datasets(build_leaderboard(found.only(datasets).records))
+        if summary is None:
+            fail(
+                f"the records under {_runs_folders(results_dirs)} hold fewer than two sets of "
+                "test images: nothing to rank across; give more --results-dir folders"
+            )
+    if format == "table":
+        across.print_summary(summary, stdout)
+    else:
+        sys.stdout.write(across.WRITERS[format](summary))
+    return found
+
+
+def _runs_folders(results_dirs: list[Path]) -> str:
+    return ", ".join(str(Path(d) / "runs") for d in results_dirs)
 
 
 def left_out(found: RecordSet, strict: bool = True) -> None:
@@ -81,33 +121,36 @@ def left_out(found: RecordSet, strict: bool = True) -> None:
 
 
 def plot(
-    results_dir: ResultsOption = DEFAULT_RESULTS,
+    results_dir: ResultsDirsOption = [DEFAULT_RESULTS],  # noqa: B006
     out_dir: Annotated[
-        Path | None, typer.Option("--out", help="Folder for the figures (default RESULTS/figures).")
+        Path | None,
+        typer.Option("--out", help="Folder for the figures (default: the first RESULTS/figures)."),
     ] = None,
 ) -> None:
-    """Draw ROC curves, the AUROC heat map, score distributions and training curves (PNG, PDF)."""
-    from uadbench.outputs.plots import output_folder, plot_all
+    """Draw ROC curves, the AUROC heat map, score distributions, training curves, the cost view
+    and, over several data sets, the critical-difference diagram (PNG, PDF)."""
+    from uadbench.outputs.figures import plot_all
+    from uadbench.outputs.plots import output_folder
 
     with user_errors():
-        target = output_folder(out_dir or results_dir / "figures")
+        target = output_folder(out_dir or results_dir[0] / "figures")
         found, board = _finished_board(results_dir, "to plot")
         for path in plot_all(board, found.records, target):
             wrote(path)
     left_out(found)
 
 
-def _finished_board(results_dir: Path, purpose: str) -> tuple[RecordSet, Leaderboard]:
-    """The records under ``results_dir`` and their board; exit 2 saying so when no run has
+def _finished_board(results_dirs: list[Path], purpose: str) -> tuple[RecordSet, Leaderboard]:
+    """The records under ``results_dirs`` and their board; exit 2 saying so when no run has
     finished."""
     from uadbench.outputs.leaderboard import build_leaderboard
-    from uadbench.running.records import scan_records
+    from uadbench.running.records import scan_folders
 
-    found = scan_records(results_dir)
+    found = scan_folders(results_dirs)
     board = build_leaderboard(found.records)
     if not any(r.auroc_mean is not None for r in board.rows):
         hint = f"start one with `uadbench run`{found.note()}"
-        fail(f"no finished runs under {results_dir / 'runs'} {purpose}; {hint}")
+        fail(f"no finished runs under {_runs_folders(results_dirs)} {purpose}; {hint}")
     return found, board
 
 
@@ -133,12 +176,17 @@ def export(
     target: Annotated[str, typer.Argument(help="Where to: mlflow.")],
     results_dir: ResultsOption = DEFAULT_RESULTS,
     tracking_uri: Annotated[
-        str, typer.Option(help="MLflow tracking URI, or a folder for its file store.")
-    ] = "./mlruns",
+        str,
+        typer.Option(
+            help="MLflow store: sqlite:///FILE.db, http(s)://SERVER, or a folder or file:// "
+            "URI for its file store."
+        ),
+    ] = "sqlite:///mlflow.db",
     experiment: Annotated[str, typer.Option(help="MLflow experiment.")] = "uadbench",
 ) -> None:
-    """Export every run record to MLflow (parameters, metrics, scores as an artifact)."""
-    from uadbench.outputs.mlflow_export import export_records
+    """Export the run records to MLflow, one live run per cell (parameters, metrics, training
+    curves, scores as an artifact)."""
+    from uadbench.outputs.mlflow_export import export_records, viewer
     from uadbench.running.records import scan_records
 
     if target != "mlflow":
@@ -146,15 +194,21 @@ def export(
     with user_errors():
         found = scan_records(results_dir)
         done = export_records(found.records, tracking_uri, experiment)
-    say("green", "exported ", f"{len(done.made)} run(s) to {tracking_uri} (experiment "
-        f"{experiment}); {done.already} were there already")  # fmt: skip
+    say(
+        "green",
+        "exported ",
+        f"{len(done.made)} run(s) to {done.uri} (experiment {experiment}); {done.already} were "
+        f"there already; {done.superseded} superseded run(s) deleted",
+    )
+    say("green", "view ", viewer(done.uri))
     left_out(found)
 
 
 def board(
-    results_dir: ResultsOption = DEFAULT_RESULTS,
+    results_dir: ResultsDirsOption = [DEFAULT_RESULTS],  # noqa: B006
     out_dir: Annotated[
-        Path | None, typer.Option("--out", help="Folder for the page (default RESULTS/board).")
+        Path | None,
+        typer.Option("--out", help="Folder for the page (default: the first RESULTS/board)."),
     ] = None,
     title: Annotated[str, typer.Option(help="Title of the page.")] = "uadbench leaderboard",
 ) -> None:
@@ -164,24 +218,26 @@ def board(
 
     with user_errors():
         found, board = _finished_board(results_dir, "for a board")
-        wrote(write_board(board, out_dir or results_dir / "board", title, str(results_dir)))
+        source = ", ".join(map(str, dict.fromkeys(results_dir)))
+        wrote(write_board(board, out_dir or results_dir[0] / "board", title, source))
     left_out(found)
 
 
 def report(
-    results_dir: ResultsOption = DEFAULT_RESULTS,
+    results_dir: ResultsDirsOption = [DEFAULT_RESULTS],  # noqa: B006
     out_dir: Annotated[
-        Path | None, typer.Option("--out", help="Folder for the report (default RESULTS/report).")
+        Path | None,
+        typer.Option("--out", help="Folder for the report (default: the first RESULTS/report)."),
     ] = None,
     title: Annotated[str, typer.Option(help="Title of the report.")] = "uadbench report",
 ) -> None:
     """Write a Markdown and HTML report: leaderboard, figures, protocol and the run list."""
     from uadbench.outputs.report import write_report
-    from uadbench.running.records import scan_records
+    from uadbench.running.records import scan_folders
 
     with user_errors():
-        found = scan_records(results_dir)
-        written = write_report(results_dir, found, out_dir or results_dir / "report", title)
+        found = scan_folders(results_dir)
+        written = write_report(results_dir, found, out_dir or results_dir[0] / "report", title)
     for path in written[:2]:
         wrote(path)
     left_out(found)

@@ -38,6 +38,13 @@ PluginOption = Annotated[
 ResultsOption = Annotated[
     Path, typer.Option("--results-dir", help="Folder of run records (records go in runs/).")
 ]
+ResultsDirsOption = Annotated[
+    list[Path],
+    typer.Option(
+        "--results-dir",
+        help="Folder of run records; repeat it for one board over several folders.",
+    ),
+]
 DataRootOption = Annotated[
     Path | None,
     typer.Option(

@@ -83,7 +83,7 @@ def run(
         runs = plan(request, cache)
     with user_errors(), sigterm_stops():
         outcomes = [_execute(planned, cache, force) for planned in runs]
-    left_out(show_leaderboard(request.results_dir, "table", {request.dataset}), strict=False)
+    left_out(show_leaderboard([request.results_dir], "table", {request.dataset}), strict=False)
     ended = zip(runs, outcomes, strict=True)
     finished = [(p, o) for p, o in ended if o.status in ("ok", "skipped")]
     for label, warning in [(p.label, w) for p, o in finished for w in o.record.warnings]:
@@ -217,7 +217,7 @@ def _sweep(grid: Grid, executor: str, options: dict, cache_dir: Path | None) -> 
             bar.update(task, total=status.total, completed=finished, info=status.line())
 
         status = run_sweep(grid, cache_dir or default_cache_dir(), cells_run_on, show)
-    left_out(show_leaderboard(grid.results_dir, "table", set(grid.datasets)), strict=False)
+    left_out(show_leaderboard([grid.results_dir], "table", set(grid.datasets)), strict=False)
     err.print(status.line(), highlight=False, markup=False)
     for cell, message in status.failed:
         say("bold red", f"FAILED {cell.label}: ", f"{message} (record: {cell.path})")

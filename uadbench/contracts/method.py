@@ -202,8 +202,10 @@ class Method(ABC):
 
     @classmethod
     def describe(cls) -> str:
-        """The first line of the class docstring."""
-        return (cls.__doc__ or "").strip().splitlines()[0] if cls.__doc__ else ""
+        """The first paragraph of the class docstring, as plain text on one line."""
+        from uadbench.contracts.param_docs import first_paragraph
+
+        return first_paragraph(cls.__doc__)
 
     @classmethod
     def required_extras(cls, params: Any) -> tuple[str, ...]:

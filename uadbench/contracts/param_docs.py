@@ -1,6 +1,6 @@
 """What each hyperparameter of a method is: its type, its value in each profile, and its
 documentation (the string under the field in the ``Params`` dataclass, as PEP 257 attribute
-docstrings are written), for ``uadbench methods NAME``."""
+docstrings are written), for ``uadbench methods NAME``; and docstrings as plain text."""
 
 from __future__ import annotations
 
@@ -24,6 +24,17 @@ class ParamInfo:
     doc: str
 
 
+def plain_text(doc: str) -> str:
+    """``doc`` (reStructuredText, as docstrings are written) as one line of plain text: its
+    whitespace collapsed and the double backticks of inline literals dropped."""
+    return " ".join(doc.split()).replace("``", "")
+
+
+def first_paragraph(doc: str | None) -> str:
+    """The first paragraph of a docstring, as ``plain_text``; empty without one."""
+    return plain_text(inspect.cleandoc(doc or "").split("\n\n")[0])
+
+
 SHARED_DOCS = {"image_size": "Side in pixels of the square images the method is given."}
 """What a parameter every method has means, unless its class says otherwise."""
 
@@ -37,7 +48,7 @@ def parameters(method_cls: type) -> list[ParamInfo]:
             f.name,
             f.type if isinstance(f.type, str) else getattr(f.type, "__name__", str(f.type)),
             {profile: getattr(params, f.name) for profile, params in profiles.items()},
-            docs.get(f.name, ""),
+            plain_text(docs.get(f.name, "")),
         )
         for f in dataclasses.fields(method_cls.Params)
     ]
@@ -61,5 +72,5 @@ def attribute_docs(cls: type) -> dict[str, str]:
                 and isinstance(after.value, ast.Constant)
                 and isinstance(after.value.value, str)
             ):
-                docs[field.target.id] = " ".join(after.value.value.split())
+                docs[field.target.id] = after.value.value
     return docs

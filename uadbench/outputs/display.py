@@ -1,8 +1,9 @@
 """A leaderboard row as people read it: display strings for every column, the legend, and the
 grouping by set of test images that every human format (terminal, Markdown, LaTeX) shares.
 
-Percentages have one decimal; with one seed there is no standard deviation, and the cell says
-so rather than printing 0.0. Metric columns come from the metric table (``METRICS``).
+Percentages have one decimal; with one seed, or seeds that all gave the same scores
+(deterministic), there is no standard deviation, and the cell says which rather than printing
+0.0. Metric columns come from the metric table (``METRICS``).
 """
 
 from __future__ import annotations
@@ -12,11 +13,13 @@ from uadbench.statistics.metrics import METRICS, PRIMARY, Metric
 from uadbench.statistics.operating_point import VAL_PERCENTILE
 
 LEGEND = (
-    "AUROC, AP: mean ± sample std over seeds (one seed: no std). 95% CI: stratified bootstrap of "
-    f"the mean AUROC over test images. Sens/spec/F1: threshold at the {VAL_PERCENTILE:.0f}th "
-    "percentile of validation-normal scores (no test label used). vs best: DeLong test against "
-    f"the best row on the same test images, Holm-adjusted; 'n.s.' = not significantly worse at "
-    f"{ALPHA:.0%}. Published: only where the publication used the same split."
+    "AUROC, AP: mean ± sample std over seeds (one seed: no std; deterministic: every seed gave "
+    "the same test scores, so the seeds are one measurement and have no spread). 95% CI: "
+    "stratified bootstrap of the mean AUROC over test images. Sens/spec/F1: threshold at the "
+    f"{VAL_PERCENTILE:.0f}th percentile of validation-normal scores (no test label used). vs "
+    "best: DeLong test against the best row on the same test images, Holm-adjusted; 'n.s.' = "
+    f"not significantly worse at {ALPHA:.0%}. Published: only where the publication used the "
+    "same split."
 )
 
 
@@ -28,7 +31,9 @@ def _mean_std(row: Row, metric: str) -> str:
     mean, std = row.mean(metric), row.std(metric)
     if mean is None:
         return "-"
-    return f"{percent(mean)} ± {percent(std)}" if std is not None else f"{percent(mean)} (one seed)"
+    if std is not None:
+        return f"{percent(mean)} ± {percent(std)}"
+    return f"{percent(mean)} ({'deterministic' if row.deterministic else 'one seed'})"
 
 
 def _shown(row: Row, metric: Metric) -> str:

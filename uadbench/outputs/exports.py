@@ -2,8 +2,9 @@
 
 Tables for people show the display cells of ``uadbench.outputs.display``; CSV and JSON keep
 full-precision fractions. Every format names a row the same way (``Row.label``: changed
-parameters in the name, a warning mark), lists the warnings of marked rows, and CSV and JSON
-carry the data fingerprint.
+parameters in the name, a warning mark), lists the warnings of marked rows (seeds run on
+different CPU models among them), and says when a row is deterministic (no std); CSV and JSON
+carry the data fingerprint, whether the row is deterministic and its seeds' CPU models.
 """
 
 from __future__ import annotations
@@ -44,6 +45,8 @@ def plain_row(row: Row) -> dict[str, Any]:
         "label_use": row.label_use,
         "n_seeds": row.n,
         "seeds": row.seeds,
+        "deterministic": row.deterministic,
+        "cpu_models": "; ".join(row.cpu_models),
     }
     for metric in METRICS:
         out[f"{metric.name}_mean"] = row.mean(metric.name)
@@ -147,17 +150,17 @@ def to_latex(board: Leaderboard) -> str:
         columns = with_config(rows, LATEX_COLUMNS)
         dataset, _, rest = title.partition(" · split ")
         split, _, data = rest.partition(" · data ")
-        named = f"{_tex(dataset)}, split \\texttt{{{_tex(split)}}}"
-        named += f", data \\texttt{{{_tex(data)}}}" if data else ""
+        named = f"{tex(dataset)}, split \\texttt{{{tex(split)}}}"
+        named += f", data \\texttt{{{tex(data)}}}" if data else ""
         text += "\\begin{table}[t]\n\\centering\n\\small\n"
-        text += f"\\caption{{{named}. {_tex(LEGEND)}}}\n"
+        text += f"\\caption{{{named}. {tex(LEGEND)}}}\n"
         frame = pd.DataFrame([[r[c] for c in columns] for r in rows], columns=columns)
-        styler = frame.style.hide(axis="index").format(_symbols, escape="latex")
-        text += styler.format_index(_symbols, escape="latex", axis=1).to_latex(
+        styler = frame.style.hide(axis="index").format(tex_symbols, escape="latex")
+        text += styler.format_index(tex_symbols, escape="latex", axis=1).to_latex(
             column_format="l" + "r" * (len(columns) - 1), hrules=True
         )
         for note in warning_lines(rows):
-            text += f"\n\\par\\footnotesize {_tex(note)}\n"
+            text += f"\n\\par\\footnotesize {tex(note)}\n"
         text += "\\end{table}\n\n"
     return text or "% no runs\n"
 
@@ -180,16 +183,16 @@ LATEX_SYMBOLS = {"±": "$\\pm$", "<": "$<$", WARNING_MARK: "$^{\\dagger}$"}
 """Symbols of the display cells that LaTeX's text fonts lack."""
 
 
-def _symbols(text: object) -> str:
+def tex_symbols(text: object) -> str:
     text = str(text)
     for plain, written in LATEX_SYMBOLS.items():
         text = text.replace(plain, written)
     return text
 
 
-def _tex(text: str) -> str:
+def tex(text: str) -> str:
     """``text`` (a caption, a note) escaped as the table's cells are."""
-    return _symbols("".join(LATEX_SPECIALS.get(ch, ch) for ch in text))
+    return tex_symbols("".join(LATEX_SPECIALS.get(ch, ch) for ch in text))
 
 
 def print_table(board: Leaderboard, console: Any = None) -> None:

@@ -15,7 +15,10 @@ runs carry warnings is marked. A row gives, over its seeds:
   split version and data fingerprint), Holm-adjusted over the rows compared; rows not
   significantly worse than the best at the 5% level are marked;
 - a published AUROC, only where the publication used exactly this split.
-Failed and interrupted runs are listed beside the rows, never dropped.
+A row whose seeds all gave the same test scores is *deterministic*: its mean is one measurement
+and it has no seed spread (not a spread of 0). A row whose seeds ran on different CPU models is
+marked with a warning (a trained result can differ by machine). Failed and interrupted runs are
+listed beside the rows, never dropped.
 """
 
 from __future__ import annotations
@@ -35,7 +38,7 @@ from uadbench.statistics.metrics import METRICS, PRIMARY, auroc_interval
 from uadbench.statistics.operating_point import val_threshold
 
 ALPHA = 0.05
-COSTS = ("fit_s", "peak_memory_mb")
+COSTS = ("fit_s", "score_s", "peak_memory_mb")
 """What a run cost, as its record's timings name it."""
 WARNING_MARK = "⚠"
 """Marks a row whose runs carry warnings, in every table and figure."""
@@ -74,7 +77,8 @@ class Row:
     """Test scores ``(seeds, images)``, images in ``test_ids`` order."""
     test_ids: list[str] = field(default_factory=list, repr=False)
     costs: dict[str, list[float]] = field(default_factory=lambda: {c: [] for c in COSTS})
-    """Per finished seed: training seconds and peak resident memory (MiB), where recorded."""
+    """Per finished seed: training and scoring seconds and peak resident memory (MiB), where
+    recorded."""
     runs: list[RunRecord] = field(default_factory=list, repr=False)
     """The finished record of each seed (the latest), in ``seeds`` order."""
 
@@ -87,9 +91,28 @@ class Row:
         return float(np.mean(values)) if values else None
 
     def std(self, metric: str) -> float | None:
-        """Sample standard deviation over seeds; None with fewer than two seeds."""
+        """Sample standard deviation over seeds; None where no seed spread was measured: fewer
+        than two seeds, or a deterministic row (its seeds are one measurement, not a spread of
+        0)."""
         values = self.values[metric]
-        return float(np.std(values, ddof=1)) if len(values) > 1 else None
+        return float(np.std(values, ddof=1)) if len(values) > 1 and not self.deterministic else None
+
+    @property
+    def deterministic(self) -> bool:
+        """Whether the row's seeds (two or more) all gave the same test scores: the seed changed
+        nothing, so its mean is one measurement."""
+        scores = self.scores
+        return self.n > 1 and scores is not None and bool((scores == scores[0]).all())
+
+    @property
+    def cpu_models(self) -> dict[str, list[int]]:
+        """The CPU models the row's seeds ran on (where their records name one), each with its
+        seeds: more than one, and a trained result may differ by machine."""
+        models: dict[str, list[int]] = defaultdict(list)
+        for seed, run in zip(self.seeds, self.runs, strict=True):
+            if model := run.hardware.get("cpu_model"):
+                models[model].append(seed)
+        return dict(models)
 
     @property
     def auroc_mean(self) -> float | None:
@@ -218,6 +241,15 @@ def _row(key: str, records: list[RunRecord]) -> Row:
         for cost in COSTS:
             if (spent := record.timings.get(cost)) is not None:
                 row.costs[cost].append(spent)
+    if len(models := row.cpu_models) > 1:
+        machines = "; ".join(
+            f"{model} (seed{'s' if len(seeds) > 1 else ''} {', '.join(map(str, seeds))})"
+            for model, seeds in models.items()
+        )
+        row.warnings.append(
+            f"seeds ran on different CPU models: {machines}; a trained method's scores can "
+            "differ by machine for the same seed"
+        )
     if finished:
         row.test_ids = list(finished[0].test.ids)
         row.labels, row.scores = aligned_scores(finished)

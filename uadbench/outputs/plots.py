@@ -5,12 +5,15 @@
 - an AUROC heat map (methods x data sets) annotated with the bootstrap interval;
 - score distributions of normal and abnormal test images per method;
 - training curves (the loss a method recorded) per method;
-- the cost view (``uadbench.outputs.cost_plot``): AUROC against training time and memory.
+- and the helpers every figure shares (styles, saving as PNG and PDF, panels per test set).
+The cost view is ``uadbench.outputs.cost_plot``, the critical-difference diagram
+``uadbench.outputs.across_datasets``; ``uadbench.outputs.figures`` draws them all.
 """
 
 from __future__ import annotations
 
 from collections import Counter, defaultdict
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +34,8 @@ ROC_TOP_K = 6
 """ROC curves in colour (with bands) per panel; the other rows are drawn in grey."""
 HEATMAP_FLOOR = 50
 """The heat map's scale starts at chance; a cell below it says so."""
+HEATMAP_MIN_HEIGHT = 3.2
+"""Inches: the least a heat map of few rows is high, so that its colour bar stays readable."""
 
 
 def pyplot():
@@ -141,13 +146,33 @@ def roc_band(
     return np.percentile(curves, 2.5, axis=0), np.percentile(curves, 97.5, axis=0)
 
 
-def distinct_colours(n: int) -> list[Any]:
-    """``n`` colours, none repeated: tab10 then Set2 for up to 18, else evenly spaced hues."""
-    import seaborn as sns
+MARKERS = (("o", "circle"), ("s", "square"), ("^", "triangle-up"), ("D", "diamond"),
+           ("v", "triangle-down"))  # fmt: skip
+"""Marker shapes as matplotlib and Plotly name them, one per round of the ten colours."""
 
-    if n <= 18:
-        return (sns.color_palette("tab10", 10) + sns.color_palette("Set2", 8))[:n]
-    return sns.color_palette("husl", n)
+
+@dataclass(frozen=True)
+class Style:
+    """How one row is drawn, the same in the static and the web figures."""
+
+    colour: str
+    marker: str
+    """matplotlib's name of the marker shape."""
+    symbol: str
+    """Plotly's name of the same shape."""
+
+
+def row_styles(n: int) -> list[Style]:
+    """``n`` styles, no two alike up to 50: the ten tab10 colours with circles, then with
+    squares, triangles, diamonds and downward triangles (colours repeat only with a new shape)."""
+    import matplotlib
+    from matplotlib.colors import to_hex
+
+    palette = [to_hex(c) for c in matplotlib.colormaps["tab10"].colors]
+    return [
+        Style(palette[i % len(palette)], *MARKERS[i // len(palette) % len(MARKERS)])
+        for i in range(n)
+    ]
 
 
 def plot_roc_curves(board: Leaderboard, out: Path) -> list[Path]:
@@ -164,13 +189,13 @@ def plot_roc_curves(board: Leaderboard, out: Path) -> list[Path]:
         if rest:
             ax.plot([], [], color="0.75", label=f"{len(rest)} other rows (grey), AUROC "
                     f"{100 * rest[-1].auroc_mean:.1f}-{100 * rest[0].auroc_mean:.1f}")  # fmt: skip
-        for row, colour in zip(best, distinct_colours(len(best)), strict=True):
+        for row, style in zip(best, row_styles(len(best)), strict=True):
             low, high = roc_band(row.labels, row.scores)
-            ax.fill_between(FPR_GRID, low, high, color=colour, alpha=0.12, linewidth=0)
+            ax.fill_between(FPR_GRID, low, high, color=style.colour, alpha=0.12, linewidth=0)
             ax.plot(
                 FPR_GRID,
                 mean_roc(row.labels, row.scores),
-                color=colour,
+                color=style.colour,
                 linewidth=1.6,
                 label=f"{labels[id(row)]}  {100 * row.auroc_mean:.1f}",
             )
@@ -215,10 +240,12 @@ def plot_auroc_heatmap(board: Leaderboard, out: Path) -> list[Path]:
             values[i, j] = 100 * row.auroc_mean
             notes[i, j] = (
                 f"{100 * row.auroc_mean:.1f}\n[{100 * low:.1f}, {100 * high:.1f}]\nn={row.n}"
+                + (", deterministic" if row.deterministic else "")
                 + ("\nbelow the scale" if values[i, j] < HEATMAP_FLOOR else "")
             )
     label_width = 0.08 * max(len(name) for name in names)  # inches, at the tick font size
-    fig, ax = plt.subplots(figsize=(2 + label_width + 2 * len(columns), 1.4 + 0.6 * len(names)))
+    height = max(HEATMAP_MIN_HEIGHT, 1.4 + 0.6 * len(names))
+    fig, ax = plt.subplots(figsize=(2 + label_width + 2 * len(columns), height))
     sns.heatmap(
         values,
         annot=notes,
@@ -232,6 +259,7 @@ def plot_auroc_heatmap(board: Leaderboard, out: Path) -> list[Path]:
         cbar_kws={"label": "AUROC (%)"},
         annot_kws={"fontsize": 7},
     )
+    ax.tick_params(axis="y", rotation=0)  # seaborn turns the label of a lone row upright
     ax.set_title("Mean AUROC over seeds, best first\n[bootstrap 95% CI]; scale from 50")
     return save_figure(fig, Path(out) / "auroc_heatmap")
 
@@ -311,19 +339,3 @@ def plot_training_curves(board: Leaderboard, records: list[RunRecord], out: Path
         ax.tick_params(labelsize=6)
         ax.legend(fontsize=6)
     return save_figure(fig, Path(out) / "training_curves")
-
-
-def plot_all(board: Leaderboard, records: list[RunRecord], out: Path) -> list[Path]:
-    """Every leaderboard figure into ``out`` (none when no run has finished)."""
-    from uadbench.outputs.cost_plot import plot_cost
-
-    if not test_set_panels(board):
-        return []
-    out = output_folder(out)
-    return [
-        *plot_roc_curves(board, out),
-        *plot_auroc_heatmap(board, out),
-        *plot_score_distributions(board, out),
-        *plot_training_curves(board, records, out),
-        *plot_cost(board, out),
-    ]

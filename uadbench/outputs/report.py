@@ -19,11 +19,15 @@ from pathlib import Path
 from typing import Any
 
 from uadbench.errors import RecordError
+from uadbench.outputs.across_datasets import across_datasets
+from uadbench.outputs.across_datasets import to_markdown as summary_markdown
 from uadbench.outputs.exports import to_markdown
-from uadbench.outputs.leaderboard import WARNING_MARK, build_leaderboard
-from uadbench.outputs.plots import output_folder, plot_all
+from uadbench.outputs.figures import plot_all
+from uadbench.outputs.leaderboard import WARNING_MARK, Leaderboard, build_leaderboard
+from uadbench.outputs.plots import output_folder
 from uadbench.outputs.published import published_results
 from uadbench.running.records import RecordSet
+from uadbench.running.reproduce import dataset_defaults, reproduce_command, shell_line
 from uadbench.running.run_record import RunRecord
 
 PAGE = """<!doctype html>
@@ -36,22 +40,25 @@ img{{max-width:100%}}code{{background:#f4f4f4}}</style></head><body>
 </body></html>
 """
 NUMBER = re.compile(
-    r"<td>([-+]?\d[\d.,]*(?: ± [\d.]+| \(one seed\)|px)?|\[[\d., ]+\]|[\d.]+/[\d.]+)</td>"
+    r"<td>([-+]?\d[\d.,]*(?: ± [\d.]+| \((?:one seed|deterministic)\)|px)?|\[[\d., ]+\]"
+    r"|[\d.]+/[\d.]+)</td>"
 )
 """A table cell that holds a number (or a mean ± std, an interval, sens/spec)."""
 
 
 def write_report(
-    results_dir: Path, found: RecordSet, out: Path, title: str = "uadbench report"
+    results_dirs: list[Path], found: RecordSet, out: Path, title: str = "uadbench report"
 ) -> list[Path]:
     """Write ``out/report.md``, ``out/report.html`` and ``out/figures/`` from the records
-    ``found`` in ``results_dir`` (naming any file that could not be read); return their paths."""
+    ``found`` in ``results_dirs`` (naming any file that could not be read); return their
+    paths."""
+    folders = list(dict.fromkeys(results_dirs))
     records = found.records
     board = build_leaderboard(records)
     if not board.rows:
+        where = ", ".join(str(Path(f) / "runs") for f in folders)
         raise RecordError(
-            f"no run records under {Path(results_dir) / 'runs'}; start one with `uadbench run`"
-            + found.note()
+            f"no run records under {where}; start one with `uadbench run`" + found.note()
         )
     out = output_folder(out)
     figures = plot_all(board, records, out / "figures")
@@ -60,12 +67,13 @@ def write_report(
             f"# {title}",
             "",
             f"Generated {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC from {len(records)} run "
-            f"records in `{results_dir}` by `uadbench report`.",
+            f"records in {', '.join(f'`{f}`' for f in folders)} by `uadbench report`.",
             "",
             *([_left_out(found, out)] if found.unreadable else []),
             "## Leaderboard",
             "",
             to_markdown(board),
+            *_across(board),
             "## Figures",
             "",
             *[f"![{p.stem}](figures/{p.name})\n" for p in figures if p.suffix == ".png"],
@@ -74,6 +82,7 @@ def write_report(
             else "No figures: no run has finished.",
             "",
             _protocol(records),
+            _reproducing(board),
             _other_published(board),
             _run_list(records, out),
         ]
@@ -83,6 +92,23 @@ def write_report(
     html_path = out / "report.html"
     html_path.write_text(PAGE.format(title=html.escape(title), body=_html(text, out)))
     return [markdown_path, html_path, *figures]
+
+
+def _across(board: Leaderboard) -> list[str]:
+    """The section ranking the methods over the board's sets of test images, if several."""
+    summary = across_datasets(board)
+    if summary is None:
+        return []
+    return ["## Across data sets", "", summary_markdown(summary)]
+
+
+def _reproducing(board: Leaderboard) -> str:
+    """The command that runs every seed of each row again, as ``uadbench show`` prints it."""
+    lines = ["## Reproducing", "", "Each row again, every seed, into the same results folder:", ""]
+    for row in (r for r in board.rows if r.runs):
+        command = reproduce_command(row.runs[0], dataset_defaults(row.dataset), row.seeds)
+        lines.append(f"- {row.label}: `{shell_line(command)}`")
+    return "\n".join(lines) + "\n"
 
 
 def _left_out(found: RecordSet, out: Path) -> str:
@@ -151,7 +177,8 @@ def _protocol(records: list[RunRecord]) -> str:
     hardware = {
         (
             r.hardware.get("device"),
-            r.hardware.get("gpu") or r.hardware.get("cpu"),
+            r.hardware.get("cpu_model") or r.hardware.get("cpu"),
+            r.hardware.get("gpu"),
             r.hardware.get("cpu_count"),
         )
         for r in ok
@@ -162,7 +189,8 @@ def _protocol(records: list[RunRecord]) -> str:
             versions[package].add(version)
     lines += ["", "### Hardware and software", ""]
     lines += [
-        f"- device {d}: {name}, {cores} CPU cores" for d, name, cores in sorted(hardware, key=str)
+        f"- device {device}: {cpu}, {cores} CPU cores" + (f", {gpu}" if gpu else "")
+        for device, cpu, gpu, cores in sorted(hardware, key=str)
     ]
     lines.append(
         "- " + ", ".join(f"{p} {'/'.join(sorted(v))}" for p, v in sorted(versions.items()))

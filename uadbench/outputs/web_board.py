@@ -3,10 +3,12 @@
 ``site/index.html`` holds all it shows: the rows, their figures, DataTables (through the
 ``itables`` package's bundle) for the sortable table with filters by data set, split, image size,
 profile and method family, and Plotly for the figures, all inlined, so it opens from a USB stick
-with no server and no network. Clicking a row shows its ROC curve, score distributions with the
-validation threshold, training curves, hyperparameters and the command that reproduces it. The
-page is made by jinja2 from ``templates/board.html.j2``; ``templates/board.js`` is the glue that
-wires the table's clicks to the details.
+with no server and no network. A column that holds one value in every row (one data set, one
+split, ...) is named once above the table instead, so the table fits a 1280 px screen. Clicking a
+row shows its ROC curve, every seed's score distributions with its validation threshold, training
+curves, each seed's AUROC, timings, peak memory and hardware, hyperparameters and the command
+that reproduces it. The page is made by jinja2 from ``templates/board.html.j2``;
+``templates/board.js`` is the glue that wires the table's clicks to the details.
 """
 
 from __future__ import annotations
@@ -18,7 +20,13 @@ from pathlib import Path
 from typing import Any
 
 from uadbench.errors import UserError
-from uadbench.outputs.display import LEGEND, human_rows
+from uadbench.outputs.across_datasets import (
+    across_datasets,
+    findings,
+    plot_critical_difference,
+    summary_cells,
+)
+from uadbench.outputs.display import LEGEND, human_rows, percent
 from uadbench.outputs.leaderboard import WARNING_MARK, Leaderboard, Row
 from uadbench.outputs.plots import output_folder, row_labels, split_label, test_set_panels
 from uadbench.outputs.web_figures import cost_figure, curves_figure, roc_figure, score_figure
@@ -27,12 +35,18 @@ from uadbench.running.reproduce import dataset_defaults, reproduce_command, shel
 TEMPLATES = Path(__file__).with_name("templates")
 COLUMNS = (
     "key", "data set", "split", "size", "profile", "family", "method", "seeds", "AUROC %", "±",
-    "95% CI", "AP %", "sens %", "spec %", "F1 %", "vs best", "published", "changed", "warnings",
+    "95% CI", "AP %", "sens %", "spec %", "F1 %", "vs best", "published", "CPU", "warnings",
 )  # fmt: skip
-"""The table's columns; ``key`` (hidden) ties a table row to its details."""
+"""The table's columns; ``key`` (hidden) ties a table row to its details. Parameters changed
+from the profile are in the method's name."""
 FACETS = ("data set", "split", "size", "profile", "family")
 """The columns the board filters by."""
+FOLDABLE = ("data set", "split", "size", "profile", "family", "seeds", "published", "CPU",
+            "warnings")  # fmt: skip
+"""Columns that leave the table for its caption when every row holds one value in them."""
 NUMERIC = ("AUROC %", "±", "AP %", "sens %", "spec %", "F1 %")
+WRAPPING = ("data set", "split", "family", "method", "seeds", "vs best", "CPU", "warnings")
+"""Text columns whose cells may break across lines, so that the table fits narrow screens."""
 
 
 def write_board(board: Leaderboard, out: Path, title: str, source: str) -> Path:
@@ -54,6 +68,7 @@ def board_page(board: Leaderboard, title: str, source: str) -> str:
     details = [_details(board, str(i), row, labels[id(row)]) for i, row in enumerate(rows)]
     figures = {d["key"]: d.pop("figures") for d in details}
     cost = cost_figures(board, labels)
+    columns, cells, shared = folded(COLUMNS, _table_rows(board, rows, labels))
     bundle = Path(itables.options.dt_bundle)
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True, keep_trailing_newline=True
@@ -63,14 +78,19 @@ def board_page(board: Leaderboard, title: str, source: str) -> str:
         source=source,
         made=dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         legend=LEGEND,
+        per_seed_columns=[(c, c not in PER_SEED_TEXT) for c in PER_SEED],
         warning_mark=WARNING_MARK,
         details=details,
         problems=board.problems,
+        across=_across(board),
+        shared=shared,
         table=_script_json(
             {
-                "columns": [{"title": c, "numeric": c in NUMERIC} for c in COLUMNS],
-                "facets": [COLUMNS.index(c) for c in FACETS],
-                "rows": _table_rows(board, rows, labels),
+                "columns": [
+                    {"title": c, "numeric": c in NUMERIC, "wrap": c in WRAPPING} for c in columns
+                ],
+                "facets": [columns.index(c) for c in FACETS if c in columns],
+                "rows": cells,
             }
         ),
         figures=_script_json({"rows": figures, "cost": cost}, plotly.utils.PlotlyJSONEncoder),
@@ -79,6 +99,21 @@ def board_page(board: Leaderboard, title: str, source: str) -> str:
         plotly_js=plotly.offline.get_plotlyjs(),
         glue_js=(TEMPLATES / "board.js").read_text(encoding="utf-8"),
     )
+
+
+def _across(board: Leaderboard) -> dict[str, Any] | None:
+    """The methods ranked over the board's sets of test images (None for one set): the table's
+    cells, the findings, and the critical-difference diagram as an embedded PNG."""
+    import tempfile
+
+    summary = across_datasets(board)
+    if summary is None:
+        return None
+    headers, cells = summary_cells(summary)
+    with tempfile.TemporaryDirectory() as folder:
+        drawn = [p for p in plot_critical_difference(summary, Path(folder)) if p.suffix == ".png"]
+        diagram = base64.b64encode(drawn[0].read_bytes()).decode("ascii") if drawn else None
+    return {"headers": headers, "cells": cells, "findings": findings(summary), "diagram": diagram}
 
 
 def cost_figures(board: Leaderboard, labels: dict[int, str]) -> dict[str, dict[str, Any]]:
@@ -91,20 +126,39 @@ def cost_figures(board: Leaderboard, labels: dict[int, str]) -> dict[str, dict[s
     return out
 
 
+def folded(
+    columns: tuple[str, ...], cells: list[list[Any]]
+) -> tuple[list[str], list[list[Any]], list[tuple[str, str]]]:
+    """The columns and cells left when every ``FOLDABLE`` column that holds one value in all
+    rows is taken out, and what was taken out: ``(column, value)`` pairs for the caption."""
+    constant = [
+        i for i, c in enumerate(columns) if c in FOLDABLE and len({str(r[i]) for r in cells}) == 1
+    ]
+    shared = [(columns[i], _or_none(cells[0][i])) for i in constant] if cells else []
+    kept = [i for i in range(len(columns)) if i not in constant]
+    return [columns[i] for i in kept], [[r[i] for i in kept] for r in cells], shared
+
+
+def _or_none(value: Any) -> str:
+    """A cell as the caption writes it: ``none`` for an empty one."""
+    return "none" if value in ("", "-", None) else str(value)
+
+
 def _table_rows(board: Leaderboard, rows: list[Row], labels: dict[int, str]) -> list[list[Any]]:
+    """A row of cells, in ``COLUMNS`` order, for each of ``rows``."""
     shown = {id(r): h for r, h in zip(board.rows, human_rows(board), strict=True)}
     out = []
     for i, row in enumerate(rows):
         cells = shown[id(row)]
-        std = row.std("auroc")
+        seeds = ", ".join(map(str, row.seeds)) + (" (deterministic)" if row.deterministic else "")
         out.append(
             [
                 str(i), row.dataset, split_label(board, row), f"{row.image_size}px", row.profile,
-                _family(row.method), labels[id(row)], ", ".join(map(str, row.seeds)),
-                _percent(row.auroc_mean), _percent(std), cells["95% CI"],
+                _family(row.method), labels[id(row)], seeds, _percent(row.auroc_mean),
+                _percent(row.std("auroc")), cells["95% CI"],
                 _percent(row.mean("average_precision")), _percent(row.mean("sensitivity")),
                 _percent(row.mean("specificity")), _percent(row.mean("f1")), cells["vs best"],
-                cells["published"], ", ".join(f"{k}={v}" for k, v in row.changes.items()),
+                cells["published"], " / ".join(row.cpu_models) or "-",
                 f"{WARNING_MARK} {len(row.warnings)}" if row.warnings else "",
             ]
         )  # fmt: skip
@@ -121,6 +175,8 @@ def _details(board: Leaderboard, key: str, row: Row, label: str) -> dict[str, An
         "label": label,
         "where": f"{row.dataset}, split {split_label(board, row)}, {row.image_size} px",
         "seeds": ", ".join(map(str, row.seeds)),
+        "deterministic": row.deterministic,
+        "per_seed": _per_seed(row),
         "settings": [(k, v, k in row.changes) for k, v in row.settings.items()],
         "command": _command(row),
         "warnings": row.warnings,
@@ -129,13 +185,38 @@ def _details(board: Leaderboard, key: str, row: Row, label: str) -> dict[str, An
     }
 
 
+PER_SEED = (
+    "seed", "AUROC %", "AP %", "prepare s", "fit s", "score s", "wall s", "peak memory MiB",
+    "device", "CPU model", "cores", "GPU",
+)  # fmt: skip
+"""The columns of a row's per-seed table in its details."""
+PER_SEED_TEXT = ("device", "CPU model", "GPU")
+"""Its columns that hold words, not numbers."""
+
+
+def _per_seed(row: Row) -> list[list[str]]:
+    """Each seed's AUROC, AP, timings, peak memory and hardware, in ``PER_SEED`` order."""
+    out = []
+    for i, (seed, run) in enumerate(zip(row.seeds, row.runs, strict=True)):
+        times = [run.timings.get(t) for t in ("prepare_s", "fit_s", "score_s", "wall_s")]
+        peak = run.timings.get("peak_memory_mb")
+        hardware = run.hardware
+        out.append(
+            [
+                str(seed), percent(row.values["auroc"][i]),
+                percent(row.values["average_precision"][i]),
+                *("-" if t is None else f"{t:.1f}" for t in times),
+                "-" if peak is None else f"{peak:.0f}", hardware.get("device") or "-",
+                hardware.get("cpu_model") or hardware.get("cpu") or "-",
+                str(hardware.get("cpu_count") or "-"), hardware.get("gpu") or "-",
+            ]
+        )  # fmt: skip
+    return out
+
+
 def _command(row: Row) -> str:
     """The command that reruns every seed of the row."""
-    command = reproduce_command(row.runs[0], dataset_defaults(row.dataset))
-    if row.n > 1:
-        at = command.index("--seed")
-        command[at : at + 2] = ["--seeds", ",".join(map(str, row.seeds))]
-    return shell_line(command)
+    return shell_line(reproduce_command(row.runs[0], dataset_defaults(row.dataset), row.seeds))
 
 
 def _family(method: str) -> str:

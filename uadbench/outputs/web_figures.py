@@ -1,6 +1,7 @@
 """The figures of one leaderboard row on the web board, as Plotly figure dictionaries: its ROC
-curve (mean over seeds with a bootstrap band, and each seed), its test score distributions with
-the validation threshold, and its training curves; and the board's cost view."""
+curve (mean over seeds with a bootstrap band, and each seed), every seed's test score
+distributions with its validation threshold, and its training curves; and the board's cost
+view."""
 
 from __future__ import annotations
 
@@ -9,14 +10,20 @@ from typing import Any
 import numpy as np
 
 from uadbench.contracts.history import curve_unit
-from uadbench.outputs.cost_plot import pareto_front
+from uadbench.outputs.cost_plot import TIME_LABEL, pareto_front, run_seconds, timed_rows
 from uadbench.outputs.leaderboard import Row
-from uadbench.outputs.plots import FPR_GRID, mean_roc, roc_band, score_densities
+from uadbench.outputs.plots import FPR_GRID, mean_roc, roc_band, row_styles, score_densities
 from uadbench.statistics.operating_point import VAL_PERCENTILE, val_threshold
 
 DENSITY_POINTS = 120
+DASHES = ("solid", "dash", "dot", "dashdot", "longdash")
+"""Line styles of a row's seeds in its score densities, in seed order."""
 MAX_CURVE_POINTS = 400
 """Training curves longer than this are thinned (evenly) on the page."""
+LEGEND_ENTRY = 22
+LEGEND_TOP = 110
+"""Pixels: the height of a legend entry, and of what lies above and below a cost view's legend;
+the figure grows with its legend, which Plotly would otherwise clip and scroll."""
 LAYOUT = {"margin": {"l": 55, "r": 15, "t": 40, "b": 50}, "height": 340, "template": "plotly_white"}
 
 
@@ -61,29 +68,41 @@ def roc_figure(row: Row) -> dict[str, Any]:
 
 
 def score_figure(row: Row) -> dict[str, Any]:
-    """Densities of the first seed's test scores, normal and abnormal, and the threshold its
-    validation normals set."""
+    """Densities of every seed's test scores, normal and abnormal (a line style per seed), and
+    the threshold each seed's validation normals set; a deterministic row's seeds are drawn
+    once."""
     import plotly.graph_objects as go
 
-    scores, run = row.scores[0], row.runs[0]
+    drawn = 1 if row.deterministic else row.n
+    scores = row.scores[:drawn]
     low, high = np.percentile(scores, [0.5, 99.5])
     span = high - low or 1.0
     grid = np.linspace(low - 0.1 * span, high + 0.1 * span, DENSITY_POINTS)
     fig = go.Figure()
     colours = {"normal": "#1f77b4", "abnormal": "#d62728"}
-    for name, density in score_densities(scores, row.labels, grid).items():
-        fig.add_scatter(x=grid, y=density, mode="lines", fill="tozeroy", name=name,
-                        line={"color": colours[name]})  # fmt: skip
-    if run.val and run.val.scores:
-        threshold = val_threshold(run.val.scores)
-        fig.add_vline(
-            x=threshold, line={"dash": "dash", "color": "black"},
-            annotation_text=f"threshold ({VAL_PERCENTILE:.0f}th pct. of validation normals)",
-        )  # fmt: skip
-    fig.update_layout(
-        **LAYOUT, title=f"Test scores, seed {row.seeds[0]}", xaxis_title="anomaly score",
-        yaxis_title="density",
-    )  # fmt: skip
+    note = (
+        f"threshold{'s' if drawn > 1 else ''} ({VAL_PERCENTILE:.0f}th pct. of validation normals)"
+    )
+    for i, (seed, run, seed_scores) in enumerate(zip(row.seeds, row.runs, scores, strict=False)):
+        dash = DASHES[i % len(DASHES)]
+        for name, density in score_densities(seed_scores, row.labels, grid).items():
+            fig.add_scatter(
+                x=grid, y=density, mode="lines", fill="tozeroy" if drawn == 1 else None,
+                name=name if drawn == 1 else f"{name}, seed {seed}",
+                line={"color": colours[name], "dash": dash, "width": 1.5},
+            )  # fmt: skip
+        if run.val and run.val.scores:
+            fig.add_vline(
+                x=val_threshold(run.val.scores), line={"dash": dash, "color": "black", "width": 1},
+                **({} if i else {"annotation_text": note}),
+            )  # fmt: skip
+    seeds = ", ".join(map(str, row.seeds))
+    title = (
+        f"Test scores, seeds {seeds} (deterministic: identical)"
+        if row.deterministic
+        else f"Test scores, seed{'s' if row.n > 1 else ''} {seeds}"
+    )
+    fig.update_layout(**LAYOUT, title=title, xaxis_title="anomaly score", yaxis_title="density")
     return fig.to_plotly_json()
 
 
@@ -116,33 +135,38 @@ def curves_figure(row: Row) -> dict[str, Any] | None:
 
 
 def cost_figure(rows: list[Row], labels: dict[int, str]) -> dict[str, Any] | None:
-    """Mean AUROC against mean training time (log scale) of ``rows`` (one set of test images),
-    the marker's area the peak resident memory, the Pareto front dashed; None when no row has a
-    training time."""
+    """Mean AUROC against mean fit + score time per seed (log scale) of ``rows`` (one set of
+    test images), each row a colour and shape of its own, the marker's area the peak resident
+    memory, the Pareto front dashed, the legend beside it in full; None when no row has a
+    time."""
     import plotly.graph_objects as go
 
-    timed = [r for r in rows if r.costs["fit_s"] and r.auroc_mean is not None]
+    timed = timed_rows(rows)
     if not timed:
         return None
     peaks = [max(r.costs["peak_memory_mb"], default=0) for r in timed]
     scale = 40 / np.sqrt(max(peaks)) if max(peaks) else 0
     fig = go.Figure()
-    for row, peak in zip(timed, peaks, strict=True):
+    for row, peak, style in zip(timed, peaks, row_styles(len(timed)), strict=True):
         memory = f"{peak / 1024:.1f} GB" if peak else "not recorded"
+        fit, score = np.mean(row.costs["fit_s"]), np.mean(row.costs["score_s"])
         fig.add_scatter(
-            x=[max(np.mean(row.costs["fit_s"]), 0.01)], y=[100 * row.auroc_mean], mode="markers",
-            marker={"size": 8 + scale * np.sqrt(peak), "opacity": 0.75}, name=labels[id(row)],
-            hovertemplate=f"{labels[id(row)]}<br>AUROC %{{y:.1f}}<br>training %{{x:.0f}} s"
-            f"<br>peak memory {memory}<extra></extra>",
+            x=[max(run_seconds(row), 0.01)], y=[100 * row.auroc_mean], mode="markers",
+            marker={"size": 8 + scale * np.sqrt(peak), "opacity": 0.75, "color": style.colour,
+                    "symbol": style.symbol},
+            name=labels[id(row)],
+            hovertemplate=f"{labels[id(row)]}<br>AUROC %{{y:.1f}}<br>fit {fit:.0f} s + score "
+            f"{score:.0f} s<br>peak memory {memory}<extra></extra>",
         )  # fmt: skip
     front = pareto_front(timed)
     fig.add_scatter(
-        x=[np.mean(r.costs["fit_s"]) for r in front], y=[100 * r.auroc_mean for r in front],
+        x=[run_seconds(r) for r in front], y=[100 * r.auroc_mean for r in front],
         mode="lines", name="Pareto front", line={"dash": "dash", "color": "black"},
     )  # fmt: skip
     fig.update_layout(
-        **{**LAYOUT, "height": 420}, title="Cost: AUROC against training time (marker area: "
-        "peak memory)", xaxis={"type": "log", "title": "mean training time per seed (s, log)"},
-        yaxis_title="mean AUROC (%)",
+        **{**LAYOUT, "height": max(420, LEGEND_TOP + LEGEND_ENTRY * (len(timed) + 1))},
+        title=f"Cost: AUROC against {TIME_LABEL} (marker area: peak memory)",
+        xaxis={"type": "log", "title": f"{TIME_LABEL} (s, log)"}, yaxis_title="mean AUROC (%)",
+        legend={"itemsizing": "constant"},
     )  # fmt: skip
     return fig.to_plotly_json()

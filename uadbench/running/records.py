@@ -179,6 +179,16 @@ def scan_records(results_dir: Path) -> RecordSet:
     return found
 
 
+def scan_folders(results_dirs: Iterable[Path]) -> RecordSet:
+    """``scan_records`` of each folder, together: one board over several results folders."""
+    found = RecordSet()
+    for results_dir in dict.fromkeys(Path(d) for d in results_dirs):
+        one = scan_records(results_dir)
+        found.records += one.records
+        found.unreadable += one.unreadable
+    return found
+
+
 def _record_files(results_dir: Path) -> Iterator[Path]:
     runs = results_dir / RUNS_FOLDER
     if runs.is_dir():

@@ -6,6 +6,7 @@ record names, so that the command runs as printed."""
 from __future__ import annotations
 
 import shlex
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -17,13 +18,19 @@ DETECTED_OPTIONS = ("layout",)
 """Data-set options that are found, not chosen (the release layout)."""
 
 
-def reproduce_command(record: RunRecord, defaults: dict[str, Any] | None = None) -> list[str]:
-    """``uadbench run ...`` of ``request_from_record``, writing beside ``record``; data options
-    equal to ``defaults`` (the data set's defaults, when known) are left out. Without a recorded
-    data folder (records before it was kept) the data root is the default one."""
+def reproduce_command(
+    record: RunRecord, defaults: dict[str, Any] | None = None, seeds: Sequence[int] = ()
+) -> list[str]:
+    """``uadbench run ...`` of ``request_from_record`` (for ``seeds`` instead of the record's
+    own), writing beside ``record``; data options equal to ``defaults`` (the data set's
+    defaults, when known) are left out. Without a recorded data folder (records before it was
+    kept) the data root is the default one."""
     request = request_from_record(record, Path("results"))
     command = ["uadbench", "run", "--method", request.method, "--dataset", request.dataset]
-    command += ["--seed", str(record.config.seed)]
+    if len(seeds) > 1:
+        command += ["--seeds", ",".join(map(str, seeds))]
+    else:
+        command += ["--seed", str(seeds[0] if seeds else record.config.seed)]
     if request.profile not in ("quick", "default"):
         command += ["--profile", request.profile]
     if request.image_size is not None:

@@ -12,9 +12,10 @@ const board = new DataTable("#board", {
     type: c.numeric ? "num" : "string",
     render: c.numeric ? DataTable.render.number(null, ".", 1) : null,
     defaultContent: "-",
+    className: c.wrap ? "wrap" : "",
     searchPanes: { show: facets.includes(i) },
   })),
-  layout: { top1: "searchPanes", topStart: "search", topEnd: null },
+  layout: { top1: facets.length ? "searchPanes" : null, topStart: "search", topEnd: null },
   searchPanes: {
     columns: facets, threshold: 1, cascadePanes: true, layout: "columns-" + facets.length,
     dtOpts: { scrollY: "7.5em", scrollCollapse: true },
