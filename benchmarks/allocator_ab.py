@@ -21,6 +21,7 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from options import add_out, write_result
 from scaling import _machine, measure
 
 UNMAPPED = (
@@ -37,7 +38,7 @@ SETTINGS = {
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--out", type=Path, required=True)
+    add_out(parser)
     parser.add_argument("--sizes", default="1000", help="comma-separated numbers of phantoms")
     parser.add_argument("--repeats", type=int, default=2)
     args = parser.parse_args()
@@ -74,8 +75,7 @@ def main() -> None:
             lines.append(
                 f"| {n_train:,} | {setting}{failed} | {fits} | {median} | {peaks} | {aurocs} |"
             )
-    args.out.write_text("\n".join(lines) + "\n")
-    print(f"wrote {args.out}")
+    write_result(args.out, "\n".join(lines) + "\n")
 
 
 if __name__ == "__main__":

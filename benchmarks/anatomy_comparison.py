@@ -23,11 +23,12 @@ from dataclasses import fields
 from pathlib import Path
 
 import numpy as np
+from options import add_data_root
 
 from uadbench.errors import UserError
 from uadbench.outputs.leaderboard import Row, build_leaderboard
 from uadbench.registry import datasets
-from uadbench.running.records import scan_records
+from uadbench.running.record_store import scan_records
 from uadbench.statistics.delong import compare, holm
 from uadbench.statistics.metrics import auroc
 
@@ -128,7 +129,7 @@ def main() -> None:
     parser.add_argument("--results-dir", type=Path, required=True)
     parser.add_argument("--dataset", required=True)
     parser.add_argument("--by-finding", action="store_true", help="AUROC per kind of finding")
-    parser.add_argument("--data-root", type=Path, help="for --by-finding, where the data are")
+    add_data_root(parser, "for --by-finding, where the data are (default $UADBENCH_DATA_ROOT)")
     args = parser.parse_args()
     board = build_leaderboard(scan_records(args.results_dir).records)
     found = find_rows(board.rows, args.dataset)

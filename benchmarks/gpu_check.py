@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from options import add_data_root, add_out, write_result
 from uadbench.methods.anatpaste import PAPER, AnatPaste
 
 from uadbench.running.planning import RunRequest, plan
@@ -107,9 +108,9 @@ def run(args: argparse.Namespace, steps: int, results: Path, cache: Path, progre
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dataset", default="zhanglab")
-    parser.add_argument("--data-root", type=Path, default=None)
+    add_data_root(parser)
     parser.add_argument("--data-option", action="append", default=[], metavar="KEY=VALUE")
-    parser.add_argument("--out", type=Path, required=True)
+    add_out(parser)
     parser.add_argument("--budget-s", type=float, default=480)
     parser.add_argument("--timing-steps", type=int, default=60)
     parser.add_argument("--cpu", action="store_true", help="CPU mode: tiny, for the test suite")
@@ -137,10 +138,8 @@ def main() -> None:
             left = args.budget_s - (time.perf_counter() - started) - RESERVE_S
             run_steps = max(1, min(PAPER.steps, int(left / step_s)))
         outcome = run(args, run_steps, args.out.parent / "gpu_check_runs", scratch / "cache")
-    args.out.parent.mkdir(parents=True, exist_ok=True)
     text = report(args, outcome.record, outcome.path, step_s, augment_s, len(warm))
-    args.out.write_text(text, encoding="utf-8")
-    print(f"wrote {args.out}")
+    write_result(args.out, text)
 
 
 def report(

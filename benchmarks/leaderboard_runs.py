@@ -12,6 +12,7 @@ failed run is listed as failed and the others go on, and the script exits non-ze
 ``leaderboard.md`` and ``report/`` (unless ``--no-report``) are rewritten from every record in
 the folder; a leaderboard that fails to build (an unreadable record, say) leaves the previous
 ``leaderboard.md`` and ``report/`` as they were, and the script says why and exits non-zero.
+Both files are written atomically: killed half-way, each keeps what it had.
 """
 
 from __future__ import annotations
@@ -24,6 +25,10 @@ import sys
 import time
 from datetime import datetime, timezone
 from pathlib import Path
+
+from options import add_data_root
+
+from uadbench.atomic import append_output, write_output
 
 
 def commands(args: argparse.Namespace) -> list[list[str]]:
@@ -49,7 +54,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--results-dir", type=Path, required=True)
     parser.add_argument("--dataset", required=True)
-    parser.add_argument("--data-root", type=Path)
+    add_data_root(parser)
     parser.add_argument("--run", action="append", default=[], help="METHOD:SEEDS[:k=v;k=v]")
     parser.add_argument("--data-option", action="append", default=[], help="key=value")
     parser.add_argument("--title", default="uadbench report")
@@ -62,11 +67,8 @@ def main() -> None:
     ):
         sys.exit("`uadbench` does not start here: run pip install -e '.[test]' first.")
     log = args.results_dir / "COMMANDS.md"
-    args.results_dir.mkdir(parents=True, exist_ok=True)
-    if not log.exists():
-        log.write_text("# Commands that made these records\n\n")
-    with open(log, "a") as handle:
-        handle.write("| started (UTC) | command | exit | wall s |\n|---|---|---|---|\n")
+    heading = "" if log.exists() else "# Commands that made these records\n\n"
+    append_output(log, heading + "| started (UTC) | command | exit | wall s |\n|---|---|---|---|\n")
     total = 0.0
     problems = []
     for command in runs:
@@ -77,14 +79,12 @@ def main() -> None:
         total += wall
         if status:
             problems.append(f"failed (exit {status}): {shlex.join(command)}")
-        with open(log, "a") as handle:
-            handle.write(
-                f"| {started:%Y-%m-%d %H:%M} | `{shlex.join(command)}` | {status} | {wall:.0f} |\n"
-            )
-    with open(log, "a") as handle:
-        handle.write(
-            f"\nThis batch: {len(runs)} command(s), {total / 60:.1f} minutes of wall time.\n\n"
+        append_output(
+            log, f"| {started:%Y-%m-%d %H:%M} | `{shlex.join(command)}` | {status} | {wall:.0f} |\n"
         )
+    append_output(
+        log, f"\nThis batch: {len(runs)} command(s), {total / 60:.1f} minutes of wall time.\n\n"
+    )
     board = subprocess.run(
         ["uadbench", "leaderboard", "--results-dir", str(args.results_dir), "--format", "markdown"],
         capture_output=True,
@@ -93,7 +93,7 @@ def main() -> None:
     if board.returncode:  # e.g. an unreadable record: the board would not be every record's
         problems.append(f"leaderboard.md left as it was: {board.stderr.strip()}")
     else:
-        (args.results_dir / "leaderboard.md").write_text(board.stdout)
+        write_output(args.results_dir / "leaderboard.md", board.stdout)
     if not args.no_report and not board.returncode:
         report = ["uadbench", "report", "--results-dir", str(args.results_dir)]
         report += ["--title", args.title, "--out", str(args.results_dir / "report")]

@@ -25,7 +25,7 @@ import torch
 import torchvision
 from uadbench.methods.backbones import RESNET18_FILE
 
-from uadbench.running.records import read_record
+from uadbench.running.record_store import read_record
 
 MODELS = ("anomalib-fastflow", "anomalib-reverse-distillation")
 

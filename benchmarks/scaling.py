@@ -30,6 +30,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from options import add_out
 
 FAMILIES = {
     "anatpaste": "pretext",
@@ -52,7 +53,7 @@ def measure(
     """One run of ``method`` on ``n_train`` phantoms, in a results folder of its own (so that a
     run that writes no record is never read as another's): its timings, or its failure.
     ``program`` is the command that starts uadbench."""
-    from uadbench.running.records import read_record
+    from uadbench.running.record_store import read_record
 
     results = results / f"{method}-{n_train}"
     command = [*program, "run", "--method", method, "--dataset", "synthetic", "--seed", "0"]
@@ -207,7 +208,7 @@ def _cores() -> int:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, required=True, help="the Markdown file")
+    add_out(parser)
     parser.add_argument("--methods", default=",".join(FAMILIES))
     parser.add_argument("--sizes", default=",".join(map(str, SIZES)))
     parser.add_argument(

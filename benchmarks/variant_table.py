@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from uadbench.running.records import scan_records
+from uadbench.running.record_store import scan_records
 
 
 def main() -> None:

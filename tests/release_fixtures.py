@@ -263,3 +263,20 @@ def chexpert_aimi_batches(root: Path, patients: int = 16, under_train: bool = Fa
         patient.rename(target / patient.name)
     shutil.rmtree(root / "staging")
     return root
+
+
+def vindr_physionet_release(root: Path, normals: int = 10, abnormals: int = 4) -> Path:
+    """The PhysioNet release of VinDr-CXR: ``train/<image_id>.dicom`` and
+    ``annotations/annotations_train.csv``."""
+    vinbigdata_release(root, normals, abnormals)
+    (root / "annotations").mkdir()
+    (root / "train.csv").rename(root / "annotations" / "annotations_train.csv")
+    return root
+
+
+def twelve_bit_jpeg_dicom() -> Path:
+    """A real 12-bit JPEG Extended DICOM (pydicom's own test file ``JPGExtended.dcm``, NM,
+    1024 x 256, inside the installed pydicom: no download)."""
+    import pydicom.data
+
+    return Path(pydicom.data.__file__).parent / "test_files" / "JPGExtended.dcm"

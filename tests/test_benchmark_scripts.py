@@ -109,7 +109,7 @@ def test_anatomy_comparison_by_finding_is_each_seeds_auroc_of_normals_against_th
     from sklearn.metrics import roc_auc_score
 
     from uadbench.data.readers.synthetic import SyntheticChest
-    from uadbench.running.records import scan_records
+    from uadbench.running.record_store import scan_records
 
     results = SCRIPTS.parent / "results" / "anatomy" / "synthetic"
     command = [sys.executable, str(SCRIPTS / "anatomy_comparison.py"), "--results-dir"]

@@ -327,6 +327,32 @@ def test_run_from_a_config_file_is_the_same_cell_as_its_options(tmp_path, plugin
     assert seeds == {2, 5}
 
 
+def test_run_and_sweep_override_a_file_by_one_rule(tmp_path, plugin_file):
+    """A value given on the command line replaces the file's; a --param or --data-option pair
+    replaces that one key of the file's table, the others standing: the same for a run file
+    and a grid file."""
+    options = "".join(f'{k} = "{v}"\n' for k, v in TINY_SYNTHETIC.items())
+    tables = f"[params]\npower = 3\n[params.mean-distance]\npower = 4\n[data_options]\n{options}"
+    keys = {
+        "run": 'method = "mean-distance"\nseed = 2\ndataset = "synthetic"\nimage_size = 24\n',
+        "sweep": 'methods = ["mean-distance"]\nseeds = [2]\ndatasets = ["synthetic"]\n'
+        "image_sizes = [24]\n",
+    }
+    for command, named in keys.items():
+        results = tmp_path / command
+        file = tmp_path / f"{command}.toml"
+        file.write_text(named + tables)
+        flag = ["--config"] if command == "run" else []
+        done = invoke(command, *flag, file, "--plugin", plugin_file, "--results-dir", results,
+                      "--param", "power=2", "--data-option", "n_val=4")  # fmt: skip
+        assert done.exit_code == 0, done.output
+        [record] = (results / "runs").rglob("*.json")
+        config = json.loads(record.read_text())["config"]
+        assert config["params"]["power"] == 2.0, command  # over the file's, the method's too
+        assert config["dataset_options"]["n_val"] == 4, command
+        assert config["dataset_options"]["n_train"] == int(TINY_SYNTHETIC["n_train"]), command
+
+
 def test_a_run_file_with_two_methods_says_to_sweep(tmp_path):
     run_file = tmp_path / "run.toml"
     run_file.write_text('methods = ["ae", "vae"]\ndataset = "synthetic"\n')

@@ -1,5 +1,7 @@
 """The fault-injection battery: bad data, bad command-line values, bad plugins, broken records
-and results folders, full disks, kill -9 and Ctrl-C at each stage, concurrent runs.
+and results folders, full disks, kill -9 and Ctrl-C at each stage, concurrent runs; hostile
+folders and release layouts, values taken in another sense than meant, outputs cut short,
+records and cached arrays changed by hand, orphaned decode workers.
 
 Every case runs against a copy of a results folder holding finished records, and asserts the
 exit code, the one line that explains what happened (and that no traceback is printed), and
@@ -25,11 +27,13 @@ import pytest
 import torch
 from PIL import Image
 
+from uadbench.data.readers import chexpert, vindr
+from uadbench.image_files import CODEC_EXTRA
 from uadbench.running.run_record import SCHEMA_NAME, SCHEMA_VERSION
 
 from . import release_fixtures as fx
 from .commands import FAULTS, MEAN, TINY, invoke, mean_distance, steady, tiny
-from .conftest import TINY_SYNTHETIC, markdown_rows, plugins_forgotten
+from .conftest import PLUGINS, TINY_SYNTHETIC, markdown_rows, plugins_forgotten
 
 
 def finished(results: Path) -> dict[str, bytes]:
@@ -523,17 +527,17 @@ def test_a_disk_too_small_for_even_the_first_record_stops_before_any_work(result
 def test_a_failed_final_write_saves_the_whole_record_elsewhere(results, tmp_path, monkeypatch):
     import errno
 
-    import uadbench.running.runner as runner
+    import uadbench.running.record_store as store
 
-    real = runner.write_record
+    real = store.write_record
 
     def full_disk(path, record):
         if record.status != "running" and results in Path(path).parents:
             raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
         return real(path, record)
 
-    monkeypatch.setattr(runner, "write_record", full_disk)
-    monkeypatch.setattr(runner, "UNSAVED_FOLDERS", (tmp_path / "elsewhere",))
+    monkeypatch.setattr(store, "write_record", full_disk)
+    monkeypatch.setattr(store, "UNSAVED_FOLDERS", (tmp_path / "elsewhere",))
     result = invoke(
         *mean_distance(results),
         "--seed",
@@ -883,8 +887,8 @@ def test_old_records_that_scored_other_images_are_named(tampered):
 def test_an_image_left_out_is_read_again_once_it_reads(tmp_path, monkeypatch):
     import uadbench.contracts.dataset as dataset_module
     from uadbench import registry
-    from uadbench.data.image_files import ImageReadError
     from uadbench.data.prepare import prepare
+    from uadbench.image_files import ImageReadError
 
     root = folder_data(tmp_path)
     folder = registry.datasets.get("folder")
@@ -900,3 +904,553 @@ def test_an_image_left_out_is_read_again_once_it_reads(tmp_path, monkeypatch):
     monkeypatch.setattr(dataset_module, "read_image_file", real)  # the decoder is installed
     again = prepare(folder(root), 16, tmp_path / "c")  # same files, same fingerprint
     assert again.skipped == [] and again.table["readable"].all()
+
+
+# -- hostile folders and release layouts: a train/test leak, files left out, codecs -------
+
+
+WIDE = {"COLUMNS": "400"}
+
+
+"""A terminal wide enough that no printed line is wrapped."""
+
+
+@pytest.fixture(scope="module")
+def world_readers(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A results folder with one finished record: mean-distance on the tiny phantoms."""
+    results_readers = tmp_path_factory.mktemp("world") / "results"
+    cache = {"UADBENCH_CACHE_DIR": str(tmp_path_factory.getbasetemp() / "cache")}
+    with plugins_forgotten():
+        ran = invoke(*mean_distance(results_readers, "--image-size", "16", *TINY), env=cache)
+    assert ran.exit_code == 0, ran.output
+    assert len(finished(results_readers)) == 1
+    return results_readers
+
+
+@pytest.fixture
+def results_readers(world_readers: Path, tmp_path: Path) -> Path:
+    """A private copy of the world's results folder; its finished record is checked after."""
+    copy = tmp_path / "results"
+    shutil.copytree(world_readers, copy)
+    before = finished(copy)
+    yield copy
+    after = {name: data for name, data in finished(copy).items() if name in before}
+    assert after == before, "an earlier finished record was changed or lost"
+
+
+def run_on(results_readers: Path, root: Path, *args: str):
+    """``uadbench run`` of the mean-distance plugin on the folder data set at ``root``."""
+    return invoke(
+        *mean_distance(results_readers, "--image-size", "16"),
+        "--dataset",
+        "folder",
+        "--data-root",
+        root,
+        *args,
+    )
+
+
+def records_readers(results_readers: Path, dataset: str = "folder") -> list[dict]:
+    return [json.loads(p.read_text()) for p in (results_readers / "runs" / dataset).rglob("*.json")]
+
+
+def copied_into_test(root: Path) -> None:
+    shutil.copy(root / "train" / "normal" / "3.png", root / "test" / "abnormal" / "again.png")
+
+
+def abnormal_validation(root: Path) -> None:
+    fx.save_png(root / "val" / "abnormal" / "x.png", fx.chest(1, abnormal=True))
+
+
+def unknown_class_folder(root: Path) -> None:
+    fx.save_png(root / "test" / "Pneumonia" / "x.png", fx.chest(1, abnormal=True))
+
+
+REFUSED: dict[str, tuple[Callable[[Path], None], str]] = {
+    "a test image copying a training image": (
+        copied_into_test,
+        "(e.g. test/abnormal/again.png = train/normal/3.png): a train/test leak",
+    ),
+    "abnormal validation images": (abnormal_validation, "val/abnormal holds 1 image(s)"),
+    "an unknown class folder": (unknown_class_folder, "test/Pneumonia holds 1 image(s)"),
+}
+
+
+@pytest.mark.parametrize("case", list(REFUSED))
+def test_a_hostile_folder_is_refused_in_one_line(results_readers, tmp_path, case):
+    build, message = REFUSED[case]
+    root = fx.folder_tree(tmp_path / "mine")
+    build(root)
+    result = run_on(results_readers, root)
+    assert result.exit_code == 2, result.output
+    assert message in error_line(result) and "Traceback" not in result.output
+    assert records_readers(results_readers) == []
+
+
+def test_a_leak_allowed_by_its_option_is_a_warning_on_the_board(results_readers, tmp_path):
+    root = fx.folder_tree(tmp_path / "mine")
+    copied_into_test(root)
+    result = run_on(results_readers, root, "--data-option", "allow_train_test_duplicates=true")
+    assert result.exit_code == 0, result.output
+    line = said(result, "a train/test leak, allowed by allow_train_test_duplicates=true")
+    assert line.startswith("warning: mean-distance on folder (seed 0): 1 test image(s) have")
+    [record] = records_readers(results_readers)
+    assert record["config"]["dataset_options"]["allow_train_test_duplicates"] is True
+    for fmt in ("csv", "markdown"):
+        board = invoke("leaderboard", "--results-dir", results_readers, "--format", fmt)
+        assert "a train/test leak, allowed by allow_train_test_duplicates=true" in board.stdout
+    markdown = invoke(
+        "leaderboard", "--results-dir", results_readers, "--format", "markdown"
+    ).stdout
+    assert "mean-distance [image_size=16] ⚠" in markdown
+
+
+def test_files_left_out_are_named_by_datasets_and_the_run_record(results_readers, tmp_path):
+    root = fx.folder_tree(tmp_path / "mine")
+    (root / "test" / "abnormal").rename(root / "test" / "Abnormal")
+    (root / "README.txt").write_text("our images")
+    (root / "test" / "Abnormal" / "notes.doc").write_bytes(b"\xd0\xcf\x11\xe0 not an image")
+    scan = root / "test" / "Abnormal" / "scan"  # a DICOM without a suffix
+    fx.write_dicom(scan, fx.chest(8, abnormal=True), 8, "MONOCHROME2")
+    listed = invoke("datasets", "folder", "--data-root", root, env=WIDE)
+    assert listed.exit_code == 0, listed.output
+    assert "found" in listed.stdout
+    assert "left out, 1 file(s) outside" in listed.stdout and "README.txt" in listed.stdout
+    assert "left out, 1 file(s) not an image file" in listed.stdout
+    assert "test/Abnormal/notes.doc" in listed.stdout
+    result = run_on(results_readers, root)
+    assert result.exit_code == 0, result.output
+    [record] = records_readers(results_readers)
+    assert record["data"]["n_test"] == 9  # 4 normal, 4 + the DICOM without a suffix abnormal
+    assert {e["file"] for e in record["data"]["left_out"]} == {
+        "README.txt",
+        "test/Abnormal/notes.doc",
+    }
+
+
+@pytest.fixture
+def without_the_codec_extra(monkeypatch):
+    """pydicom as it is without the codec extra: Pillow's plugin is its only JPEG decoder."""
+    from pydicom.pixels import get_decoder
+    from pydicom.uid import JPEGExtended12Bit
+
+    decoder = get_decoder(JPEGExtended12Bit)
+    pillow_only = {k: v for k, v in decoder._available.items() if k == "pillow"}
+    monkeypatch.setattr(decoder, "_available", pillow_only)
+
+
+def test_a_12_bit_jpeg_dicom_without_the_codec_names_the_extra(
+    results_readers, tmp_path, without_the_codec_extra
+):
+    root = fx.folder_tree(tmp_path / "mine")
+    shutil.copy(fx.twelve_bit_jpeg_dicom(), root / "train" / "normal" / "0.dcm")
+    (root / "train" / "normal" / "0.png").unlink()
+    listed = invoke("datasets", "folder", "--data-root", root, env=WIDE)
+    assert "codec missing" in listed.stdout and CODEC_EXTRA in listed.stdout
+    result = run_on(results_readers, root)
+    assert result.exit_code == 1, result.output
+    line = said(result, "0.dcm: DICOM in JPEG Extended (Process 2 and 4) with 12-bit samples")
+    assert f"which needs a codec that is not installed ({CODEC_EXTRA})" in line
+
+
+def vindr_by_wget(tmp_path: Path) -> tuple[Path, list[str]]:
+    """VinDr-CXR as ``wget -r`` fetches it from PhysioNet, into ``tmp_path``."""
+    release = fx.vindr_physionet_release(tmp_path / "physionet.org/files/vindr-cxr/1.0.0")
+    table = vindr.build_split(release / "annotations" / "annotations_train.csv", 0.2, 2)
+    table.to_csv(tmp_path / "split.csv", index=False)
+    return release, ["--data-option", f"split_file={tmp_path / 'split.csv'}"]
+
+
+def chexpert_from_aimi(tmp_path: Path) -> tuple[Path, list[str]]:
+    """CheXpert as the Stanford AIMI download unpacks, into ``tmp_path``."""
+    download = fx.chexpert_aimi_batches(tmp_path / "chexpertchestxrays-u20210408")
+    train_csv = download / "CheXpert-v1.0 batch 1 (validate & csv)" / "train.csv"
+    chexpert.build_split(train_csv, 0.2, 4).to_csv(tmp_path / "split.csv", index=False)
+    return download, ["--data-option", f"split_file={tmp_path / 'split.csv'}"]
+
+
+LAYOUTS = {"vindr": vindr_by_wget, "chexpert": chexpert_from_aimi}
+
+
+@pytest.mark.parametrize("dataset", list(LAYOUTS))
+def test_a_release_as_it_unpacks_is_found_from_the_folder_above(results_readers, tmp_path, dataset):
+    root, options = LAYOUTS[dataset](tmp_path)
+    listed = invoke("datasets", dataset, "--data-root", tmp_path, *options, env=WIDE)
+    assert listed.exit_code == 0, listed.output
+    row = next(line for line in listed.stdout.splitlines() if line.strip("│ ").startswith(dataset))
+    assert "found" in row, listed.stdout
+    assert str(root) in listed.stdout
+    result = invoke(
+        *mean_distance(results_readers, "--image-size", "16"),
+        *("--dataset", dataset, "--data-root", tmp_path, *options),
+    )
+    assert result.exit_code == 0, result.output
+    [record] = records_readers(results_readers, dataset)
+    assert record["data"]["root"] == str(root.resolve())
+
+
+def test_a_folder_of_other_files_is_no_release(results_readers, tmp_path):
+    (tmp_path / "physionet.org" / "files" / "mimic-cxr" / "2.0.0").mkdir(parents=True)
+    pd.DataFrame({"image_id": ["a"], "class_name": ["No finding"]}).to_csv(
+        tmp_path / "physionet.org" / "files" / "mimic-cxr" / "2.0.0" / "train.csv", index=False
+    )
+    result = invoke(
+        *mean_distance(results_readers, "--image-size", "16"),
+        *("--dataset", "vindr", "--data-root", tmp_path),
+    )
+    assert result.exit_code == 2
+    assert "data set 'vindr' not found at" in error_line(result)
+
+
+# -- values numpy, a run file or the file system would take otherwise: scores, keys, names ---
+
+
+HOSTILE = str(PLUGINS / "hostile_scores.py")
+
+
+TOO_LONG = "a" * 300  # one name over any common file system's limit of 255 bytes
+
+
+@pytest.fixture(scope="module")
+def world_inputs(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A results folder with one finished record: mean-distance, seed 0."""
+    results_inputs = tmp_path_factory.mktemp("world") / "results"
+    cache = {"UADBENCH_CACHE_DIR": str(tmp_path_factory.getbasetemp() / "cache")}
+    with plugins_forgotten():
+        result = invoke(*mean_distance(results_inputs), *TINY, env=cache)
+    assert result.exit_code == 0, result.output
+    assert len(finished(results_inputs)) == 1
+    return results_inputs
+
+
+@pytest.fixture
+def results_inputs(world_inputs: Path, tmp_path: Path) -> Path:
+    """A private copy of the world's results folder; its finished record is checked after."""
+    copy = tmp_path / "results"
+    shutil.copytree(world_inputs, copy)
+    before = finished(copy)
+    yield copy
+    after = {name: data for name, data in finished(copy).items() if name in before}
+    assert after == before, "the finished record was changed or lost"
+
+
+def records_inputs(results_inputs: Path) -> int:
+    return len(list((results_inputs / "runs").rglob("*.json")))
+
+
+@pytest.mark.parametrize(
+    ("method", "message"),
+    [
+        ("string-scores", "score 'score' holds strings (e.g. '"),
+        ("complex-scores", "score 'score' holds complex numbers (e.g. ("),
+        ("object-scores", "score 'score' holds NoneType values (e.g. None)"),
+    ],
+)
+def test_scores_that_are_not_real_numbers_fail_the_run(results_inputs, method, message):
+    result = invoke(
+        "run", "--results-dir", results_inputs, "--plugin", HOSTILE, "--method", method, *TINY
+    )
+    assert result.exit_code == 1
+    assert "a score must be a real number" in said(result, message)
+    assert "1 of 1 run(s) did not finish" in error_line(result)
+    [record] = (results_inputs / "runs" / "synthetic" / method).glob("*.json")
+    record = json.loads(record.read_text())
+    assert record["status"] == "failed" and message in record["error"]["message"]
+    assert "\n" not in record["error"]["message"]
+
+
+def run_file(tmp_path: Path, **lines: str) -> Path:
+    """A run file of the mean-distance plugin on the synthetic phantoms, ``lines`` (TOML values)
+    in place of or beside its keys."""
+    keys = {"method": '"mean-distance"', "dataset": '"synthetic"', **lines}
+    path = tmp_path / "run.toml"
+    path.write_text("".join(f"{key} = {value}\n" for key, value in keys.items()))
+    return path
+
+
+SIZE = "image_size must be a whole number of pixels from 1, e.g. image_size = 64"
+
+
+SEED = "seed must be a whole number from 0 to 4294967295, e.g. seed = 0"
+
+
+RUN_FILE_CASES = {
+    "image_size a word": ({"image_size": '"big"'}, SIZE, "image_sizes"),
+    "image_size 0": ({"image_size": "0"}, SIZE, "--image-size"),
+    "image_size a fraction": ({"image_size": "64.5"}, SIZE, "image_sizes"),
+    "seed a word": ({"seed": '"zero"'}, SEED, "seeds"),
+    "seed below 0": ({"seed": "-1"}, SEED, "seeds"),
+    "seed over 32 bits": ({"seed": str(2**32)}, SEED, "seeds"),
+    "seed true": ({"seed": "true"}, SEED, "seeds"),
+    "method a number": ({"method": "5"}, 'method must be a name, e.g. method = "ae"', "methods"),
+    "dataset a list": ({"dataset": '["synthetic"]'}, "dataset is one value; use datasets", "grid"),
+    "two at once": ({"seed": '"zero"', "image_size": '"big"'}, f"{SEED}; {SIZE}", "grid"),
+}
+
+
+@pytest.mark.parametrize("case", list(RUN_FILE_CASES))
+def test_a_run_file_names_the_key_the_user_wrote(results_inputs, tmp_path, case):
+    lines, message, not_said = RUN_FILE_CASES[case]
+    path = run_file(tmp_path, **lines)
+    before = records_inputs(results_inputs)
+    result = invoke(
+        "run", "--results-dir", results_inputs, "--plugin", MEAN, "--config", path, *TINY
+    )
+    assert result.exit_code == 2
+    line = error_line(result)
+    assert line.startswith(f"error: run file {path}: ") and message in line
+    assert not_said not in line
+    assert "Traceback" not in result.output
+    assert records_inputs(results_inputs) == before  # refused before any work
+
+
+@pytest.mark.parametrize("csv", [f"{TOO_LONG}.csv", f"{TOO_LONG}/list.csv"], ids=["file", "folder"])
+def test_a_csv_name_over_the_system_limit_is_one_line(results_inputs, tmp_path, monkeypatch, csv):
+    root = fx.folder_tree(tmp_path / "mine", n_train=10)
+    monkeypatch.chdir(tmp_path)
+    before = records_inputs(results_inputs)
+    result = invoke(
+        *mean_distance(results_inputs),
+        "--image-size",
+        "16",
+        "--dataset",
+        "folder",
+        "--data-root",
+        root,
+        "--data-option",
+        f"csv={csv}",
+    )
+    assert result.exit_code == 2, result.output
+    line = error_line(result)
+    assert line.startswith("error: cannot read CSV ")
+    assert "a file or folder name in it is longer than the file system allows" in line
+    assert "Traceback" not in result.output
+    assert records_inputs(results_inputs) == before
+
+
+OUT_CASES = {
+    "below a file": ("a_file/sheet.png", "a_file is a file, so it cannot hold a_file/sheet.png"),
+    "two below a file": ("a_file/deeper/sheet.png", "a_file is a file, so it cannot hold"),
+    "a name too long": (f"{TOO_LONG}.png", "name in it is longer than the file system allows"),
+    "a folder too long": (f"{TOO_LONG}/s.png", "name in it is longer than the file system allows"),
+    "a folder": (".", "is a folder; give --out a .png file to write"),
+}
+
+
+@pytest.mark.parametrize("case", list(OUT_CASES))
+def test_a_contact_sheet_path_that_cannot_be_written_is_one_line(tmp_path, monkeypatch, case):
+    out, message = OUT_CASES[case]
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "a_file").write_text("in the way\n")
+    result = invoke("contact-sheet", "--out", out, "--image-size", "16", *TINY)
+    assert result.exit_code == 2, result.output
+    assert message in error_line(result)
+    assert "Traceback" not in result.output
+    assert (tmp_path / "a_file").read_text() == "in the way\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a_file"]  # nothing written
+
+
+# -- outputs cut short, records edited, cached arrays changed, tiny images, orphaned workers --
+
+
+@pytest.fixture(scope="module")
+def world_integrity(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A results folder with finished records: mean-distance, seeds 0 and 1."""
+    results_integrity = tmp_path_factory.mktemp("world") / "results"
+    cache = {"UADBENCH_CACHE_DIR": str(tmp_path_factory.getbasetemp() / "cache")}
+    with plugins_forgotten():
+        result = invoke(*mean_distance(results_integrity, "--seeds", "0,1"), *TINY, env=cache)
+    assert result.exit_code == 0, result.output
+    assert len(finished(results_integrity)) == 2
+    return results_integrity
+
+
+@pytest.fixture
+def results_integrity(world_integrity: Path, tmp_path: Path) -> Path:
+    """A private copy of the world's results folder; its finished records are checked after."""
+    copy = tmp_path / "results"
+    shutil.copytree(world_integrity, copy)
+    before = finished(copy)
+    yield copy
+    after = {name: data for name, data in finished(copy).items() if name in before}
+    assert after == before, "an earlier finished record was changed or lost"
+
+
+@pytest.fixture
+def tampered_integrity(world_integrity: Path, tmp_path: Path) -> Path:
+    """A private copy of the world's results folder for a test that edits its records (and
+    checks them itself)."""
+    copy = tmp_path / "tampered"
+    shutil.copytree(world_integrity, copy)
+    return copy
+
+
+def files(folder: Path) -> dict[str, bytes]:
+    """The bytes of every file under ``folder``, hidden ones too, by relative path."""
+    return {str(p.relative_to(folder)): p.read_bytes() for p in folder.rglob("*") if p.is_file()}
+
+
+def stderr_line(stderr: str, message: str) -> str:
+    """The one line of a process's stderr that holds ``message``; no traceback anywhere."""
+    assert "Traceback" not in stderr, stderr
+    lines = [line for line in stderr.splitlines() if message in line]
+    assert lines, f"no line says {message!r}:\n{stderr}"
+    return lines[0]
+
+
+@pytest.mark.parametrize(
+    ("command", "written"),
+    [("board", "index.html"), ("report", "figures/roc_curves.png"), ("plot", "roc_curves.png")],
+)
+def test_an_output_cut_short_keeps_the_previous_file_whole(
+    results_integrity, tmp_path, command, written
+):
+    out = tmp_path / "out"
+    first = invoke(command, "--results-dir", results_integrity, "--out", out)
+    assert first.exit_code == 0, first.output
+    before = files(out)
+    assert len(before[written]) > 2000
+    # every file this process writes stops at 1000 bytes, as a full disk or a kill would stop it
+    process = uadbench(
+        [command, "--results-dir", results_integrity, "--out", out],
+        preexec_fn=file_size_limit(1000),
+    )
+    _, stderr = process.communicate(timeout=300)
+    assert process.returncode == 2, stderr
+    line = stderr_line(stderr, "File too large (the file there is left as it was)")
+    assert line.startswith(f"error: cannot write {out}")
+    assert files(out) == before  # not a byte changed, and no partial file left beside
+
+
+def reported(record: dict) -> str:
+    return record["test"]["reported_score"]
+
+
+EDITS = {
+    "auroc": lambda r: r["metrics"].update(auroc=0.97),
+    "average precision": lambda r: r["metrics"].update(
+        average_precision=r["metrics"]["average_precision"] + 0.01
+    ),
+    "a variant's auroc": lambda r: r["metrics"]["variants"][reported(r)].update(auroc=0.97),
+    "interval": lambda r: r["metrics"].update(auroc_ci95=[0.96, 0.98]),
+    "a score": lambda r: r["test"]["scores"].__setitem__(0, 1e6),
+}
+
+
+SAID = {
+    "auroc": "its metrics.auroc 0.97 is not what its own test labels and scores give",
+    "average precision": "its metrics.average_precision",
+    "a variant's auroc": "its metrics.variants.score.auroc 0.97 is not what",
+    "interval": "its metrics.auroc_ci95 [0.96, 0.98] does not hold the AUROC",
+    "a score": "is not what its own test labels and scores give",
+}
+
+
+@pytest.mark.parametrize("edit", list(EDITS))
+def test_a_record_edited_after_its_run_is_refused_by_every_reader(tampered_integrity, edit):
+    results_integrity = tampered_integrity
+    [path] = (results_integrity / "runs").rglob("*seed0*.json")
+    record = json.loads(path.read_text())
+    EDITS[edit](record)
+    path.write_text(json.dumps(record))
+    edited = finished(results_integrity)
+    board = invoke("leaderboard", "--results-dir", results_integrity, "--format", "csv")
+    assert board.exit_code == 1
+    line = said(board, SAID[edit])
+    assert line.startswith(f"unreadable record {path}: RecordMismatchError")
+    assert "move it out of the results folder" in line
+    assert [row.split(",")[0] for row in board.stdout.splitlines()[1:]] == ["synthetic"]  # seed 1
+    assert ",0.97" not in board.stdout
+    show = invoke("show", path)
+    assert show.exit_code == 2
+    assert error_line(show).startswith(f"error: {path}: its metrics.")
+    assert finished(results_integrity) == edited  # refused, never rewritten or moved
+
+
+def test_a_cached_array_changed_in_place_is_made_again(results_integrity, tmp_path):
+    cache = {"UADBENCH_CACHE_DIR": str(tmp_path / "own-cache")}
+    first = invoke(*mean_distance(results_integrity, "--seed", "5"), *TINY, env=cache)
+    assert first.exit_code == 0, first.output
+    [array] = (tmp_path / "own-cache").rglob("images.npy")
+    size = array.stat().st_size
+    pixels = np.load(array, mmap_mode="r+")
+    pixels[:] = 255 - pixels  # the same size, other images
+    pixels.flush()
+    del pixels
+    assert array.stat().st_size == size
+    process = uadbench([*mean_distance(results_integrity, "--seed", "6"), *TINY], env=cache)
+    _, stderr = process.communicate(timeout=300)
+    assert process.returncode == 0, stderr
+    line = stderr_line(stderr, "changed since it was written")
+    assert "its sha256 checksum does not match): it is made again" in line
+    aurocs = [
+        json.loads(p.read_text())["metrics"]["auroc"]
+        for p in sorted((results_integrity / "runs").rglob("*seed[56]*.json"))
+    ]
+    assert aurocs[0] == aurocs[1]  # seed 6 saw the images seed 5 saw, not the changed array
+
+
+def test_an_image_too_small_to_be_a_radiograph_is_refused_naming_it(results_integrity, tmp_path):
+    root = fx.folder_tree(tmp_path / "mine", n_train=10)
+    Image.new("L", (1, 1), 128).save(root / "test" / "abnormal" / "tiny.png")
+    args = ["--image-size", "16", "--dataset", "folder", "--data-root", root]
+    refused = invoke(*mean_distance(results_integrity), *args)
+    assert refused.exit_code == 1, refused.output
+    line = said(refused, "tiny.png: it is 1 x 1 pixels, under 8 on a side: no radiograph")
+    assert "--skip-unreadable" in line
+    skipped = invoke(*mean_distance(results_integrity), *args, "--skip-unreadable")
+    assert skipped.exit_code == 0, skipped.output
+    said(skipped, "1 unreadable image(s) were left out")
+
+
+def workers_of(pid: int) -> list[int]:
+    """The processes ``pid`` forked (children running its own command line)."""
+    command = Path(f"/proc/{pid}/cmdline").read_bytes()
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            stat = (entry / "stat").read_text()
+            same = (entry / "cmdline").read_bytes() == command
+        except OSError:
+            continue
+        if same and int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+            found.append(int(entry.name))
+    return found
+
+
+def running(pid: int) -> bool:
+    """Whether ``pid`` is a process that has not ended (a zombie has ended)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads /proc")
+def test_kill_9_while_workers_decode_leaves_no_worker_and_a_free_cell(results_integrity, tmp_path):
+    from uadbench.data.decoding import MIN_PER_WORKER, default_workers
+
+    if default_workers() < 2:
+        pytest.skip("one core: images are decoded without workers")
+    many = ["--data-option", f"n_train={2 * MIN_PER_WORKER + 40}"]
+    process = start_at("prepare", results_integrity, tmp_path, *many)  # held in a worker, decoding
+    workers = workers_of(process.pid)
+    try:
+        assert workers, "no decode worker was started"
+        process.kill()
+        process.wait()
+        deadline = time.time() + 10
+        while any(running(w) for w in workers) and time.time() < deadline:
+            time.sleep(0.1)
+        assert not any(running(w) for w in workers), "a decode worker outlived its run"
+        again = invoke(
+            *steady(results_integrity, 7, *many),
+            env={"UADBENCH_CACHE_DIR": str(tmp_path / "own-cache")},
+        )
+        assert again.exit_code == 0, again.output
+        assert "another uadbench process is running this cell" not in again.output
+        said(again, "steady on slow-phantoms")
+    finally:
+        for worker in workers:  # without the fix they hold on for minutes: end them here
+            if running(worker):
+                os.kill(worker, signal.SIGKILL)

@@ -87,6 +87,43 @@ def test_1_the_same_data_set_under_another_root_is_another_run(tmp_path):
     assert len({r["data"]["fingerprint"] for r in records(results)}) == 2
 
 
+def test_1_the_same_files_from_a_root_one_level_deeper_are_the_same_run(tmp_path):
+    """ZhangLab from its download folder or from ``chest_xray/`` in it: one fingerprint, so
+    one row whose seeds are tested against each other (it used to be two tables)."""
+    results = tmp_path / "results"
+    release = fx.zhanglab_release(tmp_path / "zhanglab-224")
+    for root, seed in ((release.parent, "0"), (release, "1")):
+        ran = run_mean_distance(results, "--dataset", "zhanglab", "--data-root", root,
+                                "--seed", seed, "--data-option", "split=available")  # fmt: skip
+        assert ran.exit_code == 0, ran.output
+    again = run_mean_distance(results, "--dataset", "zhanglab", "--data-root", release,
+                              "--seed", "0", "--data-option", "split=available")  # fmt: skip
+    assert "already recorded" in again.stderr
+    assert len({r["data"]["fingerprint"] for r in records(results)}) == 1
+    board = csv_board(results)
+    assert len(board) == 1 and board["n_seeds"].tolist() == [2]
+
+
+def test_1_a_record_fingerprinted_the_earlier_way_is_the_same_data(tmp_path):
+    """Records made before 2026-12 hashed the files' paths below the root: such a record of
+    the same files is still done, never set aside as a run on other data."""
+    from uadbench import registry
+    from uadbench.data.fingerprint import resolve
+
+    results = tmp_path / "results"
+    root = fx.folder_tree(tmp_path / "mine", n_train=10)
+    assert run_mean_distance(results, "--dataset", "folder", "--data-root", root).exit_code == 0
+    [path] = (results / "runs").rglob("*.json")
+    source = resolve(registry.datasets.get("folder")(root), tmp_path / "cache")
+    record = json.loads(path.read_text())
+    assert record["data"]["fingerprint"] == source.fingerprint != source.earlier
+    record["data"]["fingerprint"] = source.earlier  # as the run was recorded before
+    path.write_text(json.dumps(record))
+    again = run_mean_distance(results, "--dataset", "folder", "--data-root", root)
+    assert again.exit_code == 0 and "already recorded" in again.stderr
+    assert [p.name for p in (results / "runs").rglob("*.json")] == [path.name]
+
+
 def test_1_a_changed_source_never_reuses_the_cache(tmp_path):
     from uadbench import registry
     from uadbench.data.prepare import prepare
@@ -271,7 +308,7 @@ def test_5_changed_parameters_are_in_the_row_name_in_every_format_and_figure(tmp
     from uadbench.outputs import plots
     from uadbench.outputs.figures import plot_all
     from uadbench.outputs.leaderboard import build_leaderboard
-    from uadbench.running.records import scan_records
+    from uadbench.running.record_store import scan_records
 
     shown = []
     real = plots.save_figure
@@ -419,12 +456,12 @@ def test_9_a_full_disk_at_the_final_write_says_so_and_keeps_the_scores(tmp_path,
         from io import BytesIO
 
         buffer = BytesIO()
-        write(buffer)
+        buffer.write(write) if isinstance(write, bytes) else write(buffer)
         if results in Path(path).parents and b'"score_variants"' in buffer.getvalue():
             raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
         return real(path, write)
 
-    import uadbench.running.records as records_module
+    import uadbench.running.record_store as records_module
 
     monkeypatch.setattr(records_module, "write_atomically", disk_full_for_finished_records)
     result = run_mean_distance(results, *TINY)
@@ -490,7 +527,7 @@ def test_datasets_says_found_incomplete_missing_unrecognised_or_refused(tmp_path
 def test_5_rows_apart_only_by_skip_unreadable_are_told_apart(tmp_path):
     from uadbench.outputs import plots
     from uadbench.outputs.leaderboard import build_leaderboard
-    from uadbench.running.records import scan_records
+    from uadbench.running.record_store import scan_records
 
     results = tmp_path / "results"
     assert run_mean_distance(results, *TINY).exit_code == 0
@@ -499,3 +536,24 @@ def test_5_rows_apart_only_by_skip_unreadable_are_told_apart(tmp_path):
     labels = plots.row_labels(board.rows)
     assert len(set(labels.values())) == 2
     assert any("skip_unreadable=True" in label for label in labels.values())
+
+
+# -- every number a board shows from a record is the one its own scores give ----------------
+
+
+def test_a_records_numbers_are_its_own_scores_or_it_is_left_out_and_named(tmp_path):
+    from uadbench.running.record_store import scan_records
+
+    results = tmp_path / "results"
+    for method in ("steady", "constant"):  # distinct scores, and every score tied
+        args = ["run", "--results-dir", results, "--plugin", FAULTS, "--method", method, *TINY]
+        assert invoke(*args).exit_code == 0
+    found = scan_records(results)
+    assert len(found.records) == 2 and not found.unreadable  # what a run writes always agrees
+    [path] = (results / "runs" / "synthetic" / "steady").glob("*.json")
+    record = json.loads(path.read_text())
+    record["metrics"]["auroc"] = round(1 - record["metrics"]["auroc"], 2)  # edited by hand
+    path.write_text(json.dumps(record))
+    [unreadable] = scan_records(results).unreadable
+    assert unreadable.path == path and "RecordMismatchError" in unreadable.reason
+    assert list(csv_board(results)["name"]) == ["constant"]

@@ -197,3 +197,45 @@ def test_check_method_names_what_is_wrong():
 
     with pytest.raises(MethodCheckError, match="reports 'score', which is not among"):
         check_method(WrongReport)
+
+
+class Ranks(Good):
+    """Scores by mean intensity: a method that ranks."""
+
+    name = "ranks"
+
+    def score(self, images):
+        return images.mean(axis=(1, 2))
+
+
+def test_check_method_refuses_constant_scores():
+    from uadbench.testing import MethodCheckError, check_method
+
+    check_method(Ranks)
+    with pytest.raises(MethodCheckError, match="gave every test image the same 'score' score"):
+        check_method(Good)  # zeros for every image
+
+
+def test_check_method_says_when_score_is_not_deterministic():
+    from uadbench.testing import MethodCheckError, check_method
+
+    class DrawsInScore(Ranks):
+        name = "draws-in-score"
+
+        def score(self, images):
+            noise = np.random.default_rng().random(len(images))  # a new draw at every call
+            return super().score(images) + noise
+
+    with pytest.raises(MethodCheckError) as caught:
+        check_method(DrawsInScore)
+    assert "score is not deterministic for a fixed seed" in str(caught.value)
+    assert "reported variant" not in str(caught.value)
+
+    class OtherScore(Ranks):  # deterministic, but score is not the reported variant
+        name = "other-score"
+
+        def score_variants(self, images):
+            return {"score": super().score(images) + 1}
+
+    with pytest.raises(MethodCheckError, match="score differs from its reported variant"):
+        check_method(OtherScore)

@@ -19,7 +19,7 @@ from typer.testing import CliRunner
 from uadbench import registry
 from uadbench.cli import app
 from uadbench.running.planning import RunRequest, plan
-from uadbench.running.records import read_record, rerun_path, scan_records, write_record
+from uadbench.running.record_store import read_record, scan_records, write_record
 from uadbench.running.runner import execute
 
 from .conftest import TINY_SYNTHETIC, ZHANGLAB_RESULTS
@@ -171,7 +171,7 @@ def test_a_failed_rerun_beside_the_finished_record_is_no_second_live_run(two_cel
     failed = read_record(planned[1].path)
     failed.fail("killed", None)
     failed.rerun_of, failed.started_at = planned[1].path.name, "2100-01-01T00:00:00+00:00"
-    write_record(rerun_path(planned[1].path), failed)
+    write_record(planned[1].cell.rerun, failed)
     assert len(scan_records(results).records) == 3
     result = export(results, "--tracking-uri", uri)
     assert "0 run(s)" in result.stderr and "0 superseded" in result.stderr

@@ -1,3 +1,4 @@
+import json
 from pathlib import Path
 
 import numpy as np
@@ -12,9 +13,9 @@ from uadbench.contracts.dataset import (
     validate_split_table,
 )
 from uadbench.contracts.extras import register_extra
-from uadbench.data.image_files import ImageReadError
 from uadbench.data.prepare import prepare
 from uadbench.data.readers.synthetic import SyntheticChest
+from uadbench.image_files import ImageReadError
 
 from .conftest import TINY_SYNTHETIC
 
@@ -175,3 +176,74 @@ def test_decoding_in_worker_processes_gives_the_same_images_and_the_same_errors(
         prepare(dataset, 48, tmp_path / "three", workers=2)
     kept = prepare(dataset, 48, tmp_path / "four", skip_unreadable=True, workers=2)
     assert [s["source"] for s in kept.skipped] == [bad]
+
+
+# -- issue 27: cached arrays checked on every read; images too small to be radiographs -------
+
+
+def test_a_cached_array_changed_in_place_is_made_again_saying_so(tmp_path, monkeypatch):
+    from uadbench.data.prepare import CacheChecksumWarning
+
+    first = prepare(tiny_synthetic(), 32, tmp_path)
+    pixels = np.array(first.images)
+    array = first.folder / "images.npy"
+    size = array.stat().st_size
+    changed = np.load(array, mmap_mode="r+")
+    changed[0, 0, 0] ^= 1  # one bit of one pixel, the file's size the same
+    changed.flush()
+    del changed
+    assert array.stat().st_size == size
+    with pytest.warns(CacheChecksumWarning, match=r"images.npy changed since it was written"):
+        again = prepare(tiny_synthetic(), 32, tmp_path)
+    assert np.array_equal(np.asarray(again.images), pixels)
+    monkeypatch.setattr(SyntheticChest, "read_image", lambda *a: pytest.fail("images re-read"))
+    prepare(tiny_synthetic(), 32, tmp_path)  # made again once: read as it is now
+
+
+def test_a_cache_made_before_checksums_is_made_again(tmp_path, monkeypatch):
+    first = prepare(tiny_synthetic(), 32, tmp_path)
+    meta = first.folder / "meta.json"
+    older = {k: v for k, v in json.loads(meta.read_text()).items() if k != "images_sha256"}
+    meta.write_text(json.dumps(older))
+    read = SyntheticChest.read_image
+    reads = []
+    monkeypatch.setattr(SyntheticChest, "read_image", lambda *a: reads.append(1) or read(*a))
+    again = prepare(tiny_synthetic(), 32, tmp_path, workers=1)
+    assert len(reads) == 72 and "images_sha256" in json.loads(meta.read_text())
+    assert np.array_equal(np.asarray(again.images), np.asarray(first.images))
+
+
+def test_a_cached_extra_changed_in_place_is_computed_again(tmp_path):
+    from uadbench.data.prepare import CacheChecksumWarning
+
+    data = prepare(tiny_synthetic(), 32, tmp_path)
+    masks = data.split("train", extras=["test-dark-pixels"]).extras["test-dark-pixels"]
+    [path] = (data.folder / "extras").glob("test-dark-pixels-*.npy")
+    changed = np.load(path, mmap_mode="r+")
+    changed[0] = ~changed[0]
+    changed.flush()
+    del changed
+    calls.clear()
+    with pytest.warns(CacheChecksumWarning, match="test-dark-pixels-v1-train.npy changed"):
+        again = data.split("train", extras=["test-dark-pixels"]).extras["test-dark-pixels"]
+    assert np.array_equal(again, masks) and len(calls) == 40
+
+
+@pytest.mark.parametrize(("shape", "readable"), [((1, 1), False), ((40, 7), False), ((8, 8), True)])
+def test_an_image_under_8_pixels_a_side_is_no_radiograph_and_is_named(tmp_path, shape, readable):
+    write_pngs(tmp_path / "data")
+    Image.fromarray(np.full(shape, 90, np.uint8)).save(tmp_path / "data" / "d.png")
+    if readable:
+        assert (
+            prepare(FileDataset(tmp_path / "data"), 16, tmp_path / "cache").images[3].mean() == 90
+        )
+        return
+    height, width = shape
+    named = rf"cannot read image .*d\.png: it is {width} x {height} pixels, under 8 on a side"
+    with pytest.raises(ImageReadError, match=named):
+        prepare(FileDataset(tmp_path / "data"), 16, tmp_path / "cache")
+    kept = prepare(FileDataset(tmp_path / "data"), 16, tmp_path / "cache", skip_unreadable=True)
+    assert [s["source"] for s in kept.skipped] == ["d.png"]
+    built = (kept.folder / "meta.json").stat().st_mtime_ns
+    prepare(FileDataset(tmp_path / "data"), 16, tmp_path / "cache", skip_unreadable=True)
+    assert (kept.folder / "meta.json").stat().st_mtime_ns == built  # not taken as readable now

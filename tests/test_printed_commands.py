@@ -2,7 +2,6 @@
 added, for a plugin method on a real data set's folder (``show``, the web board, the report,
 ``rerun``, and the commands error messages suggest)."""
 
-import html
 import json
 import re
 import shlex
@@ -75,8 +74,9 @@ def test_the_web_board_and_the_report_print_commands_that_run_as_printed(recorde
     board = invoke("board", "--results-dir", recorded, "--out", tmp_path / "site")
     assert board.exit_code == 0, board.output
     page = (tmp_path / "site" / "index.html").read_text()
-    found = re.findall(r'<pre class="command">(uadbench run[^<]*)</pre>', page)
-    [line] = {html.unescape(command) for command in found}
+    data = re.search(r'<script type="application/json" id="board-details">(.*?)</script>', page,
+                     re.S)[1]  # fmt: skip
+    [line] = {row["command"] for row in json.loads(data)["rows"]}
     assert "--seeds 0,1" in line
     runs_again_as_printed(line, recorded)
     report = invoke("report", "--results-dir", recorded, "--out", tmp_path / "report")

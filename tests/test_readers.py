@@ -2,18 +2,23 @@
 
 import json
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+from PIL import Image
+from typer.testing import CliRunner
 
 from uadbench import registry
+from uadbench.cli import app
 from uadbench.contracts.dataset import DataNotFoundError, SplitTableError, validate_split_table
 from uadbench.data.availability import check_availability
-from uadbench.data.image_files import ImageReadError, read_dicom
 from uadbench.data.prepare import prepare
 from uadbench.data.readers import chexpert, nih, rsna, vindr, zhanglab
+from uadbench.image_files import ImageReadError, read_dicom, read_image_file
 from uadbench.running.planning import RunRequest, plan
 from uadbench.running.runner import execute
 
@@ -41,6 +46,10 @@ def run(tmp_path: Path, dataset: str, root: Path, **options: str):
 
 def dataset(name: str, root: Path, **options: str):
     return registry.datasets.get(name).from_settings(root, options)
+
+
+WIDE = {"COLUMNS": "400"}
+"""A terminal wide enough that no printed line is wrapped."""
 
 
 def write_split(tmp_path: Path, table: pd.DataFrame) -> str:
@@ -375,7 +384,7 @@ def test_the_medianomaly_archive_is_found_as_it_unpacks(tmp_path, dataset_name, 
 
 
 def test_a_missing_codec_is_said_by_datasets_before_any_run(tmp_path, monkeypatch):
-    from uadbench.data.image_files import CODEC_EXTRA
+    from uadbench.image_files import CODEC_EXTRA
 
     root = fx.vinbigdata_release(tmp_path / "vindr")
     split = tmp_path / "split.csv"
@@ -392,9 +401,7 @@ def test_a_missing_codec_is_said_by_datasets_before_any_run(tmp_path, monkeypatc
 
 
 def test_vindr_from_physionet_is_read_and_named(tmp_path):
-    root = fx.vinbigdata_release(tmp_path / "vindr")
-    (root / "annotations").mkdir()
-    (root / "train.csv").rename(root / "annotations" / "annotations_train.csv")
+    root = fx.vindr_physionet_release(tmp_path / "vindr")
     dataset = registry.datasets.get("vindr").from_settings(tmp_path)
     assert dataset.root == root and dataset.get_options()["layout"] == "physionet-dicom"
     split = tmp_path / "split.csv"
@@ -404,6 +411,24 @@ def test_vindr_from_physionet_is_read_and_named(tmp_path):
     outcome = run(tmp_path, "vindr", root, split_file=str(split))
     assert outcome.status == "ok", outcome.record.error
     assert outcome.record.config.dataset_options["layout"] == "physionet-dicom"
+
+
+@pytest.mark.parametrize(("ran_in", "point_at"), [("", ""), ("", "physionet.org"), ("vindr", "")])
+def test_vindr_fetched_with_wget_is_found_from_the_folder_it_ran_in(tmp_path, ran_in, point_at):
+    release = tmp_path / ran_in / "physionet.org" / "files" / "vindr-cxr" / "1.0.0"
+    fx.vindr_physionet_release(release)
+    split = tmp_path / "split.csv"
+    vindr.build_split(release / "annotations" / "annotations_train.csv", 0.2, 2).to_csv(
+        split, index=False
+    )
+    base = tmp_path / point_at
+    found = dataset("vindr", base, split_file=str(split))
+    assert found.root == release and found.get_options()["layout"] == "physionet-dicom"
+    assert check_availability(found).state == "found"
+    outcome = run(tmp_path, "vindr", base, split_file=str(split))
+    assert outcome.status == "ok", outcome.record.error
+    for other in ("zhanglab", "chexpert", "rsna", "nih", "folder"):  # no other reader claims it
+        assert release not in dataset(other, base).root.parents, other
 
 
 def test_vindr_from_kaggle_is_named_too(tmp_path):
@@ -484,3 +509,151 @@ def test_chexpert_batches_not_all_unpacked_are_incomplete_not_empty(tmp_path):
     dataset = registry.datasets.get("chexpert").from_settings(root, {"split_file": split})
     found = check_availability(dataset)
     assert found.state == "incomplete" and "CheXpert-v1.0 batch 2 (train 1)" in found.reason
+
+
+@pytest.mark.parametrize("point_at", ["above", "download"])
+def test_chexpert_from_the_stanford_aimi_download_folder_is_found(tmp_path, point_at):
+    download = fx.chexpert_aimi_batches(tmp_path / "chexpertchestxrays-u20210408")
+    table = chexpert.build_split(
+        download / "CheXpert-v1.0 batch 1 (validate & csv)" / "train.csv", 0.2, 4
+    )
+    split = write_split(tmp_path, table)
+    base = tmp_path if point_at == "above" else download
+    dataset = registry.datasets.get("chexpert").from_settings(base, {"split_file": split})
+    assert dataset.root == download and dataset.get_options()["layout"] == "aimi-batches"
+    assert check_availability(dataset).state == "found"
+    outcome = run(tmp_path, "chexpert", base, split_file=split)
+    assert outcome.status == "ok", outcome.record.error
+
+
+# -- folder: every file read or named, folder names in any case, no train/test copies ---------
+
+
+def test_folder_reads_every_image_kind_and_folder_names_in_any_case(tmp_path):
+    root = fx.folder_tree(tmp_path / "mine")
+    (root / "test" / "abnormal").rename(root / "test" / "Abnormal")
+    (root / "train").rename(root / "TRAIN")
+    abnormal = root / "test" / "Abnormal"
+    for i, (suffix, kind) in enumerate([("jpe", "JPEG"), ("webp", "WEBP"), ("gif", "GIF")]):
+        pixels = fx.chest(10 + i, abnormal=True)
+        Image.fromarray(pixels).save(abnormal / f"{suffix}.{suffix}", format=kind)
+    uid = "1.2.826.0.1.3680043.8.498.17"  # DICOMs named without a suffix, or by their UID
+    for i, name in enumerate([uid, "scan"]):
+        fx.write_dicom(abnormal / name, fx.chest(20 + i, abnormal=True), 8, "MONOCHROME2")
+    folder = dataset("folder", root)
+    table = validate_split_table(folder.split_table(), "folder")
+    read = {i.removeprefix("test/Abnormal/") for i in table.loc[table["label"] == 1, "id"]}
+    assert read == {"0", "1", "2", "3", "jpe", "webp", "gif", uid, "scan"}
+    assert len(table) == 10 + 4 + 9 and folder.left_out() == []
+    found = check_availability(folder)
+    assert found.state == "found" and found.counts["test abnormal"] == 9
+    outcome = run(tmp_path, "folder", root)
+    assert outcome.status == "ok", outcome.record.error
+    assert outcome.record.data.n_test == 13
+
+
+def test_folder_names_every_file_it_leaves_out_in_datasets_and_the_run_record(tmp_path):
+    root = fx.folder_tree(tmp_path / "mine")
+    (root / "notes.txt").write_text("where the images came from")
+    (root / "test" / "normal" / "labels.csv").write_text("a,b\n")
+    fx.save_png(root / "masks" / "0.png", fx.chest(5))
+    fx.save_png(root / "test" / "stray.png", fx.chest(6))
+    dataset = registry.datasets.get("folder").from_settings(root)
+    left_out = {e["file"]: e["why"] for e in dataset.left_out()}
+    assert set(left_out) == {"notes.txt", "test/normal/labels.csv", "masks/0.png", "test/stray.png"}
+    assert left_out["test/normal/labels.csv"].startswith("not an image file")
+    assert left_out["masks/0.png"].startswith("outside ROOT/{train,val,test}")
+    outcome = run(tmp_path, "folder", root)
+    assert outcome.status == "ok", outcome.record.error
+    assert {e["file"]: e["why"] for e in outcome.record.data.left_out} == left_out
+    listed = CliRunner().invoke(app, ["datasets", "folder", "--data-root", str(root)], env=WIDE)
+    lines = [line for line in listed.stdout.splitlines() if "left out" in line]
+    assert any("1 file(s) not an image file" in line and "labels.csv" in line for line in lines)
+    assert any("3 file(s) outside" in line and "masks/0.png" in line for line in lines)
+
+
+@pytest.mark.parametrize(
+    ("folder", "message"),
+    [
+        ("val/abnormal", r"val/abnormal holds 1 image.*normal images only"),
+        ("Val/Abnormal", r"Val/Abnormal holds 1 image.*normal images only"),
+        ("test/pneumonia", r"test/pneumonia holds 1 image.*neither normal nor abnormal"),
+    ],
+)
+def test_folder_refuses_images_it_would_otherwise_leave_out_naming_the_folder(
+    tmp_path, folder, message
+):
+    root = fx.folder_tree(tmp_path / "mine")
+    fx.save_png(root / folder / "x.png", fx.chest(7, abnormal=True))
+    with pytest.raises(SplitTableError, match=message):
+        dataset("folder", root).split_table()
+    assert check_availability(dataset("folder", root)).state == "split refused"
+
+
+def test_folder_refuses_a_test_image_that_copies_a_training_image(tmp_path):
+    from uadbench.data.fingerprint import resolve
+
+    root = fx.folder_tree(tmp_path / "mine")
+    shutil.copy(root / "train" / "normal" / "3.png", root / "test" / "abnormal" / "again.png")
+    with pytest.raises(SplitTableError, match=r"1 test image\(s\) have the bytes of a training"):
+        resolve(dataset("folder", root), tmp_path / "cache")
+    failed = run_failure(tmp_path, root)
+    assert "(e.g. test/abnormal/again.png = train/normal/3.png): a train/test leak" in failed
+    assert "allow_train_test_duplicates=true" in failed
+
+    outcome = run(tmp_path, "folder", root, allow_train_test_duplicates="true")
+    assert outcome.status == "ok", outcome.record.error
+    [warning] = [w for w in outcome.record.warnings if "train/test leak" in w]
+    assert "allowed by allow_train_test_duplicates=true" in warning
+    assert outcome.record.config.dataset_options["allow_train_test_duplicates"] is True
+
+
+def test_folder_options_without_the_copy_flag_keep_the_records_names(tmp_path):
+    root = fx.folder_tree(tmp_path / "mine")
+    assert "allow_train_test_duplicates" not in dataset("folder", root).get_options()
+
+
+def run_failure(tmp_path: Path, root: Path) -> str:
+    """The message that planning a run on the folder ``root`` stops with."""
+    request = RunRequest(
+        method="mean-distance",
+        dataset="folder",
+        data_root=root,
+        device="cpu",
+        results_dir=tmp_path / "results",
+        image_size=32,
+    )
+    with pytest.raises(SplitTableError) as stopped:
+        plan(request, tmp_path / "cache")
+    return str(stopped.value)
+
+
+# -- 12-bit JPEG Extended -------------------------------------------------------------------
+
+
+def test_a_12_bit_jpeg_extended_dicom_decodes_with_the_codec_extra():
+    image = read_image_file(fx.twelve_bit_jpeg_dicom())
+    assert image.shape == (1024, 256) and image.max() > 0
+
+
+def test_a_12_bit_jpeg_extended_dicom_without_the_codec_extra_names_it(tmp_path):
+    from uadbench.image_files import CODEC_EXTRA
+
+    root = fx.folder_tree(tmp_path / "mine")
+    shutil.copy(fx.twelve_bit_jpeg_dicom(), root / "train" / "normal" / "0.dcm")
+    (root / "train" / "normal" / "0.png").unlink()
+    extra = ("pylibjpeg", "libjpeg", "openjpeg", "rle", "gdcm")  # as if never installed
+    code = (
+        f"import sys\nfor m in {extra!r}:\n    sys.modules[m] = None\n"
+        "from pathlib import Path\n"
+        "from uadbench import registry\n"
+        "from uadbench.data.availability import check_availability\n"
+        f"found = check_availability(registry.datasets.get('folder')(Path({str(root)!r})))\n"
+        "print(found.state)\nprint(found.reason)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    state, reason = done.stdout.splitlines()
+    assert state == "codec missing", reason
+    assert "0.dcm: DICOM in JPEG Extended (Process 2 and 4) with 12-bit samples" in reason
+    assert CODEC_EXTRA in reason

@@ -72,3 +72,35 @@ def test_plugins_from_the_environment(plugin_file, monkeypatch):
     monkeypatch.setenv("UADBENCH_PLUGINS", str(plugin_file))
     registry.load_plugins([])
     assert "mean-distance" in registry.methods.names()
+
+
+def test_a_helper_base_class_in_a_plugin_is_skipped(tmp_path: Path):
+    plugin = tmp_path / "with_helpers.py"
+    plugin.write_text(
+        "import abc\n"
+        "import numpy as np\n"
+        "from uadbench import Method\n"
+        "class Base(Method):  # a helper: concrete, but unnamed\n"
+        "    def fit(self, train, val=None):\n"
+        "        self.mean_ = train.images.mean(axis=0)\n"
+        "        return self\n"
+        "class Abstract(Base):  # a helper: abstract\n"
+        "    @abc.abstractmethod\n"
+        "    def distance(self, images): ...\n"
+        "class Placeholder(Base):  # a helper whose name is left empty\n"
+        "    name = ''\n"
+        "class Mean(Base):\n"
+        "    name = 'helper-mean'\n"
+        "    def score(self, images):\n"
+        "        return np.abs(images - self.mean_).mean(axis=(1, 2))\n"
+    )
+    assert registry.load_plugin(str(plugin)) == ["helper-mean"]
+    assert registry.methods.get("helper-mean").__name__ == "Mean"
+    helpers_only = tmp_path / "helpers_only.py"
+    helpers_only.write_text(plugin.read_text().split("class Mean")[0])
+    with pytest.raises(PluginError) as refused:
+        registry.load_plugin(str(helpers_only))
+    message = str(refused.value)
+    assert "defines no concrete Method or Dataset subclass with a `name`" in message
+    assert "method class Base needs a class attribute `name`" in message
+    assert "Placeholder" in message and "Abstract" not in message

@@ -16,7 +16,7 @@ from uadbench import registry
 from uadbench.cli import app
 from uadbench.outputs.leaderboard import build_leaderboard
 from uadbench.running.planning import RunRequest, plan
-from uadbench.running.records import scan_records
+from uadbench.running.record_store import scan_records
 from uadbench.running.runner import execute
 from uadbench.running.runtime import cpu_model
 

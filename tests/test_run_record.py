@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from uadbench.running.records import read_record, record_path, scan_records
+from uadbench.running.record_store import RecordStore, read_record, scan_records
 from uadbench.running.run_record import (
     SCHEMA,
     NewerRecordError,
@@ -35,7 +35,7 @@ def test_every_committed_record_reads_and_keeps_its_cell():
         else:
             assert record.config.image_size == raw["config"]["params"]["image_size"]
         results = path.parents[3]
-        assert record_path(results, record.config) == path
+        assert RecordStore(results).cell(record.config).path == path
 
 
 def test_an_upgraded_record_is_written_with_each_field_once(tmp_path):

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from uadbench import registry
-from uadbench.running.planning import ResultsDirError, RunRequest, plan
-from uadbench.running.records import scan_records
+from uadbench.running.planning import RunRequest, plan
+from uadbench.running.record_store import ResultsDirError, scan_records
 from uadbench.running.runner import execute
 
 from .conftest import TINY_SYNTHETIC

@@ -172,3 +172,20 @@ def test_an_executor_of_ones_own_runs_the_cells(tmp_path):
         grid(tmp_path, ["mean-distance"], seeds=(0, 1, 2)), tmp_path / "c", Backwards()
     )
     assert (status.done, status.failed) == (3, []) and order == [2, 1, 0]
+
+
+def test_status_says_where_each_cell_stands_from_its_record(tmp_path):
+    from uadbench.running.sweep import cell_states
+
+    both = grid(tmp_path, ["mean-distance", "broken"], seeds=(0, 1))
+    run_sweep(grid(tmp_path, ["mean-distance", "broken"], seeds=(0,)), tmp_path / "cache")
+    cells = {(s.cell.config.method, s.cell.seed): s.cell for s in cell_states(both)}
+    running = json.loads(cells["broken", 0].path.read_text())
+    del running["error"], running["finished_at"]
+    running |= {"status": "running", "process": {"pid": 1, "host": "node7"}}
+    cells["mean-distance", 1].path.write_text(json.dumps(running))
+    states = {(s.cell.config.method, s.cell.seed): (s.state, s.detail) for s in cell_states(both)}
+    assert states["mean-distance", 0][0] == "done"
+    assert states["broken", 0] == ("failed", "RuntimeError: this cell is meant to fail")
+    assert states["mean-distance", 1] == ("running", "on node7")
+    assert states["broken", 1] == ("not started", "")

@@ -1,8 +1,10 @@
 """The web board: one self-contained page, checked as a file and driven in a real browser."""
 
+import json
 import os
 import re
 import shutil
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -47,6 +49,10 @@ def test_the_page_needs_no_network_and_names_its_title(site):
     assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", outside_scripts)
     assert not re.search(r"""<script[^>]+src=""", page)  # every script is inline
     assert "anatpaste" in page and "mean-distance" in page
+    # it states its rows, its page length and its own size
+    stated = re.search(r"(\d+) rows, 25 a page to start\s+with; this page is ([\d.]+) MB", page)
+    assert stated and int(stated[1]) == committed_board_rows() + 1
+    assert abs(float(stated[2]) - site.stat().st_size / 1e6) <= 0.05
 
 
 def test_a_board_of_no_finished_runs_is_refused_in_one_line(tmp_path):
@@ -89,7 +95,7 @@ def test_in_a_browser_sort_filter_and_open_a_row(site, chromium):
             headers.index(n) for n in ("AUROC %", "data set", "method", "seeds")
         )
         # the committed ZhangLab board's rows and the synthetic one
-        assert len(_cells(page, 0)) == committed_board_rows() + 1
+        assert page.evaluate("uadbenchBoard.table.rows().count()") == committed_board_rows() + 1
 
         header = page.locator("#board thead th").nth(auroc)
         # the header's aria-sort can change before the rows are redrawn: wait for each draw
@@ -190,11 +196,13 @@ def test_in_a_browser_the_board_fits_1280_px_and_its_cost_legend_is_whole(commit
         page = browser.new_page(viewport={"width": 1280, "height": 900})
         page.goto(committed_site.as_uri())
         page.wait_for_function("window.uadbenchBoard && window.uadbenchBoard.ready")
+        page.locator("#cost").scroll_into_view_if_needed()  # the cost view is drawn when seen
+        page.wait_for_selector("#cost-figures .legend")
         headers = page.eval_on_selector_all("#board thead th", "h => h.map(x => x.textContent)")
         assert not {"data set", "split", "profile", "published", "CPU"} & set(headers)
         shared = page.locator("#board-shared").inner_text()
         assert "data set zhanglab" in shared and "CPU Intel(R) Xeon(R) Processor" in shared
-        assert len(_cells(page, 0)) == committed_board_rows()
+        assert page.evaluate("uadbenchBoard.table.rows().count()") == committed_board_rows()
         assert page.evaluate("document.documentElement.scrollWidth") <= 1280
         right = page.evaluate("document.querySelector('#board').getBoundingClientRect().right")
         assert right <= 1280  # the table itself, not only the page, fits: no hidden columns
@@ -204,3 +212,100 @@ def test_in_a_browser_the_board_fits_1280_px_and_its_cost_legend_is_whole(commit
         )
         assert bars and all(height == 0 for height in bars)  # Plotly scrolls a clipped legend
         browser.close()
+
+
+def _many_rows(results: Path, count: int) -> None:
+    """``count`` rows of three seeds under ``results``: one configuration's committed anatpaste
+    records (624 test images, two training curves) under other method names."""
+    from uadbench.running.record_store import RecordStore, write_record
+    from uadbench.running.run_record import RunRecord
+
+    found = sorted((ZHANGLAB / "zhanglab" / "anatpaste").glob("*.json"))
+    records = [RunRecord.from_json(json.loads(path.read_text())) for path in found]
+    seeds = [record for record in records if record.row_key == records[0].row_key]
+    assert len(seeds) == 3
+    for i in range(count):
+        for record in seeds:
+            record.config = replace(record.config, method=f"method-{i:03d}")
+            write_record(RecordStore(results).cell(record.config).path, record)
+
+
+def _board(tmp_path: Path, rows: int) -> Path:
+    """The page of a board of ``rows`` generated rows."""
+    results, out = tmp_path / f"results-{rows}", tmp_path / f"site-{rows}"
+    _many_rows(results, rows)
+    made = cli.invoke(app, ["board", "--results-dir", str(results), "--out", str(out)])
+    assert made.exit_code == 0, made.output
+    return out / "index.html"
+
+
+BYTES_PER_ROW = 20_000
+"""What a row of three seeds of 624 test images may add to the page: its table cells, and the
+data its details are drawn from when it is opened (15 KB when this was written)."""
+
+
+def test_a_row_adds_little_to_the_page(tmp_path):
+    few, more = _board(tmp_path, 2), _board(tmp_path, 12)
+    per_row = (more.stat().st_size - few.stat().st_size) / 10
+    assert per_row < BYTES_PER_ROW, per_row
+    page = more.read_text(encoding="utf-8")
+    assert "12 rows, 25 a page" in page
+    assert page.count('class="details"') == 1  # one place the opened row's details go
+
+
+@pytest.mark.browser
+def test_in_a_browser_a_board_of_many_rows_pages_and_opens_a_row_of_a_later_page(
+    tmp_path, chromium
+):
+    from playwright.sync_api import sync_playwright
+
+    site = _board(tmp_path, 60)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        errors, requests = [], []
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        page.on("request", lambda r: requests.append(r.url))
+        page.goto(site.as_uri())
+        page.wait_for_function("window.uadbenchBoard && window.uadbenchBoard.ready")
+        assert "60 rows, 25 a page" in page.locator("p.made").first.inner_text()
+        assert len(_cells(page, 0)) == 25  # one page of rows in the document
+        assert "1 to 25 of 60" in page.locator(".dt-info").inner_text()
+        headers = page.eval_on_selector_all("#board thead th", "h => h.map(x => x.textContent)")
+        method = headers.index("method")
+        assert page.locator(".details:not([hidden])").count() == 0  # nothing drawn yet
+        for length in (50, 25):  # the reader's choice of page length
+            page.select_option(".dt-length select", str(length))
+            page.wait_for_function(
+                f"document.querySelectorAll('#board tbody tr').length === {length}"
+            )
+
+        page.locator(".dt-paging-button", has_text="3").click()
+        page.wait_for_function("uadbenchBoard.table.page() === 2")
+        assert "51 to 60 of 60" in page.locator(".dt-info").inner_text()
+        clicked = _cells(page, method)[4]
+        page.locator("#board tbody tr").nth(4).click()
+        shown = page.locator(".details:not([hidden])")
+        assert shown.locator("h2").text_content() == clicked
+        assert f"--method {clicked.split()[0]} " in shown.locator("pre.command").text_content()
+        for figure in ("roc", "scores", "curves"):  # Plotly drew each
+            assert shown.locator(f"[data-figure={figure}] .main-svg").count() >= 1
+        roc = shown.locator("[data-figure=roc]").text_content()
+        assert all(f"seed {seed}" in roc for seed in (0, 1, 2)) and "95% band" in roc
+        scores = shown.locator("[data-figure=scores]").text_content()
+        assert all(f"abnormal, seed {seed}" in scores for seed in (0, 1, 2))
+        assert "loss" in shown.locator("[data-figure=curves]").text_content()
+        assert shown.locator("table.per-seed tr").count() == 4  # a header and each seed
+        page.locator("#cost").scroll_into_view_if_needed()
+        page.wait_for_selector("#cost-figures .main-svg")  # drawn when seen
+        assert page.evaluate("document.documentElement.scrollWidth") <= 1280
+        for other, highlighted in (("1", []), ("3", [clicked])):  # the opened row stays marked
+            page.locator(".dt-paging-button", has_text=other).click()
+            page.wait_for_function(f"uadbenchBoard.table.page() === {int(other) - 1}")
+            marked = page.eval_on_selector_all(
+                "#board tbody tr.shown", f"rows => rows.map(r => r.cells[{method}].textContent)"
+            )
+            assert marked == highlighted
+        browser.close()
+    assert errors == []
+    assert all(url.startswith(("file:", "blob:", "data:")) for url in requests), requests

@@ -1,10 +1,11 @@
 """uadbench: an open benchmark for unsupervised anomaly detection in chest radiographs.
 
 The public API is what a plugin author needs: ``Method`` and its ``RunContext`` and ``ImageSet``,
-and ``Dataset``. See ``uadbench.contracts.method`` and ``uadbench.contracts.dataset`` for the
-contracts. For notebooks, ``load_leaderboard(results_dir)`` and ``load_records(results_dir)``
-give pandas DataFrames (``uadbench.outputs.frames``). Each name is imported when first asked
-for, so that the command line starts without NumPy.
+and ``Dataset`` (the contracts: ``uadbench.contracts.method`` and ``uadbench.contracts.dataset``);
+``create_method(name, profile, **hyperparameters)`` makes any registered method. For notebooks,
+``load_leaderboard(results_dir)`` and ``load_records(results_dir)`` give pandas DataFrames
+(``uadbench.outputs.frames``). Each name is imported when first asked for, so that the command
+line starts without NumPy.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ __all__ = [
     "LabelledImages",
     "Method",
     "RunContext",
+    "create_method",
     "load_leaderboard",
     "load_records",
 ]
@@ -29,6 +31,7 @@ _HOMES = {
     "LabelledImages": "uadbench.contracts.method",
     "Method": "uadbench.contracts.method",
     "RunContext": "uadbench.contracts.method",
+    "create_method": "uadbench.registry",
     "load_leaderboard": "uadbench.outputs.frames",
     "load_records": "uadbench.outputs.frames",
 }

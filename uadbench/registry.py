@@ -4,7 +4,8 @@ Built-in methods and data sets are registered exactly as a third-party package r
 own: in the ``uadbench.methods`` and ``uadbench.datasets`` entry-point groups. A module that is
 not installed joins with ``--plugin path/to/file.py`` or ``--plugin package.module`` (or the
 ``UADBENCH_PLUGINS`` environment variable, paths separated by ``os.pathsep``); every concrete
-``Method`` or ``Dataset`` subclass defined in it is registered under its ``name``.
+``Method`` or ``Dataset`` subclass defined in it that has a ``name`` is registered under it
+(one without is a helper base class, skipped).
 
 A *family* registers many names behind one prefix (``uadbench.method_families``): an object
 with ``prefix``, ``names()`` (the names it lists) and ``get(name)`` (the class for any name with
@@ -13,20 +14,20 @@ its prefix), e.g. every model of another library made available as ``<prefix><mo
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import importlib
 import importlib.util
 import inspect
 import os
 import sys
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from importlib.metadata import EntryPoint, entry_points
+from importlib.metadata import EntryPoint
 from pathlib import Path
 from types import ModuleType
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
+from uadbench.entry_points import installed
 from uadbench.errors import UserError
 
 T = TypeVar("T", bound=type)
@@ -55,12 +56,6 @@ class Entry(Generic[T]):
     cls: T | None = None
     plugin: str | None = None
     """The plugin that defined it: a resolved ``.py`` path or a module name."""
-
-
-@functools.cache
-def installed(group: str) -> tuple[EntryPoint, ...]:
-    """The installed distributions' entry points of ``group`` (read once per process)."""
-    return tuple(entry_points(group=group))
 
 
 class Registry(Generic[T]):
@@ -196,27 +191,36 @@ datasets: Registry[type] = Registry("data set", "uadbench.datasets", _check_data
 
 
 def load_plugin(spec: str) -> list[str]:
-    """Import a plugin (a ``.py`` path or a module name); register what it defines.
+    """Import a plugin (a ``.py`` path or a module name); register every concrete ``Method``
+    or ``Dataset`` subclass it defines that has a ``name`` (a class without one is a helper,
+    skipped).
 
-    Returns the names it registered.
+    Returns the names it registered; ``PluginError`` when there is none.
     """
     from uadbench.contracts.dataset import Dataset
     from uadbench.contracts.method import Method
 
     module = _import(spec)
-    registered = []
+    registered, unnamed = [], []
     for _, obj in inspect.getmembers(module, inspect.isclass):
         if obj.__module__ != module.__name__ or inspect.isabstract(obj):
             continue
         for base, registry in ((Method, methods), (Dataset, datasets)):
-            if issubclass(obj, base) and obj is not base:
-                try:
-                    registry.add(obj, f"plugin {spec}", plugin_source(spec))
-                except TypeError as error:
-                    raise PluginError(f"plugin {spec}: {error}") from error
-                registered.append(obj.name)
+            if not issubclass(obj, base) or obj is base:
+                continue
+            if not getattr(obj, "name", None):
+                unnamed.append(f"{registry.kind} class {obj.__qualname__}")
+                continue
+            try:
+                registry.add(obj, f"plugin {spec}", plugin_source(spec))
+            except TypeError as error:
+                raise PluginError(f"plugin {spec}: {error}") from error
+            registered.append(obj.name)
     if not registered:
-        raise PluginError(f"plugin {spec} defines no concrete Method or Dataset subclass")
+        helpers = "".join(f"; {c} needs a class attribute `name` (str)" for c in unnamed)
+        raise PluginError(
+            f"plugin {spec} defines no concrete Method or Dataset subclass with a `name`{helpers}"
+        )
     return registered
 
 
@@ -266,3 +270,31 @@ def _import_failure(error: BaseException) -> str:
     if isinstance(error, SystemExit):
         return f"it called sys.exit({error.code!r}) while being imported"
     return f"{type(error).__name__}: {error}"
+
+
+def method_settings(
+    method: str | type, profile: str = "quick", overrides: Mapping[str, str] | None = None
+) -> tuple[type, str, Any]:
+    """The method class (a class, or the name it is registered under), the profile that
+    serves ``profile``, and that profile's hyperparameters with ``overrides`` (strings, as
+    typed) applied and checked: what a run of it is planned with."""
+    cls = methods.get(method) if isinstance(method, str) else method
+    name = cls.profile_name(profile)
+    params = cls.params_for(name, overrides)
+    cls.check_params(params)
+    return cls, name, params
+
+
+def create_method(
+    method: str | type, profile: str = "quick", context: Any = None, **overrides: object
+) -> Any:
+    """A method made from its name, profile and hyperparameters (as timm's ``create_model``):
+    ``create_method("ae", "quick", epochs=5)``; ``context`` is its ``RunContext``."""
+    texts = {key: _typed(value) for key, value in overrides.items()}
+    cls, _, params = method_settings(method, profile, texts)
+    return cls(params, context)
+
+
+def _typed(value: object) -> str:
+    """A value as ``--param`` would give it."""
+    return str(value).lower() if isinstance(value, bool) else str(value)

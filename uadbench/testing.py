@@ -3,7 +3,8 @@
 As scikit-learn's ``check_estimator``: ``check_method(MyMethod)`` checks the class against the
 contract (``uadbench.contracts.method``), that every profile's parameters are accepted, and
 then fits and scores a tiny set of synthetic chest phantoms twice with one seed: the scores must
-be finite, one per image, the reported variant among them, and the same both times.
+be finite real numbers, one per image and not all equal, the reported variant among them,
+``score`` the reported variant at every call, and the same both times.
 
     >>> from uadbench.testing import check_method
     >>> check_method(MyMethod, {"epochs": "1"})  # doctest: +SKIP
@@ -20,7 +21,9 @@ import numpy as np
 from uadbench.contracts.method import Method, RunContext, check_method_class
 from uadbench.data.prepare import PreparedData, prepare
 from uadbench.data.readers.synthetic import SyntheticChest
+from uadbench.registry import method_settings
 from uadbench.running.runtime import seed_everything
+from uadbench.running.score_checks import checked_variants
 
 TINY = {"n_train": "40", "n_val": "8", "n_test_normal": "12", "n_test_abnormal": "12"}
 """The phantoms a check fits and scores: 40 training normals, 8 validation, 12 + 12 test."""
@@ -50,8 +53,7 @@ def check_method(
     overrides = dict(params or {})
     if image_size is not None:
         overrides["image_size"] = str(image_size)
-    chosen = cls.params_for(cls.profile_name("quick"), overrides)
-    cls.check_params(chosen)
+    _, _, chosen = method_settings(cls, "quick", overrides)
     with tempfile.TemporaryDirectory(prefix="uadbench-check-") as scratch:
         data = prepare(SyntheticChest.from_settings(None, TINY), chosen.image_size, Path(scratch))
         first = _fit_and_score(cls, chosen, data, seed, Path(scratch))
@@ -84,16 +86,28 @@ def _fit_and_score(
             f"{cls.name!r} reports {reported!r}, which is not among its scores "
             f"({', '.join(variants)})"
         )
-    out = {}
     for name, scores in variants.items():
-        scores = np.asarray(scores, dtype=float)
-        if scores.shape != (len(test),):
+        if np.shape(scores) != (len(test),):
             raise MethodCheckError(
-                f"{cls.name!r} score {name!r} has shape {scores.shape} for {len(test)} images"
+                f"{cls.name!r} score {name!r} has shape {np.shape(scores)} for {len(test)} images"
             )
-        if not np.isfinite(scores).all():
-            raise MethodCheckError(f"{cls.name!r} score {name!r} has non-finite values")
-        out[name] = scores
+    try:
+        out = checked_variants(variants, len(test), "test")
+    except (TypeError, FloatingPointError) as error:
+        raise MethodCheckError(f"{cls.name!r}: {error}") from None
+    for name, scores in out.items():
+        if np.ptp(scores) == 0:
+            raise MethodCheckError(
+                f"{cls.name!r} gave every test image the same {name!r} score: a method whose "
+                "scores cannot rank images detects nothing"
+            )
     if not np.array_equal(np.asarray(method.score(test.images), dtype=float), out[reported]):
-        raise MethodCheckError(f"{cls.name!r}.score differs from its reported variant")
+        again = method.score_variants(test.images)[reported]
+        if not np.array_equal(np.asarray(again, dtype=float), out[reported]):
+            raise MethodCheckError(
+                f"{cls.name!r}.score is not deterministic for a fixed seed: it gave other scores "
+                "for the same images after one fit; draw nothing at random in score (or seed "
+                "it from context.seed)"
+            )
+        raise MethodCheckError(f"{cls.name!r}.score differs from its reported variant {reported!r}")
     return out

@@ -105,9 +105,9 @@ class SlowPhantoms(SyntheticChest):
 
 
 if STAGE == "final-write":
-    import uadbench.running.runner as _runner
+    import uadbench.running.record_store as _store
 
-    _write_record, _replace = _runner.write_record, os.replace
+    _write_record, _replace = _store.write_record, os.replace
     _final = {"now": False}
 
     def _watched_write(path, record):
@@ -120,5 +120,5 @@ if STAGE == "final-write":
             reached("final-write")
         return _replace(src, dst, **kwargs)
 
-    _runner.write_record = _watched_write
+    _store.write_record = _watched_write
     os.replace = _held_replace

@@ -11,12 +11,14 @@ Heavy libraries (torch, pandas, matplotlib) are imported inside the commands tha
 
 from __future__ import annotations
 
+import warnings
 from typing import Annotated
 
 import typer
 
 from uadbench.cli import boards, listings, running
-from uadbench.cli.common import app
+from uadbench.cli.common import app, say
+from uadbench.errors import Notice
 
 __all__ = ["app", "main"]
 
@@ -63,4 +65,14 @@ def _options(
 
 def main() -> None:
     """Entry point of the ``uadbench`` console script."""
+    python_shows = warnings.showwarning
+
+    def show(message: Warning | str, category: type[Warning], *args: object, **kw: object) -> None:
+        """A ``Notice`` as one ``warning:`` line; other warnings as Python shows them."""
+        if issubclass(category, Notice):
+            say("bold yellow", "warning: ", str(message))
+        else:
+            python_shows(message, category, *args, **kw)
+
+    warnings.showwarning = show
     app()

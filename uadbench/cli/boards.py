@@ -29,7 +29,7 @@ from uadbench.cli.common import out as stdout
 
 if TYPE_CHECKING:
     from uadbench.outputs.leaderboard import Leaderboard
-    from uadbench.running.records import RecordSet
+    from uadbench.running.record_store import RecordSet
 
 
 def leaderboard(
@@ -65,17 +65,17 @@ def show_leaderboard(results_dirs: list[Path], format: str, datasets: set[str]) 
     file that could not be read; the records read."""
     from uadbench.outputs.exports import WRITERS, print_table
     from uadbench.outputs.leaderboard import build_leaderboard
-    from uadbench.running.records import scan_folders
+    from uadbench.running.record_store import scan_folders
 
     found = scan_folders(results_dirs)
-    shown = found.only(datasets).records
+    shown = found.only(datasets)
     with user_errors():
-        board = build_leaderboard(shown)
+        board = build_leaderboard(shown.records, found.memo)
     if format == "table":
         print_table(board, stdout)
     else:
         sys.stdout.write(WRITERS[format](board))
-    if not shown and not found.unreadable:
+    if not shown.records and not found.unreadable:
         of = f" of {', '.join(sorted(datasets))}" if datasets else ""
         err.print(
             f"no run records{of} under {_runs_folders(results_dirs)}; start one with "
@@ -89,11 +89,13 @@ def _show_across_datasets(results_dirs: list[Path], format: str, datasets: set[s
     """Print the ranks of the methods over the data sets of the records."""
     from uadbench.outputs import across_datasets as across
     from uadbench.outputs.leaderboard import build_leaderboard
-    from uadbench.running.records import scan_folders
+    from uadbench.running.record_store import scan_folders
 
     found = scan_folders(results_dirs)
     with user_errors():
-        summary = across.across_datasets(build_leaderboard(found.only(datasets).records))
+        summary = across.across_datasets(
+            build_leaderboard(found.only(datasets).records, found.memo)
+        )
         if summary is None:
             fail(
                 f"the records under {_runs_folders(results_dirs)} hold fewer than two sets of "
@@ -144,10 +146,10 @@ def _finished_board(results_dirs: list[Path], purpose: str) -> tuple[RecordSet, 
     """The records under ``results_dirs`` and their board; exit 2 saying so when no run has
     finished."""
     from uadbench.outputs.leaderboard import build_leaderboard
-    from uadbench.running.records import scan_folders
+    from uadbench.running.record_store import scan_folders
 
     found = scan_folders(results_dirs)
-    board = build_leaderboard(found.records)
+    board = build_leaderboard(found.records, found.memo)
     if not any(r.auroc_mean is not None for r in board.rows):
         hint = f"start one with `uadbench run`{found.note()}"
         fail(f"no finished runs under {_runs_folders(results_dirs)} {purpose}; {hint}")
@@ -187,7 +189,7 @@ def export(
     """Export the run records to MLflow, one live run per cell (parameters, metrics, training
     curves, scores as an artifact)."""
     from uadbench.outputs.mlflow_export import export_records, viewer
-    from uadbench.running.records import scan_records
+    from uadbench.running.record_store import scan_records
 
     if target != "mlflow":
         fail(f"unknown export target {target!r}; the one there is: mlflow")
@@ -233,7 +235,7 @@ def report(
 ) -> None:
     """Write a Markdown and HTML report: leaderboard, figures, protocol and the run list."""
     from uadbench.outputs.report import write_report
-    from uadbench.running.records import scan_folders
+    from uadbench.running.record_store import scan_folders
 
     with user_errors():
         found = scan_folders(results_dir)

@@ -137,6 +137,8 @@ def datasets(
             notes.append(Text.assemble((name, "bold"), f": {cls.describe()} ({where})"))
             if found.reason:
                 notes.append(Text(f"  {found.reason}", style="red"))
+            if found.counts and (left_out := dataset.left_out()):
+                notes += _left_out_notes(left_out, every=bool(names))
             if found.available is not None and found.available.usable:
                 notes.append(
                     Text(
@@ -157,6 +159,25 @@ def datasets(
         stdout.print(note, highlight=False)
     if not names and any(line.style == "red" for line in notes):
         stdout.print("`uadbench datasets NAME` says where to get a data set and how to lay it out.")
+
+
+LEFT_OUT_SHOWN = 3
+"""Files named per reason in the overview; ``datasets NAME`` names every one."""
+
+
+def _left_out_notes(left_out: list[dict[str, str]], every: bool) -> list[Text]:
+    """One ``left out`` line per reason, naming its files (the first few unless ``every``)."""
+    by_why: dict[str, list[str]] = {}
+    for entry in left_out:
+        by_why.setdefault(entry["why"], []).append(entry["file"])
+    lines = []
+    for why, files in by_why.items():
+        shown = files if every else files[:LEFT_OUT_SHOWN]
+        more = len(files) - len(shown)
+        tail = f" and {more} more (uadbench datasets NAME lists them)" if more else ""
+        text = f"  left out, {len(files)} file(s) {why}: {', '.join(shown)}{tail}"
+        lines.append(Text(text, style="yellow"))
+    return lines
 
 
 def _add_row(table: Table, name: str, found: Availability) -> None:
@@ -191,13 +212,11 @@ def contact_sheet(
     from uadbench import registry
     from uadbench.contracts.progress import RichProgress
     from uadbench.data.prepare import default_cache_dir, prepare
-    from uadbench.errors import OutputPathError
-    from uadbench.outputs.contact_sheet import pick, plot_contact_sheet
+    from uadbench.outputs.contact_sheet import output_file, pick, plot_contact_sheet
     from uadbench.running.planning import parse_pairs
 
     with user_errors():
-        if out_file.is_dir():
-            raise OutputPathError(f"{out_file} is a folder; give --out a .png file to write")
+        out_file = output_file(out_file)
         registry.load_plugins(plugin)
         data = registry.datasets.get(dataset).from_settings(
             data_root, parse_pairs(data_option, "--data-option")

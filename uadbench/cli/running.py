@@ -25,6 +25,7 @@ from uadbench.cli.common import (
     SkipOption,
     err,
     fail,
+    out,
     say,
     sigterm_stops,
     user_errors,
@@ -163,16 +164,57 @@ def sweep(
     data_root: DataRootOption = None,
     cache_dir: CacheOption = None,
     device: Annotated[str | None, typer.Option(help="auto, cpu, cuda or cuda:N.")] = None,
-    executor: Annotated[str, typer.Option(help="local (one cell after another) or ray.")] = "local",
+    executor: Annotated[
+        str, typer.Option(help="local (one cell after another), ray or slurm.")
+    ] = "local",
     ray_address: Annotated[
         str | None, typer.Option(help="Join this Ray cluster (default: start a local instance).")
     ] = None,
-    cpus_per_cell: Annotated[float, typer.Option(help="CPUs a Ray cell asks for.")] = 1,
+    cpus_per_cell: Annotated[
+        float, typer.Option(help="CPUs a Ray cell or a SLURM task asks for.")
+    ] = 1,
     gpus_per_cell: Annotated[float, typer.Option(help="GPUs a Ray cell asks for.")] = 0,
+    slurm_partition: Annotated[
+        str | None, typer.Option(help="SLURM partition of the tasks (default: the cluster's).")
+    ] = None,
+    slurm_time: Annotated[
+        str | None,
+        typer.Option(help="Time limit of a SLURM task: minutes or D-HH:MM:SS (default 60)."),
+    ] = None,
+    slurm_gpus: Annotated[
+        int | None,
+        typer.Option(help="GPUs of a SLURM task (default: 1 with --device cuda, else 0)."),
+    ] = None,
+    slurm_mem: Annotated[
+        str | None, typer.Option(help="Memory of a SLURM task, e.g. 16G (default: the cluster's).")
+    ] = None,
+    slurm_option: Annotated[
+        list[str],
+        typer.Option(
+            "--slurm-option", help="Any other sbatch option as key=value, e.g. account=lab."
+        ),
+    ] = [],  # noqa: B006
+    slurm_cells_per_task: Annotated[
+        int, typer.Option(help="Cells one SLURM task runs, one after another.")
+    ] = 1,
+    no_wait: Annotated[
+        bool,
+        typer.Option("--no-wait", help="SLURM: submit, print the job id and return.", metavar=FLAG),
+    ] = False,
+    status: Annotated[
+        bool,
+        typer.Option(
+            "--status",
+            help="Show where each cell stands (done, running, failed, not started) from the "
+            "records; run nothing.",
+            metavar=FLAG,
+        ),
+    ] = False,
     plugin: PluginOption = [],  # noqa: B006
     skip_unreadable: SkipOption = False,
 ) -> None:
     """Run every cell of a grid (methods x data sets x seeds) that has no finished record."""
+    from uadbench.errors import ParameterError
     from uadbench.running.executors import executor_named
     from uadbench.running.grid import grid_from
     from uadbench.running.planning import parse_pairs, parse_seeds
@@ -193,15 +235,44 @@ def sweep(
             plugins=plugin or None,
             skip_unreadable=skip_unreadable or None,
         )
+        if status:
+            _show_states(grid)
+            return
+        if no_wait and executor != "slurm":
+            raise ParameterError("--no-wait is for --executor slurm; drop it or add that")
         options = {"address": ray_address, "cpus_per_cell": cpus_per_cell}
         options["gpus_per_cell"] = gpus_per_cell
+        options |= {"partition": slurm_partition, "time": slurm_time, "gpus": slurm_gpus}
+        options |= {"mem": slurm_mem, "options": parse_pairs(slurm_option, "--slurm-option")}
+        options |= {"cells_per_task": slurm_cells_per_task, "wait": not no_wait}
         executor_named(executor, **options)  # an unknown executor is named before any work
     _sweep(grid, executor, options, cache_dir)
 
 
+def _show_states(grid: Grid) -> None:
+    """A table of the grid's cells and where each stands by its record, then the counts."""
+    from rich.table import Table
+
+    from uadbench.running.sweep import CELL_STATES, cell_states
+
+    states = cell_states(grid)
+    table = Table("method", "data set", "size", "seed", "state", "detail", "record")
+    styles = {"done": "green", "running": "cyan", "failed": "bold red", "not started": "dim"}
+    for one in states:
+        config = one.cell.config
+        table.add_row(
+            config.method, config.dataset, str(config.image_size), str(config.seed),
+            Text(one.state, style=styles[one.state]), Text(one.detail), Text(str(one.cell.path)),
+        )  # fmt: skip
+    out.print(table)
+    counts = {name: sum(one.state == name for one in states) for name in CELL_STATES}
+    out.print("  ".join(f"{name} {n}" for name, n in counts.items()), highlight=False)
+
+
 def _sweep(grid: Grid, executor: str, options: dict, cache_dir: Path | None) -> None:
     """Run the grid with a bar of cells (and, run here, each cell's own bars beneath it), then
-    print the board and every failed cell."""
+    print the board (or, for cells submitted and not waited for, their job's id on stdout) and
+    every failed cell."""
     from uadbench.contracts.progress import RichProgress, rich_bars
     from uadbench.data.prepare import default_cache_dir
     from uadbench.running.executors import executor_named
@@ -217,7 +288,16 @@ def _sweep(grid: Grid, executor: str, options: dict, cache_dir: Path | None) -> 
             bar.update(task, total=status.total, completed=finished, info=status.line())
 
         status = run_sweep(grid, cache_dir or default_cache_dir(), cells_run_on, show)
-    left_out(show_leaderboard([grid.results_dir], "table", set(grid.datasets)), strict=False)
+    if status.submitted:
+        jobs = sorted({job for _, job in status.submitted})
+        out.print(" ".join(jobs), highlight=False)
+        say(
+            "green",
+            f"submitted {len(status.submitted)} cell(s) as SLURM job {', '.join(jobs)}: ",
+            "the same `uadbench sweep` with --status shows how they go; scancel stops them",
+        )
+    else:
+        left_out(show_leaderboard([grid.results_dir], "table", set(grid.datasets)), strict=False)
     err.print(status.line(), highlight=False, markup=False)
     for cell, message in status.failed:
         say("bold red", f"FAILED {cell.label}: ", f"{message} (record: {cell.path})")
@@ -244,7 +324,7 @@ def rerun(
     from uadbench import registry
     from uadbench.data.prepare import default_cache_dir
     from uadbench.running.planning import plan
-    from uadbench.running.records import read_record, results_dir_of
+    from uadbench.running.record_store import read_record, results_dir_of
     from uadbench.running.reproduce import request_from_record
 
     cache = cache_dir or default_cache_dir()

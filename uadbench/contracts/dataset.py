@@ -22,8 +22,8 @@ from typing import Any, ClassVar
 import numpy as np
 
 from uadbench.contracts.method import Range, check_ranges, replace_params
-from uadbench.data.image_files import INTENSITY_RULES, read_image_file
 from uadbench.errors import ParameterError, UserError
+from uadbench.image_files import INTENSITY_RULES, read_image_file
 
 SPLITS = ("train", "val", "test")
 TABLE_COLUMNS = ("id", "source", "label", "split")
@@ -168,6 +168,13 @@ class Dataset(ABC):
             return None
         return [self.root / source for source in table["source"]]
 
+    def left_out(self) -> list[dict[str, str]] | None:
+        """The files under the root that the split does not use, each as ``file`` (relative to
+        the root) and ``why``, for a reader that reads a whole folder (``datasets`` and the run
+        record name them); None, the default, for a reader that reads only what its split lists.
+        """
+        return None
+
     def missing_files(self, table: Any) -> list[str]:
         """The sources of ``table`` whose file is not there."""
         files = self.source_files(table)
@@ -258,7 +265,13 @@ def validate_split_table(table: Any, dataset: str) -> Any:
     return table
 
 
-def table_checksum(table: Any) -> str:
-    """SHA-256 of the split columns, identifying a split's exact content."""
-    text = table[list(TABLE_COLUMNS)].to_csv(index=False, lineterminator="\n")
+SPLIT_COLUMNS = ("id", "label", "split")
+"""What a split is: which image, its label, its side. Not where its file lies under the data
+root (``source``): the same files under a root one level up or down are the same split."""
+
+
+def table_checksum(table: Any, columns: tuple[str, ...] = SPLIT_COLUMNS) -> str:
+    """SHA-256 of the split's ``columns`` (by default ``SPLIT_COLUMNS``), identifying its exact
+    content."""
+    text = table[list(columns)].to_csv(index=False, lineterminator="\n")
     return hashlib.sha256(text.encode()).hexdigest()

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from uadbench.entry_points import installed
 from uadbench.errors import UserError
 
 
@@ -65,8 +66,6 @@ def _where(fn: Callable) -> str:
 def get_extra(name: str) -> Extra:
     """The registered extra ``name``; an error listing the known ones otherwise."""
     if name not in _EXTRAS:
-        from uadbench.registry import installed
-
         for entry in installed(EXTRAS_GROUP):
             if entry.name == name:
                 entry.load()  # importing the module registers the extra

@@ -266,10 +266,6 @@ class Method(ABC):
         """How ``params`` make the method use anomaly labels, or None (the default: never)."""
         return None
 
-    def get_params(self) -> dict[str, Any]:
-        """Every hyperparameter, as stored in the run record."""
-        return dataclasses.asdict(self.params)
-
     @abstractmethod
     def fit(self, train: ImageSet, val: ImageSet | None = None) -> Method:
         """Learn from ``train`` (normal images only); ``val`` holds held-out normals."""

@@ -19,9 +19,9 @@ from uadbench.contracts.dataset import (
     Dataset,
     validate_split_table,
 )
-from uadbench.data.image_files import CODEC_EXTRA, ImageReadError
 from uadbench.data.split_files import AVAILABLE
 from uadbench.errors import UserError, one_line
+from uadbench.image_files import CODEC_EXTRA, ImageReadError
 
 
 @dataclass(frozen=True)

@@ -2,14 +2,19 @@
 process, the results handed back in order.
 
 Workers are forked (the data set object, a plugin's included, needs no pickling); where fork is
-not available, or for few images, decoding stays in this process. An unreadable image comes
-back as its reason, and ``ImageReadError`` is raised here, as a serial read would.
+not available, or for few images, decoding stays in this process. On Linux a worker dies with
+the process that started it, however that ends (kill -9 too), so none is left holding what it
+inherited (a cell's lock). An unreadable image, or one too small to be a radiograph
+(``MIN_SIDE``), comes back as its reason, and ``ImageReadError`` is raised here, as a serial
+read would.
 """
 
 from __future__ import annotations
 
 import multiprocessing
 import os
+import signal
+import sys
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from typing import Any
@@ -17,12 +22,19 @@ from typing import Any
 import numpy as np
 
 from uadbench.contracts.dataset import Dataset
-from uadbench.data.image_files import ImageReadError, resize_square
+from uadbench.image_files import ImageReadError, resize_square
 
 MIN_PER_WORKER = 64
 """Fewer images than this per worker are decoded here: starting processes costs more."""
 CHUNK = 16
 """Images a worker decodes per task."""
+MIN_SIDE = 8
+"""The fewest pixels an image may have on a side. A smaller one is no radiograph (a 1 x 1 image
+would be upscaled to a flat one): it is unreadable, named, and left out only with
+--skip-unreadable. Larger images smaller than the run's size are upscaled as they are (a
+28-pixel ChestMNIST image at 64 px is a user's choice, not a broken file)."""
+PR_SET_PDEATHSIG = 1
+"""prctl(2)'s option: the signal a process gets when the thread that started it ends."""
 _WORK: tuple[Dataset, int] | None = None
 """The data set and size a worker decodes for (set in each worker as it starts, never in the
 parent: a parent-wide value was cleared by another, abandoned ``decoded`` generator's exit)."""
@@ -42,30 +54,54 @@ def decoded(
     workers = min(workers, max(1, len(sources) // MIN_PER_WORKER))
     if workers <= 1 or "fork" not in multiprocessing.get_all_start_methods():
         for source in sources:
-            yield _read(dataset, source, image_size)
+            yield decode(dataset, source, image_size)
         return
     context = multiprocessing.get_context("fork")  # a forked worker's arguments are not pickled
     with ProcessPoolExecutor(
-        workers, mp_context=context, initializer=_set_work, initargs=(dataset, image_size)
+        workers,
+        mp_context=context,
+        initializer=_set_work,
+        initargs=(dataset, image_size, os.getpid()),
     ) as pool:
         for result in pool.map(_read_in_worker, sources, chunksize=CHUNK):
             yield ImageReadError(*result) if isinstance(result, tuple) else result
 
 
-def _set_work(dataset: Dataset, image_size: int) -> None:
+def decode(dataset: Dataset, source: str, image_size: int) -> np.ndarray | ImageReadError:
+    """The image at ``source`` at ``image_size`` (uint8, square), or why it cannot be used (an
+    ``ImageReadError``, not raised)."""
+    try:
+        image = dataset.read_image(source, image_size)
+    except ImageReadError as error:
+        return error
+    height, width = image.shape[:2]
+    if min(height, width) < MIN_SIDE:
+        path = dataset.root / source if dataset.root is not None else source
+        return ImageReadError(
+            path, f"it is {width} x {height} pixels, under {MIN_SIDE} on a side: no radiograph"
+        )
+    return resize_square(image, image_size)
+
+
+def _set_work(dataset: Dataset, image_size: int, parent: int) -> None:
     global _WORK
+    _die_with(parent)
     _WORK = (dataset, image_size)
 
 
-def _read(dataset: Dataset, source: str, image_size: int) -> np.ndarray | ImageReadError:
-    try:
-        return resize_square(dataset.read_image(source, image_size), image_size)
-    except ImageReadError as error:
-        return error
+def _die_with(parent: int) -> None:
+    """Have the kernel kill this worker when ``parent`` ends (Linux; elsewhere nothing)."""
+    if not sys.platform.startswith("linux"):
+        return
+    import ctypes
+
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != parent:  # it ended before the request was made
+        os._exit(1)
 
 
 def _read_in_worker(source: str) -> Any:
     assert _WORK is not None, "a worker starts by _set_work"
     dataset, image_size = _WORK
-    result = _read(dataset, source, image_size)
+    result = decode(dataset, source, image_size)
     return (result.path, result.reason) if isinstance(result, ImageReadError) else result

@@ -5,8 +5,18 @@ fingerprint of a data set covers everything that decides the pixels a method get
 table (ids, labels, splits), the data set's options and split version, the preprocessing rules,
 and the bytes of every image file it lists (by SHA-256). Images replaced in place, or the same
 data set under another root with other files, give another fingerprint; the same files copied
-elsewhere give the same one. Caches are keyed by it, and runs record it, so a changed source is
-a different run.
+elsewhere, or reached from a data root one level up or down, give the same one. Caches are keyed
+by it, and runs record it, so a changed source is a different run.
+
+Records made before 2026-12 hashed the split table with each file's path below the data root,
+so the same files reached from another root had another fingerprint; that earlier fingerprint
+(``DataSource.earlier``) still names the same data when a finished cell is looked for, so such
+a record is never taken for a run on other data.
+
+With the hashes at hand, a data set that has the option ``allow_train_test_duplicates`` (the
+``folder`` reader) has its test files checked against its training and validation files: a
+byte-identical copy is a train/test leak, refused, or with the option set a warning the run
+records.
 
 Hashing every file on every run would be slow for large releases, so each file's hash is kept
 in an index in the cache folder, valid while the file's size, modification and change times,
@@ -26,7 +36,13 @@ from typing import Any
 import pandas as pd
 
 from uadbench.atomic import write_atomically
-from uadbench.contracts.dataset import Dataset, table_checksum, validate_split_table
+from uadbench.contracts.dataset import (
+    TABLE_COLUMNS,
+    Dataset,
+    SplitTableError,
+    table_checksum,
+    validate_split_table,
+)
 from uadbench.contracts.progress import ProgressReporter, SilentProgress
 from uadbench.file_names import slug
 
@@ -34,6 +50,8 @@ PREPROCESSING = "gray8-bilinear-v2"
 """Names the decoding and resizing rules; bump it when they change, so caches are rebuilt
 (v2: the intensity rule became a data-set option, and palette-colour DICOMs are refused)."""
 
+DUPLICATES_OPTION = "allow_train_test_duplicates"
+"""The data-set option that asks for the train/test copy check, and, true, allows copies."""
 INDEX_FOLDER = "file-hashes"
 CHUNK = 1 << 20
 
@@ -46,11 +64,15 @@ class DataSource:
     table: pd.DataFrame
     split_version: str
     checksum: str
-    """SHA-256 of the split table's ``id``, ``source``, ``label`` and ``split`` columns."""
+    """SHA-256 of the split table's ``id``, ``label`` and ``split`` columns."""
     fingerprint: str
     """16 hex digits naming the split table, options, preprocessing and image bytes."""
+    earlier: str | None = None
+    """The fingerprint records made before 2026-12 gave the same data under this root."""
     files: tuple[FileState, ...] | None = None
     """Each image file as it was when hashed (None for images that are not files)."""
+    warnings: tuple[str, ...] = ()
+    """What the run must record about its data (test files that copy training files, allowed)."""
 
     def changed_files(self) -> list[str]:
         """The image files that are no longer as they were when they were hashed."""
@@ -84,7 +106,8 @@ def resolve(
     """Read and check ``dataset``'s split table and its files, and fingerprint them.
 
     Raises the data set's ``DataNotFoundError`` or ``SplitTableError`` when the release is
-    missing, incomplete or its split is refused: before any image is decoded.
+    missing, incomplete or its split is refused (also for a train/test copy, see the module
+    docstring): before any image is decoded.
     """
     table = validate_split_table(dataset.split_table(), dataset.name)
     split_version = dataset.split_version
@@ -93,21 +116,51 @@ def resolve(
     paths = dataset.source_files(table)
     files = None if paths is None else [FileState.of(os.path.abspath(p)) for p in paths]
     hashes = None if files is None else FileHashes(cache_dir, dataset.name).of(files, progress)
-    text = json.dumps(
-        {
-            "dataset": dataset.name,
-            "split_version": split_version,
-            "options": dataset.get_options(),
-            "preprocessing": PREPROCESSING,
-            "table": checksum,
-            "files": hashes,
-        },
-        sort_keys=True,
-        default=str,
-    )
-    fingerprint = hashlib.sha256(text.encode()).hexdigest()[:16]
+    facts = {
+        "dataset": dataset.name,
+        "split_version": split_version,
+        "options": dataset.get_options(),
+        "preprocessing": PREPROCESSING,
+        "files": hashes,
+    }
+    fingerprint = _hash({**facts, "table": checksum, "scheme": 2})
+    earlier = _hash({**facts, "table": table_checksum(table, TABLE_COLUMNS)})
     states = None if files is None else tuple(files)
-    return DataSource(dataset, table, split_version, checksum, fingerprint, states)
+    warnings = _train_test_copies(dataset, table, hashes)
+    return DataSource(
+        dataset, table, split_version, checksum, fingerprint, earlier, states, warnings
+    )
+
+
+def _hash(facts: dict[str, Any]) -> str:
+    text = json.dumps(facts, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _train_test_copies(
+    dataset: Dataset, table: pd.DataFrame, hashes: list[str] | None
+) -> tuple[str, ...]:
+    """For a data set with the option ``DUPLICATES_OPTION``: raise ``SplitTableError`` if a
+    test file has the bytes of a training or validation file, or, the option set, the warning
+    that says so."""
+    allowed = getattr(dataset.options, DUPLICATES_OPTION, None)
+    if allowed is None or hashes is None:
+        return ()
+    rows = list(zip(hashes, table["source"], table["split"] == "test", strict=True))
+    trained = {h: s for h, s, test in rows if not test and not h.startswith("unreadable")}
+    copies = [(s, trained[h]) for h, s, test in rows if test and h in trained]
+    if not copies:
+        return ()
+    what = (
+        f"{len(copies)} test image(s) have the bytes of a training or validation image (e.g. "
+        f"{copies[0][0]} = {copies[0][1]}): a train/test leak"
+    )
+    if not allowed:
+        raise SplitTableError(
+            f"data set {dataset.name!r}: {what}. Remove the copies, or pass --data-option "
+            f"{DUPLICATES_OPTION}=true to run with a warning on the record"
+        )
+    return (f"{what}, allowed by {DUPLICATES_OPTION}=true",)
 
 
 class FileHashes:

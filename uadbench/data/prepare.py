@@ -4,8 +4,11 @@ The cache folder is keyed by data set, data fingerprint (``uadbench.data.fingerp
 table, options, preprocessing rules and the bytes of every image file) and image size, so a
 changed image, another release under another root, or a fixed unreadable file never reuses an
 old array. It holds the images as one memory-mapped ``.npy`` array in split-table order, the
-table itself, and a ``meta.json`` written last; a folder whose meta or array does not match is
-rebuilt. A second run reads no image file. Every method gets exactly these arrays.
+table itself, and a ``meta.json`` written last, which holds the checksum of the array; per-image
+extras (lung masks) lie beside it, each with a checksum file. A folder whose meta or array does
+not match, or an array changed on disk since it was written (its checksum, checked on every
+read), is rebuilt, and a changed array says so (``CacheChecksumWarning``). A second run reads
+no image file. Every method gets exactly these arrays.
 
 Building happens in a hidden staging folder that is renamed into place when complete; one left
 behind by a killed process is removed by the next build. The array's disk space is reserved
@@ -18,12 +21,14 @@ reservation, owner liveness, the final rename), and it reads as one here.
 from __future__ import annotations
 
 import errno
+import hashlib
 import json
 import os
 import shutil
 import socket
 import time
 import uuid
+import warnings
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -33,21 +38,22 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from uadbench.atomic import unwritable, write_atomically
+from uadbench.atomic import NO_ROOM, unwritable, write_atomically
 from uadbench.contracts.dataset import Dataset
 from uadbench.contracts.extras import get_extra
 from uadbench.contracts.method import ImageSet
 from uadbench.contracts.progress import ProgressReporter, SilentProgress, track
-from uadbench.data.decoding import decoded
+from uadbench.data.decoding import decode, decoded
 from uadbench.data.fingerprint import PREPROCESSING, DataSource, resolve
-from uadbench.data.image_files import ImageReadError
-from uadbench.errors import UserError
+from uadbench.errors import Notice, UserError
 from uadbench.file_names import slug
+from uadbench.image_files import ImageReadError
 from uadbench.processes import is_alive, process_info
 
 CACHE_ENV = "UADBENCH_CACHE_DIR"
-NO_ROOM = {errno.ENOSPC, errno.EFBIG, errno.EDQUOT}
-"""Errors that mean the disk (or a quota or file-size limit) has no room for a write."""
+CHECKSUM = "sha256"
+"""The hash (hashlib's) that every cached array is written with and checked by: SHA-256, which
+CPUs with SHA extensions compute twice as fast as BLAKE2b (results/benchmarks/cache_checksum.md)."""
 
 
 class CacheSpaceError(UserError, OSError):
@@ -60,6 +66,10 @@ class CacheDirError(UserError, OSError):
 
 class DataChangedError(UserError):
     """Image files changed while they were being prepared."""
+
+
+class CacheChecksumWarning(Notice):
+    """A cached array no longer matches the checksum written with it; it is made again."""
 
 
 def default_cache_dir() -> Path:
@@ -111,10 +121,14 @@ class PreparedData:
     def _extra(self, name: str, split: str, images: np.ndarray) -> np.ndarray:
         extra = get_extra(name)
         path = self.folder / "extras" / f"{name}-v{extra.version}-{split}.npy"
+        written = path.with_name(f"{path.name}.{CHECKSUM}")
         try:
-            return _load_array(path, (len(images),), mmap=False)
+            cached = _load_array(path, (len(images),), mmap=False)
+            if checksum(cached) == written.read_text():
+                return cached
+            _changed(path)
         except (OSError, ValueError):
-            pass  # not computed yet, or cut short: compute it
+            pass  # not computed yet, cut short, or made before checksums: compute it
         per_image = [
             extra.compute(image)
             for image in track(self.progress, images, f"computing {name} ({split})", len(images))
@@ -122,6 +136,7 @@ class PreparedData:
         array = np.stack(per_image) if per_image else np.empty((0,))
         with _room_for(path.parent, array.nbytes):
             write_atomically(path, lambda handle: np.save(handle, array))
+            write_atomically(written, lambda handle: handle.write(checksum(array).encode()))
         return array
 
 
@@ -144,10 +159,10 @@ def prepare(
     progress = progress or SilentProgress()
     source = source or resolve(dataset, cache_dir, progress)
     folder = cache_folder(cache_dir, source, image_size)
-    meta = _usable_meta(folder, source, image_size)
-    if meta is not None and _readable_now(dataset, meta.get("skipped", []), image_size):
-        meta = None  # an image left out reads now (a decoder was installed): build again
-    if meta is None:
+    cached = _cached(folder, source, image_size)
+    if cached is not None and _readable_now(dataset, cached[0].get("skipped", []), image_size):
+        cached = None  # an image left out reads now (a decoder was installed): build again
+    if cached is None:
         meta = _build(source, image_size, folder, progress, skip_unreadable, workers)
         changed = source.changed_files()
         if changed:
@@ -156,6 +171,9 @@ def prepare(
                 f"{len(changed)} image file(s) changed while they were being prepared (e.g. "
                 f"{changed[0]}), so nothing was cached; run again once the data set is complete"
             )
+        images = _load_array(folder / "images.npy", (len(source.table), image_size, image_size))
+    else:
+        meta, images = cached
     skipped = meta.get("skipped", [])
     if skipped and not skip_unreadable:
         first = skipped[0]
@@ -168,7 +186,7 @@ def prepare(
         dataset.split_version,
         image_size,
         table,
-        _load_array(folder / "images.npy", (len(table), image_size, image_size)),
+        images,
         folder,
         source.checksum,
         source.fingerprint,
@@ -179,13 +197,9 @@ def prepare(
 
 def _readable_now(dataset: Dataset, skipped: list[dict[str, str]], size: int) -> bool:
     """Whether any image that was left out as unreadable can be read now."""
-    for image in skipped:
-        try:
-            dataset.read_image(image["source"], size)
-        except ImageReadError:
-            continue
-        return True
-    return False
+    return any(
+        not isinstance(decode(dataset, image["source"], size), ImageReadError) for image in skipped
+    )
 
 
 def cache_folder(cache_dir: Path, source: DataSource, image_size: int) -> Path:
@@ -202,8 +216,28 @@ def _load_array(path: Path, leading: tuple[int, ...], mmap: bool = True) -> np.n
     return array
 
 
-def _usable_meta(folder: Path, source: DataSource, image_size: int) -> dict[str, Any] | None:
-    """The cache's meta, if the cache is complete and holds exactly these images."""
+def checksum(array: np.ndarray) -> str:
+    """The ``CHECKSUM`` of ``array``'s type, shape and values, as hex digits."""
+    digest = hashlib.new(CHECKSUM, f"{array.dtype.str}{array.shape}".encode())
+    digest.update(np.ascontiguousarray(array))
+    return digest.hexdigest()
+
+
+def _changed(path: Path) -> None:
+    """Say that the cached array ``path`` is not what was written (it is made again)."""
+    warnings.warn(
+        f"the cached array {path} changed since it was written (its {CHECKSUM} checksum does "
+        "not match): it is made again",
+        CacheChecksumWarning,
+        stacklevel=3,
+    )
+
+
+def _cached(
+    folder: Path, source: DataSource, image_size: int
+) -> tuple[dict[str, Any], np.ndarray] | None:
+    """The cache's meta and images, if the cache is complete, holds exactly these images and
+    they match the checksum written with them."""
     meta = _read_json(folder / "meta.json")
     expected = {
         "fingerprint": source.fingerprint,
@@ -214,10 +248,16 @@ def _usable_meta(folder: Path, source: DataSource, image_size: int) -> dict[str,
     if meta is None or any(meta.get(k) != v for k, v in expected.items()):
         return None
     try:
-        _load_array(folder / "images.npy", (len(source.table), image_size, image_size))
+        images = _load_array(folder / "images.npy", (len(source.table), image_size, image_size))
     except (OSError, ValueError):
         return None  # cut short or replaced: rebuilt
-    return meta
+    written = meta.get(f"images_{CHECKSUM}")
+    if written is None:
+        return None  # made before checksums: rebuilt
+    if checksum(images) != written:
+        _changed(folder / "images.npy")
+        return None
+    return meta, images
 
 
 def _build(
@@ -269,6 +309,7 @@ def _build(
         }
         with _room_for(folder.parent, 0):
             images.flush()
+            meta[f"images_{CHECKSUM}"] = checksum(images)
             del images
             table.to_csv(staging / "table.csv", index=False)
             (staging / "meta.json").write_text(json.dumps(meta, indent=1))

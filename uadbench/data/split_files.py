@@ -28,6 +28,7 @@ import pandas as pd
 
 from uadbench.contracts.dataset import SPLITS, Dataset, SplitTableError
 from uadbench.data.package_data import package_data
+from uadbench.errors import refused_path
 
 SPLITS_DIR_ENV = "UADBENCH_SPLITS_DIR"
 SPLIT_FILE_COLUMNS = ("id", "label", "split")
@@ -180,9 +181,12 @@ def read_csv_with_columns(
 ) -> tuple[pd.DataFrame, bytes]:
     """A user's CSV and its bytes; a ``SplitTableError`` naming what is wrong with it."""
     path = Path(path).expanduser()
-    if not path.is_file():
-        raise SplitTableError(f"{kind} {path} does not exist")
-    data = path.read_bytes()
+    try:
+        if not path.is_file():
+            raise SplitTableError(f"{kind} {path} does not exist")
+        data = path.read_bytes()
+    except OSError as error:  # e.g. a name too long, no permission
+        raise SplitTableError(f"cannot read {kind} {path}: {refused_path(error)}") from None
     try:
         table = pd.read_csv(io.BytesIO(data), dtype={c: str for c in ("id", "path", "patient")})
     except (ValueError, pd.errors.ParserError) as error:

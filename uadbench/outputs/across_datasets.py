@@ -192,10 +192,10 @@ WRITERS: dict[str, Callable[[RankSummary], str]] = {
 """The summary in each of the board's file formats."""
 
 
-def plot_critical_difference(summary: RankSummary, out: Path) -> list[Path]:
+def plot_critical_difference(summary: RankSummary, out: Path, suffix: str = "") -> list[Path]:
     """The critical-difference diagram (scikit-posthocs): mean ranks on an axis, methods that
-    Nemenyi's test cannot tell apart joined by a bar, the critical difference drawn above.
-    Nothing when the tests did not run."""
+    Nemenyi's test cannot tell apart joined by a bar, the critical difference drawn above; as
+    PNG and PDF, or only as ``suffix`` (``.png``). Nothing when the tests did not run."""
     if summary.nemenyi_p is None:
         return []
     import scikit_posthocs
@@ -219,4 +219,4 @@ def plot_critical_difference(summary: RankSummary, out: Path) -> list[Path]:
         fontsize=9,
         y=1.08,
     )
-    return save_figure(fig, Path(out) / "critical_difference")
+    return save_figure(fig, Path(out) / f"critical_difference{suffix}")

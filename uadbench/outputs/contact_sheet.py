@@ -7,6 +7,8 @@ that every kind shows up; for train and val: the first two rows of images.
 
 from __future__ import annotations
 
+import os
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,7 +16,7 @@ import numpy as np
 
 from uadbench.contracts.dataset import SPLITS
 from uadbench.data.prepare import PreparedData
-from uadbench.errors import ParameterError
+from uadbench.errors import OutputPathError, ParameterError, refused_path
 
 
 @dataclass(frozen=True)
@@ -62,6 +64,27 @@ def pick(prepared: PreparedData, split: str, count: int, overlay: str | None) ->
         for p, i in zip(positions, picked, strict=True)
     ]
     return ContactSheet(np.asarray(prepared.images[positions]), titles, masks)
+
+
+def output_file(path: Path) -> Path:
+    """``path`` as the sheet's file, its folder made if missing; ``OutputPathError`` saying
+    what is in the way (a folder of that name, a file where a folder must be, a name too long)."""
+    path = Path(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        folder = stat.S_ISDIR(os.stat(path).st_mode)  # os.stat: pathlib hides a name too long
+    except FileNotFoundError:
+        folder = False
+    except (FileExistsError, NotADirectoryError):
+        blocking = next((p for p in path.parents if p.is_file()), path.parent)
+        raise OutputPathError(
+            f"{blocking} is a file, so it cannot hold {path}; give --out a path in a folder"
+        ) from None
+    except OSError as error:
+        raise OutputPathError(f"cannot write {path}: {refused_path(error)}") from None
+    if folder:
+        raise OutputPathError(f"{path} is a folder; give --out a .png file to write")
+    return path
 
 
 def plot_contact_sheet(

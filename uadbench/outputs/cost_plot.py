@@ -10,7 +10,14 @@ from pathlib import Path
 import numpy as np
 
 from uadbench.outputs.leaderboard import Leaderboard, Row
-from uadbench.outputs.plots import pyplot, row_labels, row_styles, save_figure, test_set_panels
+from uadbench.outputs.plots import (
+    best_rows,
+    pyplot,
+    row_labels,
+    row_styles,
+    save_figure,
+    test_set_panels,
+)
 
 TIME_LABEL = "mean fit + score time per seed"
 """What the cost views' time axis shows."""
@@ -40,19 +47,19 @@ def pareto_front(rows: list[Row]) -> list[Row]:
 
 def plot_cost(board: Leaderboard, out: Path) -> list[Path]:
     """The cost view of the board (nothing when no finished row has a time)."""
-    panels = {k: timed_rows(v) for k, v in test_set_panels(board).items()}
-    panels = {k: v for k, v in panels.items() if v}
+    panels = {k: best_rows(timed_rows(v)) for k, v in test_set_panels(board).items()}
+    panels = {k: v for k, v in panels.items() if v[0]}
     if not panels:
         return []
     plt = pyplot()
     from matplotlib.collections import PathCollection
 
     labels = row_labels(board.rows)
-    most = max(len(rows) for rows in panels.values())
+    most = max(len(rows) for rows, _ in panels.values())
     fig, axes = plt.subplots(
         1, len(panels), figsize=(9 * len(panels), max(5, 0.6 + 0.25 * most)), squeeze=False
     )
-    for ax, ((dataset, split), rows) in zip(axes[0], panels.items(), strict=True):
+    for ax, ((dataset, split), (rows, note)) in zip(axes[0], panels.items(), strict=True):
         memory = [max(r.costs["peak_memory_mb"], default=None) for r in rows]
         known = [m for m in memory if m is not None]
         scale = 400 / max(known) if known else 0
@@ -70,7 +77,7 @@ def plot_cost(board: Leaderboard, out: Path) -> list[Path]:
         log = all(run_seconds(r) > 0 for r in rows)  # else a tiny run took "0 s"
         ax.set_xscale("log" if log else "linear")
         ax.set(
-            title=f"{dataset} ({split})",
+            title=f"{dataset} ({split})" + (f", {note}" if note else ""),
             xlabel=f"{TIME_LABEL} (s" + (", log scale)" if log else ")"),
             ylabel="mean AUROC (%)",
         )

@@ -17,12 +17,13 @@ import pandas as pd
 
 from uadbench.outputs.exports import plain_row
 from uadbench.outputs.leaderboard import build_leaderboard
-from uadbench.running.records import scan_records
+from uadbench.running.record_store import scan_records
 
 
 def load_leaderboard(results_dir: Path | str) -> pd.DataFrame:
     """One row per leaderboard row of the records under ``results_dir``."""
-    board = build_leaderboard(scan_records(Path(results_dir)).records)
+    found = scan_records(Path(results_dir))
+    board = build_leaderboard(found.records, found.memo)
     return pd.DataFrame([plain_row(row) for row in board.rows])
 
 

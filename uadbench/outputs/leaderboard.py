@@ -23,8 +23,9 @@ listed beside the rows, never dropped.
 
 from __future__ import annotations
 
+import functools
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -34,7 +35,13 @@ from uadbench.errors import RecordError
 from uadbench.outputs.published import PublishedResult, published_for
 from uadbench.running.run_record import RunRecord
 from uadbench.statistics.delong import compare, holm
-from uadbench.statistics.metrics import METRICS, PRIMARY, auroc_interval
+from uadbench.statistics.metrics import (
+    BOOTSTRAP_RESAMPLES,
+    BOOTSTRAP_SEED,
+    METRICS,
+    PRIMARY,
+    auroc_interval,
+)
 from uadbench.statistics.operating_point import val_threshold
 
 ALPHA = 0.05
@@ -166,19 +173,37 @@ class Leaderboard:
         """``<dataset> · split <version>``, with the data fingerprint where one data set and
         split have rows on several versions of their images."""
         title = f"{row.dataset} · split {row.split_version}"
-        versions = {r.fingerprint for r in self.rows if r.test_set[:2] == row.test_set[:2]}
-        return f"{title} · data {row.fingerprint or 'unknown'}" if len(versions) > 1 else title
+        several = len(self._versions[row.test_set[:2]]) > 1
+        return f"{title} · data {row.fingerprint or 'unknown'}" if several else title
+
+    @functools.cached_property
+    def _versions(self) -> dict[tuple[str, str], set[str | None]]:
+        """The data fingerprints of each data set and split's rows."""
+        versions: dict[tuple[str, str], set[str | None]] = defaultdict(set)
+        for r in self.rows:
+            versions[r.test_set[:2]].add(r.fingerprint)
+        return versions
 
 
-def build_leaderboard(records: Iterable[RunRecord]) -> Leaderboard:
-    """Group records into rows, summarise them, and compare rows on the same test images."""
+Memo = Callable[[str, Iterable[bytes], Callable[[], Any]], Any]
+"""Keeps a value computed from records under what it was computed from (``RecordSet.memo``)."""
+
+
+def computed_now(kind: str, content: Iterable[bytes], compute: Callable[[], Any]) -> Any:
+    """A ``Memo`` that keeps nothing."""
+    return compute()
+
+
+def build_leaderboard(records: Iterable[RunRecord], memo: Memo = computed_now) -> Leaderboard:
+    """Group records into rows, summarise them, and compare rows on the same test images;
+    ``memo`` keeps the rows' bootstrap intervals."""
     groups: dict[str, list[RunRecord]] = defaultdict(list)
     problems = []
     for record in records:
         groups[record.row_key].append(record)
         if not record.ok:
             problems.append(_problem(record))
-    rows = [_row(key, members) for key, members in groups.items()]
+    rows = [_row(key, members, memo) for key, members in groups.items()]
     for (dataset, split, _), members in _by_test_set(rows).items():
         _compare_with_best(members)
         for row in members:
@@ -202,7 +227,7 @@ def _problem(record: RunRecord) -> Problem:
     )
 
 
-def _row(key: str, records: list[RunRecord]) -> Row:
+def _row(key: str, records: list[RunRecord], memo: Memo) -> Row:
     config = records[0].config
     row = Row(
         config.dataset,
@@ -253,7 +278,13 @@ def _row(key: str, records: list[RunRecord]) -> Row:
     if finished:
         row.test_ids = list(finished[0].test.ids)
         row.labels, row.scores = aligned_scores(finished)
-        row.auroc_ci95 = auroc_interval(row.labels, row.scores)
+        row.auroc_ci95 = tuple(
+            memo(
+                f"auroc_interval:{BOOTSTRAP_RESAMPLES}:{BOOTSTRAP_SEED}",
+                (row.labels.astype(np.int8).tobytes(), row.scores.tobytes()),
+                lambda: auroc_interval(row.labels, row.scores),
+            )
+        )
     return row
 
 
@@ -327,6 +358,9 @@ def aligned_scores(records: list[RunRecord]) -> tuple[np.ndarray, np.ndarray]:
     labels = np.asarray(records[0].test.labels)
     matrix = np.empty((len(records), len(ids)))
     for i, record in enumerate(records):
+        if record.test.ids is ids or record.test.ids == ids:  # the usual case: one order
+            matrix[i] = record.test.scores
+            continue
         position = {image_id: j for j, image_id in enumerate(record.test.ids)}
         if set(position) != set(ids):
             raise RecordError(

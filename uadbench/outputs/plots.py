@@ -14,11 +14,13 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from uadbench.atomic import write_output
 from uadbench.contracts.history import curve_unit
 from uadbench.errors import OutputPathError
 from uadbench.file_names import slug
@@ -32,6 +34,9 @@ FORMATS = ("png", "pdf")
 BAND_RESAMPLES = 200
 ROC_TOP_K = 6
 """ROC curves in colour (with bands) per panel; the other rows are drawn in grey."""
+FIGURE_ROWS = 24
+"""The most rows a figure draws per set of test images (the best by mean AUROC); a figure of
+a larger board says how many it leaves out, and the tables hold every row."""
 HEATMAP_FLOOR = 50
 """The heat map's scale starts at chance; a cell below it says so."""
 HEATMAP_MIN_HEIGHT = 3.2
@@ -66,15 +71,16 @@ def output_folder(path: Path) -> Path:
 
 
 def save_figure(fig: Any, path: Path, dpi: int = 150) -> list[Path]:
-    """Save ``fig`` as ``path`` with each suffix of ``FORMATS`` (folders created); close it."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    """Save ``fig`` as ``path`` with each suffix of ``FORMATS`` (folders created), each file
+    atomically (``write_output``); close it."""
     fig.tight_layout()
     written = []
-    for suffix in FORMATS if path.suffix == "" else (path.suffix.lstrip("."),):
-        target = path.with_suffix(f".{suffix}")
-        fig.savefig(target, dpi=dpi, bbox_inches="tight")
-        written.append(target)
-    pyplot().close(fig)
+    try:
+        for suffix in FORMATS if path.suffix == "" else (path.suffix.lstrip("."),):
+            draw = partial(fig.savefig, format=suffix, dpi=dpi, bbox_inches="tight")
+            written.append(write_output(path.with_suffix(f".{suffix}"), draw))
+    finally:
+        pyplot().close(fig)
     return written
 
 
@@ -101,6 +107,14 @@ def split_label(board: Leaderboard, row: Row) -> str:
     return title.replace(" · data ", ", data ")
 
 
+def test_set_panels_of(rows: list[Row]) -> list[list[Row]]:
+    """``rows`` grouped by the test images they were scored on."""
+    groups: dict[tuple[str, str, str | None], list[Row]] = defaultdict(list)
+    for row in rows:
+        groups[row.test_set].append(row)
+    return list(groups.values())
+
+
 def test_set_panels(board: Leaderboard) -> dict[tuple[str, str], list[Row]]:
     """Rows with scores by (data set, panel title), one panel per set of test images."""
     panels: dict[tuple[str, str], list[Row]] = defaultdict(list)
@@ -108,6 +122,15 @@ def test_set_panels(board: Leaderboard) -> dict[tuple[str, str], list[Row]]:
         if row.scores is not None:
             panels[(row.dataset, split_label(board, row))].append(row)
     return panels
+
+
+def best_rows(rows: list[Row], limit: int = FIGURE_ROWS) -> tuple[list[Row], str]:
+    """The ``limit`` rows of highest mean AUROC (in their order), and a note saying how many
+    were left out ('' when none)."""
+    if len(rows) <= limit:
+        return rows, ""
+    kept = {id(r) for r in sorted(rows, key=lambda r: -(r.auroc_mean or -1))[:limit]}
+    return [r for r in rows if id(r) in kept], f"best {limit} of {len(rows)} rows"
 
 
 def score_densities(
@@ -140,10 +163,42 @@ def roc_band(
     labels: np.ndarray, scores: np.ndarray, resamples: int = BAND_RESAMPLES
 ) -> tuple[np.ndarray, np.ndarray]:
     """A pointwise 95% band of the mean ROC curve over stratified bootstrap resamples."""
-    curves = [
-        mean_roc(labels[i], scores[:, i]) for i in stratified_bootstrap_indices(labels, resamples)
-    ]
+    labels = np.asarray(labels)
+    indices = stratified_bootstrap_indices(labels, resamples)
+    counts = np.zeros((resamples, len(labels)))
+    np.add.at(counts, (np.arange(resamples)[:, None], indices), 1.0)
+    curves = np.mean([_resampled_rocs(labels, s, counts) for s in np.atleast_2d(scores)], axis=0)
     return np.percentile(curves, 2.5, axis=0), np.percentile(curves, 97.5, axis=0)
+
+
+def _resampled_rocs(labels: np.ndarray, scores: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """The true-positive rate on ``FPR_GRID`` of every resample, each given by how often it
+    draws each image (``counts``, resamples x images): one sort for all of them."""
+    order = np.argsort(-scores, kind="stable")
+    ranked = scores[order]
+    starts = np.flatnonzero(np.r_[True, ranked[1:] != ranked[:-1]])  # one vertex per score
+    drawn = counts[:, order]
+    abnormal = labels[order] == 1
+    tp = np.cumsum(np.add.reduceat(drawn * abnormal, starts, axis=1), axis=1)
+    fp = np.cumsum(np.add.reduceat(drawn * ~abnormal, starts, axis=1), axis=1)
+    tpr = np.c_[np.zeros(len(counts)), tp / tp[:, -1:]]
+    fpr = np.c_[np.zeros(len(counts)), fp / fp[:, -1:]]
+    return _interpolated(FPR_GRID, fpr, tpr)
+
+
+def _interpolated(grid: np.ndarray, xs: np.ndarray, ys: np.ndarray) -> np.ndarray:
+    """``np.interp(grid, x, y)`` for every row of ``xs`` and ``ys`` (non-decreasing ``x`` in
+    [0, 1]) at once: each row is shifted by twice its index, so one search finds them all."""
+    rows, n = xs.shape
+    shift = 2.0 * np.arange(rows)[:, None]
+    found = np.searchsorted((xs + shift).ravel(), (grid[None, :] + shift).ravel(), side="right")
+    j = np.clip(found.reshape(rows, -1) - 1 - n * np.arange(rows)[:, None], 0, n - 2)
+    x0, x1 = np.take_along_axis(xs, j, 1), np.take_along_axis(xs, j + 1, 1)
+    y0, y1 = np.take_along_axis(ys, j, 1), np.take_along_axis(ys, j + 1, 1)
+    span = x1 - x0
+    with np.errstate(invalid="ignore", divide="ignore"):
+        inside = y0 + (grid[None, :] - x0) / span * (y1 - y0)
+    return np.where(span > 0, inside, y1)
 
 
 MARKERS = (("o", "circle"), ("s", "square"), ("^", "triangle-up"), ("D", "diamond"),
@@ -182,7 +237,8 @@ def plot_roc_curves(board: Leaderboard, out: Path) -> list[Path]:
     panels, labels = test_set_panels(board), row_labels(board.rows)
     fig, axes = plt.subplots(1, len(panels), figsize=(8.5 * len(panels), 5), squeeze=False)
     for ax, ((dataset, split), rows) in zip(axes[0], panels.items(), strict=True):
-        ranked = sorted(rows, key=lambda r: -r.auroc_mean)
+        shown, note = best_rows(rows)
+        ranked = sorted(shown, key=lambda r: -r.auroc_mean)
         best, rest = ranked[:ROC_TOP_K], ranked[ROC_TOP_K:]
         for row in rest:
             ax.plot(FPR_GRID, mean_roc(row.labels, row.scores), color="0.75", linewidth=0.8)
@@ -201,7 +257,7 @@ def plot_roc_curves(board: Leaderboard, out: Path) -> list[Path]:
             )
         ax.plot([0, 1], [0, 1], color="grey", linestyle=":", linewidth=1)
         ax.set(
-            title=f"{dataset} ({split})",
+            title=f"{dataset} ({split})" + (f", {note}" if note else ""),
             xlabel="false positive rate",
             ylabel="true positive rate",
             xlim=(0, 1),
@@ -222,7 +278,10 @@ def plot_auroc_heatmap(board: Leaderboard, out: Path) -> list[Path]:
     plt = pyplot()
     import seaborn as sns
 
-    panels = test_set_panels(board)
+    panels = {key: best_rows(rows)[0] for key, rows in test_set_panels(board).items()}
+    left_out = sum(len(rows) for rows in test_set_panels(board).values()) - sum(
+        len(rows) for rows in panels.values()
+    )
     named = row_labels(board.rows)
     labels = {id(r): f"{named[id(r)]} · {r.image_size}px" for r in board.rows}
     columns = [f"{d}\n({s})" for d, s in panels]
@@ -260,7 +319,11 @@ def plot_auroc_heatmap(board: Leaderboard, out: Path) -> list[Path]:
         annot_kws={"fontsize": 7},
     )
     ax.tick_params(axis="y", rotation=0)  # seaborn turns the label of a lone row upright
-    ax.set_title("Mean AUROC over seeds, best first\n[bootstrap 95% CI]; scale from 50")
+    ax.set_title(
+        "Mean AUROC over seeds, best first\n[bootstrap 95% CI]; scale from 50"
+        + (f"\nthe best {FIGURE_ROWS} rows of each data set ({left_out} others in the tables)"
+           if left_out else "")
+    )  # fmt: skip
     return save_figure(fig, Path(out) / "auroc_heatmap")
 
 
@@ -270,7 +333,8 @@ def plot_score_distributions(board: Leaderboard, out: Path) -> list[Path]:
     threshold the seed's validation normals set (dashed)."""
     plt = pyplot()
     written, labels = [], row_labels(board.rows)
-    for (dataset, split), rows in test_set_panels(board).items():
+    for (dataset, split), every in test_set_panels(board).items():
+        rows, note = best_rows(every)
         columns = min(4, len(rows))
         height = -(-len(rows) // columns)
         fig, axes = plt.subplots(
@@ -298,7 +362,10 @@ def plot_score_distributions(board: Leaderboard, out: Path) -> list[Path]:
             ax.set_ylabel("density", fontsize=7)
             ax.tick_params(labelsize=6)
         axes.flat[0].legend(fontsize=7)
-        fig.suptitle(f"Test score distributions: {dataset} ({split})", fontsize=10)
+        fig.suptitle(
+            f"Test score distributions: {dataset} ({split})" + (f", {note}" if note else ""),
+            fontsize=10,
+        )
         name = slug(f"score_distributions_{dataset}_{split}")
         written += save_figure(fig, Path(out) / name)
     return written
@@ -313,10 +380,12 @@ def plot_training_curves(board: Leaderboard, records: list[RunRecord], out: Path
     for record in records:
         if record.ok and record.history:
             by_row[record.row_key[:8]].append(record)
+    with_curves = [row for row in board.rows if row.config in by_row]
+    shown = {id(r) for rows in test_set_panels_of(with_curves) for r in best_rows(rows)[0]}
     panels = [
         (row, name)
-        for row in board.rows
-        if row.config in by_row
+        for row in with_curves
+        if id(row) in shown
         for name in dict.fromkeys(n for r in by_row[row.config] for n in r.history)
     ]
     if not panels:
@@ -338,4 +407,10 @@ def plot_training_curves(board: Leaderboard, records: list[RunRecord], out: Path
         ax.set_ylabel(name.replace("_", " "), fontsize=7)
         ax.tick_params(labelsize=6)
         ax.legend(fontsize=6)
+    if len(shown) < len(with_curves):
+        fig.suptitle(
+            f"Training curves of the best {FIGURE_ROWS} rows of each data set "
+            f"({len(with_curves) - len(shown)} others left out)",
+            fontsize=10,
+        )
     return save_figure(fig, Path(out) / "training_curves")

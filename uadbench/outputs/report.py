@@ -18,6 +18,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from uadbench.atomic import write_output
 from uadbench.errors import RecordError
 from uadbench.outputs.across_datasets import across_datasets
 from uadbench.outputs.across_datasets import to_markdown as summary_markdown
@@ -26,7 +27,7 @@ from uadbench.outputs.figures import plot_all
 from uadbench.outputs.leaderboard import WARNING_MARK, Leaderboard, build_leaderboard
 from uadbench.outputs.plots import output_folder
 from uadbench.outputs.published import published_results
-from uadbench.running.records import RecordSet
+from uadbench.running.record_store import RecordSet
 from uadbench.running.reproduce import dataset_defaults, reproduce_command, shell_line
 from uadbench.running.run_record import RunRecord
 
@@ -54,7 +55,7 @@ def write_report(
     paths."""
     folders = list(dict.fromkeys(results_dirs))
     records = found.records
-    board = build_leaderboard(records)
+    board = build_leaderboard(records, found.memo)
     if not board.rows:
         where = ", ".join(str(Path(f) / "runs") for f in folders)
         raise RecordError(
@@ -87,11 +88,9 @@ def write_report(
             _run_list(records, out),
         ]
     )
-    markdown_path = out / "report.md"
-    markdown_path.write_text(text)
-    html_path = out / "report.html"
-    html_path.write_text(PAGE.format(title=html.escape(title), body=_html(text, out)))
-    return [markdown_path, html_path, *figures]
+    markdown_path = write_output(out / "report.md", text)
+    page = PAGE.format(title=html.escape(title), body=_html(text, out))
+    return [markdown_path, write_output(out / "report.html", page), *figures]
 
 
 def _across(board: Leaderboard) -> list[str]:

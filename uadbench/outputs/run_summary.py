@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from uadbench.errors import UserError
-from uadbench.running.records import read_record, scan_records
+from uadbench.running.record_store import read_record, scan_records
 from uadbench.running.reproduce import reproduce_command, shell_line
 from uadbench.running.run_record import RunRecord
 

@@ -1,14 +1,16 @@
 """The leaderboard as one self-contained web page (``uadbench board --out site/``).
 
-``site/index.html`` holds all it shows: the rows, their figures, DataTables (through the
-``itables`` package's bundle) for the sortable table with filters by data set, split, image size,
-profile and method family, and Plotly for the figures, all inlined, so it opens from a USB stick
-with no server and no network. A column that holds one value in every row (one data set, one
-split, ...) is named once above the table instead, so the table fits a 1280 px screen. Clicking a
-row shows its ROC curve, every seed's score distributions with its validation threshold, training
-curves, each seed's AUROC, timings, peak memory and hardware, hyperparameters and the command
-that reproduces it. The page is made by jinja2 from ``templates/board.html.j2``;
-``templates/board.js`` is the glue that wires the table's clicks to the details.
+``site/index.html`` holds all it shows: the rows, the data of their details, DataTables (through
+the ``itables`` package's bundle) for the sortable, paged table with filters by data set, split,
+image size, profile and method family, and Plotly for the figures, all inlined, so it opens from
+a USB stick with no server and no network. A column that holds one value in every row (one data
+set, one split, ...) is named once above the table instead, so the table fits a 1280 px screen.
+Clicking a row shows its ROC curve, every seed's score distributions with its validation
+threshold, training curves, each seed's AUROC, timings, peak memory and hardware, hyperparameters
+and the command that reproduces it: drawn then, from the row's compact data
+(``uadbench.outputs.web_figures``), so that a board of a thousand rows stays small and quick. The
+page is made by jinja2 from ``templates/board.html.j2``; ``templates/board.js`` fills and draws
+the details of a clicked row.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from uadbench.atomic import write_output
 from uadbench.errors import UserError
 from uadbench.outputs.across_datasets import (
     across_datasets,
@@ -29,7 +32,7 @@ from uadbench.outputs.across_datasets import (
 from uadbench.outputs.display import LEGEND, human_rows, percent
 from uadbench.outputs.leaderboard import WARNING_MARK, Leaderboard, Row
 from uadbench.outputs.plots import output_folder, row_labels, split_label, test_set_panels
-from uadbench.outputs.web_figures import cost_figure, curves_figure, roc_figure, score_figure
+from uadbench.outputs.web_figures import cost_figure, figure_settings, row_figures
 from uadbench.running.reproduce import dataset_defaults, reproduce_command, shell_line
 
 TEMPLATES = Path(__file__).with_name("templates")
@@ -47,13 +50,16 @@ FOLDABLE = ("data set", "split", "size", "profile", "family", "seeds", "publishe
 NUMERIC = ("AUROC %", "±", "AP %", "sens %", "spec %", "F1 %")
 WRAPPING = ("data set", "split", "family", "method", "seeds", "vs best", "CPU", "warnings")
 """Text columns whose cells may break across lines, so that the table fits narrow screens."""
+PAGE_LENGTHS = (10, 25, 50, 100)
+PAGE_LENGTH = 25
+"""The table's rows a page as a reader may choose them (or all), and as the page opens."""
+SIZE_MARK = "\ufffcpage size\ufffc"
+"""Stands for the page's size in the page until it is known."""
 
 
 def write_board(board: Leaderboard, out: Path, title: str, source: str) -> Path:
-    """Write ``out/index.html`` (``out`` made if missing); its path."""
-    path = output_folder(out) / "index.html"
-    path.write_text(board_page(board, title, source), encoding="utf-8")
-    return path
+    """Write ``out/index.html`` (``out`` made if missing) atomically; its path."""
+    return write_output(output_folder(out) / "index.html", board_page(board, title, source))
 
 
 def board_page(board: Leaderboard, title: str, source: str) -> str:
@@ -62,25 +68,28 @@ def board_page(board: Leaderboard, title: str, source: str) -> str:
     import jinja2
     import plotly.offline
     import plotly.utils
+    from threadpoolctl import threadpool_limits
 
     rows = [row for row in board.rows if row.auroc_mean is not None]
     labels = row_labels(rows)
-    details = [_details(board, str(i), row, labels[id(row)]) for i, row in enumerate(rows)]
-    figures = {d["key"]: d.pop("figures") for d in details}
-    cost = cost_figures(board, labels)
-    columns, cells, shared = folded(COLUMNS, _table_rows(board, rows, labels))
+    splits = {key: split_label(board, row) for key, row in {r.test_set: r for r in rows}.items()}
+    with threadpool_limits(1, "blas"):  # many tiny solves: more threads would only wait
+        details = [_details(row, labels[id(row)], splits[row.test_set]) for row in rows]
+    columns, cells, shared = folded(COLUMNS, _table_rows(board, rows, labels, splits))
     bundle = Path(itables.options.dt_bundle)
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True, keep_trailing_newline=True
     )
-    return env.get_template("board.html.j2").render(
+    page = env.get_template("board.html.j2").render(
         title=title,
         source=source,
         made=dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        row_count=len(rows),
+        page_length=PAGE_LENGTH,
+        page_size=SIZE_MARK,
         legend=LEGEND,
-        per_seed_columns=[(c, c not in PER_SEED_TEXT) for c in PER_SEED],
+        per_seed_columns=PER_SEED,
         warning_mark=WARNING_MARK,
-        details=details,
         problems=board.problems,
         across=_across(board),
         shared=shared,
@@ -91,14 +100,26 @@ def board_page(board: Leaderboard, title: str, source: str) -> str:
                 ],
                 "facets": [columns.index(c) for c in FACETS if c in columns],
                 "rows": cells,
+                "page_length": PAGE_LENGTH,
+                "page_lengths": PAGE_LENGTHS,
             }
         ),
-        figures=_script_json({"rows": figures, "cost": cost}, plotly.utils.PlotlyJSONEncoder),
+        details=_script_json(
+            {
+                "rows": details,
+                "figures": figure_settings(),
+                "cost": cost_figures(board, labels),
+                "per_seed_numbers": [c not in PER_SEED_TEXT for c in PER_SEED],
+                "warning_mark": WARNING_MARK,
+            },
+            plotly.utils.PlotlyJSONEncoder,
+        ),
         datatables_css=bundle.with_suffix(".css").read_text(encoding="utf-8"),
         datatables_js=base64.b64encode(bundle.read_bytes()).decode("ascii"),
         plotly_js=plotly.offline.get_plotlyjs(),
         glue_js=(TEMPLATES / "board.js").read_text(encoding="utf-8"),
     )
+    return page.replace(SIZE_MARK, f"{len(page.encode('utf-8')) / 1e6:.1f} MB", 1)
 
 
 def _across(board: Leaderboard) -> dict[str, Any] | None:
@@ -111,7 +132,7 @@ def _across(board: Leaderboard) -> dict[str, Any] | None:
         return None
     headers, cells = summary_cells(summary)
     with tempfile.TemporaryDirectory() as folder:
-        drawn = [p for p in plot_critical_difference(summary, Path(folder)) if p.suffix == ".png"]
+        drawn = plot_critical_difference(summary, Path(folder), ".png")
         diagram = base64.b64encode(drawn[0].read_bytes()).decode("ascii") if drawn else None
     return {"headers": headers, "cells": cells, "findings": findings(summary), "diagram": diagram}
 
@@ -144,17 +165,21 @@ def _or_none(value: Any) -> str:
     return "none" if value in ("", "-", None) else str(value)
 
 
-def _table_rows(board: Leaderboard, rows: list[Row], labels: dict[int, str]) -> list[list[Any]]:
-    """A row of cells, in ``COLUMNS`` order, for each of ``rows``."""
+def _table_rows(
+    board: Leaderboard, rows: list[Row], labels: dict[int, str], splits: dict[tuple, str]
+) -> list[list[Any]]:
+    """A row of cells, in ``COLUMNS`` order, for each of ``rows`` (``splits``: the split of each
+    set of test images, by ``Row.test_set``)."""
     shown = {id(r): h for r, h in zip(board.rows, human_rows(board), strict=True)}
+    families = {method: _family(method) for method in {row.method for row in rows}}
     out = []
     for i, row in enumerate(rows):
         cells = shown[id(row)]
         seeds = ", ".join(map(str, row.seeds)) + (" (deterministic)" if row.deterministic else "")
         out.append(
             [
-                str(i), row.dataset, split_label(board, row), f"{row.image_size}px", row.profile,
-                _family(row.method), labels[id(row)], seeds, _percent(row.auroc_mean),
+                str(i), row.dataset, splits[row.test_set], f"{row.image_size}px", row.profile,
+                families[row.method], labels[id(row)], seeds, _percent(row.auroc_mean),
                 _percent(row.std("auroc")), cells["95% CI"],
                 _percent(row.mean("average_precision")), _percent(row.mean("sensitivity")),
                 _percent(row.mean("specificity")), _percent(row.mean("f1")), cells["vs best"],
@@ -165,23 +190,20 @@ def _table_rows(board: Leaderboard, rows: list[Row], labels: dict[int, str]) -> 
     return out
 
 
-def _details(board: Leaderboard, key: str, row: Row, label: str) -> dict[str, Any]:
-    """What the page shows of a row when it is clicked."""
-    figures = {"roc": roc_figure(row), "scores": score_figure(row)}
-    if (curves := curves_figure(row)) is not None:
-        figures["curves"] = curves
+def _details(row: Row, label: str, split: str) -> dict[str, Any]:
+    """What the page shows of a row when it is clicked: its figures' data and its text."""
     return {
-        "key": key,
         "label": label,
-        "where": f"{row.dataset}, split {split_label(board, row)}, {row.image_size} px",
-        "seeds": ", ".join(map(str, row.seeds)),
+        "where": f"{row.dataset}, split {split}, {row.image_size} px",
+        "seeds": row.seeds,
         "deterministic": row.deterministic,
+        "auroc": _percent(row.auroc_mean),
         "per_seed": _per_seed(row),
-        "settings": [(k, v, k in row.changes) for k, v in row.settings.items()],
+        "settings": [(k, str(v), k in row.changes) for k, v in row.settings.items()],
         "command": _command(row),
         "warnings": row.warnings,
         "records": [str(run.path.name) for run in row.runs if run.path is not None],
-        "figures": figures,
+        **row_figures(row),
     }
 
 

@@ -1,7 +1,9 @@
-"""The figures of one leaderboard row on the web board, as Plotly figure dictionaries: its ROC
-curve (mean over seeds with a bootstrap band, and each seed), every seed's test score
-distributions with its validation threshold, and its training curves; and the board's cost
-view."""
+"""What the web board draws its figures from. Each row's figures are compact data, plain arrays
+rounded to what a figure needs, that ``templates/board.js`` turns into Plotly figures when the
+row is opened: its ROC curve (each seed and the mean over seeds on ``FPR_GRID``, with a
+bootstrap band), every seed's test score densities with its validation threshold, and its
+training curves. The board's cost view is a Plotly figure dictionary. Both are drawn over
+``figure_settings()``."""
 
 from __future__ import annotations
 
@@ -15,158 +17,138 @@ from uadbench.outputs.leaderboard import Row
 from uadbench.outputs.plots import FPR_GRID, mean_roc, roc_band, row_styles, score_densities
 from uadbench.statistics.operating_point import VAL_PERCENTILE, val_threshold
 
+DIGITS = 4
+"""Significant digits (of an array's largest value) the page keeps of a figure's numbers."""
 DENSITY_POINTS = 120
-DASHES = ("solid", "dash", "dot", "dashdot", "longdash")
-"""Line styles of a row's seeds in its score densities, in seed order."""
 MAX_CURVE_POINTS = 400
 """Training curves longer than this are thinned (evenly) on the page."""
 LEGEND_ENTRY = 22
 LEGEND_TOP = 110
 """Pixels: the height of a legend entry, and of what lies above and below a cost view's legend;
 the figure grows with its legend, which Plotly would otherwise clip and scroll."""
-LAYOUT = {"margin": {"l": 55, "r": 15, "t": 40, "b": 50}, "height": 340, "template": "plotly_white"}
+LAYOUT = {"margin": {"l": 55, "r": 15, "t": 40, "b": 50}, "height": 340}
+TEMPLATE = "plotly_white"
+"""Every figure's margins and height (pixels), and its Plotly template."""
 
 
-def seed_colour(row: Row, seed: int) -> str:
-    """The colour of one of the row's seeds, the same in every figure of the row."""
+def figure_settings() -> dict[str, Any]:
+    """What every figure on the page shares: the layout (with the Plotly template spelled out,
+    as Plotly.js knows no templates by name), the false-positive rates of the ROC curves, the
+    seeds' colours (a row's seed in the same colour in each of its figures) and the percentile
+    of the validation threshold."""
+    import plotly.io
     from plotly.colors import qualitative
 
-    palette = qualitative.Dark2
-    return palette[row.seeds.index(seed) % len(palette)]
+    return {
+        "layout": {**LAYOUT, "template": plotly.io.templates[TEMPLATE].to_plotly_json()},
+        "fpr": _compact(FPR_GRID),
+        "seed_colours": qualitative.Dark2,
+        "val_percentile": f"{VAL_PERCENTILE:.0f}",
+    }
 
 
-def roc_figure(row: Row) -> dict[str, Any]:
-    """Mean ROC curve over the row's seeds, its 95% bootstrap band, and each seed's curve."""
-    import plotly.graph_objects as go
-    from sklearn.metrics import roc_curve
+def _compact(values: Any) -> list[float]:
+    """``values`` as a list, rounded to ``DIGITS`` significant digits of the largest of them."""
+    values = np.asarray(values, dtype=float)
+    finite = np.abs(values[np.isfinite(values)])
+    top = finite.max() if finite.size else 0.0
+    decimals = DIGITS - 1 - int(np.floor(np.log10(top))) if top > 0 else 0
+    return np.round(values, decimals).tolist()
 
+
+def row_figures(row: Row) -> dict[str, Any]:
+    """The data of the row's figures: ``roc``, ``scores`` and (where its runs recorded any)
+    ``curves``."""
+    figures = {"roc": _roc(row), "scores": _scores(row)}
+    if curves := _curves(row):
+        figures["curves"] = curves
+    return figures
+
+
+def _roc(row: Row) -> dict[str, Any]:
+    """True-positive rates on ``FPR_GRID``: each seed's, their mean and its 95% bootstrap band
+    (``low``, ``high``)."""
+    seeds = [mean_roc(row.labels, scores) for scores in row.scores]
     low, high = roc_band(row.labels, row.scores)
-    fig = go.Figure()
-    fig.add_scatter(x=FPR_GRID, y=high, line={"width": 0}, hoverinfo="skip", showlegend=False)
-    fig.add_scatter(
-        x=FPR_GRID, y=low, fill="tonexty", line={"width": 0}, fillcolor="rgba(31,119,180,0.2)",
-        name="95% band", hoverinfo="skip",
-    )  # fmt: skip
-    for seed, scores in zip(row.seeds, row.scores, strict=True):
-        fpr, tpr, _ = roc_curve(row.labels, scores)
-        fig.add_scatter(
-            x=fpr, y=tpr, mode="lines", name=f"seed {seed}", opacity=0.6,
-            line={"width": 1, "color": seed_colour(row, seed)},
-        )  # fmt: skip
-    fig.add_scatter(
-        x=FPR_GRID, y=mean_roc(row.labels, row.scores), mode="lines",
-        name=f"mean, AUROC {100 * row.auroc_mean:.1f}", line={"width": 3, "color": "#1f77b4"},
-    )  # fmt: skip
-    fig.add_scatter(
-        x=[0, 1], y=[0, 1], mode="lines", name="chance", line={"dash": "dot", "color": "grey"}
-    )
-    fig.update_layout(
-        **LAYOUT, title="ROC curve", xaxis_title="false positive rate",
-        yaxis_title="true positive rate", legend={"x": 0.55, "y": 0.05},
-    )  # fmt: skip
-    return fig.to_plotly_json()
+    return {
+        "seeds": [_compact(tpr) for tpr in seeds],
+        "mean": _compact(np.mean(seeds, axis=0)),  # mean_roc(labels, scores), seeds not redone
+        "low": _compact(low),
+        "high": _compact(high),
+    }
 
 
-def score_figure(row: Row) -> dict[str, Any]:
-    """Densities of every seed's test scores, normal and abnormal (a line style per seed), and
-    the threshold each seed's validation normals set; a deterministic row's seeds are drawn
-    once."""
-    import plotly.graph_objects as go
-
+def _scores(row: Row) -> dict[str, Any]:
+    """Densities of every seed's test scores, normal and abnormal, on one grid of
+    ``DENSITY_POINTS`` (``grid``: its first and last score), and the threshold each seed's
+    validation normals set (None without them); a deterministic row's seeds once."""
     drawn = 1 if row.deterministic else row.n
     scores = row.scores[:drawn]
     low, high = np.percentile(scores, [0.5, 99.5])
     span = high - low or 1.0
     grid = np.linspace(low - 0.1 * span, high + 0.1 * span, DENSITY_POINTS)
-    fig = go.Figure()
-    colours = {"normal": "#1f77b4", "abnormal": "#d62728"}
-    note = (
-        f"threshold{'s' if drawn > 1 else ''} ({VAL_PERCENTILE:.0f}th pct. of validation normals)"
-    )
-    for i, (seed, run, seed_scores) in enumerate(zip(row.seeds, row.runs, scores, strict=False)):
-        dash = DASHES[i % len(DASHES)]
-        for name, density in score_densities(seed_scores, row.labels, grid).items():
-            fig.add_scatter(
-                x=grid, y=density, mode="lines", fill="tozeroy" if drawn == 1 else None,
-                name=name if drawn == 1 else f"{name}, seed {seed}",
-                line={"color": colours[name], "dash": dash, "width": 1.5},
-            )  # fmt: skip
-        if run.val and run.val.scores:
-            fig.add_vline(
-                x=val_threshold(run.val.scores), line={"dash": dash, "color": "black", "width": 1},
-                **({} if i else {"annotation_text": note}),
-            )  # fmt: skip
-    seeds = ", ".join(map(str, row.seeds))
-    title = (
-        f"Test scores, seeds {seeds} (deterministic: identical)"
-        if row.deterministic
-        else f"Test scores, seed{'s' if row.n > 1 else ''} {seeds}"
-    )
-    fig.update_layout(**LAYOUT, title=title, xaxis_title="anomaly score", yaxis_title="density")
-    return fig.to_plotly_json()
+    seeds = []
+    for run, seed_scores in zip(row.runs, scores, strict=False):
+        densities = score_densities(seed_scores, row.labels, grid)
+        threshold = val_threshold(run.val.scores) if run.val and run.val.scores else None
+        seeds.append({**{k: _compact(v) for k, v in densities.items()}, "threshold": threshold})
+    return {"grid": [float(grid[0]), float(grid[-1]), DENSITY_POINTS], "seeds": seeds}
 
 
-def curves_figure(row: Row) -> dict[str, Any] | None:
-    """Every training curve the row's runs recorded, a panel per curve, a line per seed; None
-    when there is none."""
-    from plotly.subplots import make_subplots
-
-    names = list(dict.fromkeys(name for run in row.runs for name in run.history))
-    if not names:
-        return None
-    titles = [name.replace("_", " ") for name in names]
-    fig = make_subplots(rows=1, cols=len(names), subplot_titles=titles)
-    for column, name in enumerate(names, start=1):
-        unit = "step"
-        for run in row.runs:
-            if curve := run.history.get(name):
-                unit = curve_unit(curve)
-                last = len(curve["step"]) - 1
-                keep = np.unique(np.linspace(0, last, MAX_CURVE_POINTS, dtype=int))
-                fig.add_scatter(
-                    x=np.asarray(curve["step"])[keep], y=np.asarray(curve["value"])[keep],
-                    mode="lines", name=f"seed {run.config.seed}", legendgroup=str(run.config.seed),
-                    showlegend=column == 1, row=1, col=column,
-                    line={"color": seed_colour(row, run.config.seed)},
-                )  # fmt: skip
-        fig.update_xaxes(title_text=unit, row=1, col=column)
-    fig.update_layout(**LAYOUT, title="Training curves")
-    return fig.to_plotly_json()
+def _curves(row: Row) -> list[dict[str, Any]]:
+    """Every training curve the row's runs recorded: its name, what its steps count, and each
+    seed's steps and values (thinned to ``MAX_CURVE_POINTS``)."""
+    names = dict.fromkeys(name for run in row.runs for name in run.history)
+    out = []
+    for name in names:
+        runs = [(run, run.history[name]) for run in row.runs if run.history.get(name)]
+        seeds = []
+        for run, curve in runs:
+            keep = np.unique(np.linspace(0, len(curve["step"]) - 1, MAX_CURVE_POINTS, dtype=int))
+            values = np.asarray(curve["value"], dtype=float)[keep]
+            steps = np.asarray(curve["step"])[keep].tolist()
+            seeds.append({"seed": run.config.seed, "step": steps, "value": _compact(values)})
+        out.append({"name": name, "unit": curve_unit(runs[-1][1]), "seeds": seeds})
+    return out
 
 
 def cost_figure(rows: list[Row], labels: dict[int, str]) -> dict[str, Any] | None:
     """Mean AUROC against mean fit + score time per seed (log scale) of ``rows`` (one set of
     test images), each row a colour and shape of its own, the marker's area the peak resident
     memory, the Pareto front dashed, the legend beside it in full; None when no row has a
-    time."""
-    import plotly.graph_objects as go
-
+    time. A Plotly figure dictionary, its layout drawn over ``figure_settings()``'s."""
     timed = timed_rows(rows)
     if not timed:
         return None
     peaks = [max(r.costs["peak_memory_mb"], default=0) for r in timed]
     scale = 40 / np.sqrt(max(peaks)) if max(peaks) else 0
-    fig = go.Figure()
+    data = []
     for row, peak, style in zip(timed, peaks, row_styles(len(timed)), strict=True):
         memory = f"{peak / 1024:.1f} GB" if peak else "not recorded"
         fit, score = np.mean(row.costs["fit_s"]), np.mean(row.costs["score_s"])
-        fig.add_scatter(
-            x=[max(run_seconds(row), 0.01)], y=[100 * row.auroc_mean], mode="markers",
-            marker={"size": 8 + scale * np.sqrt(peak), "opacity": 0.75, "color": style.colour,
-                    "symbol": style.symbol},
-            name=labels[id(row)],
-            hovertemplate=f"{labels[id(row)]}<br>AUROC %{{y:.1f}}<br>fit {fit:.0f} s + score "
-            f"{score:.0f} s<br>peak memory {memory}<extra></extra>",
+        data.append(
+            {
+                "type": "scatter", "mode": "markers", "name": labels[id(row)],
+                "x": [max(run_seconds(row), 0.01)], "y": [100 * row.auroc_mean],
+                "marker": {"size": 8 + scale * np.sqrt(peak), "opacity": 0.75,
+                           "color": style.colour, "symbol": style.symbol},
+                "hovertemplate": f"{labels[id(row)]}<br>AUROC %{{y:.1f}}<br>fit {fit:.0f} s + "
+                f"score {score:.0f} s<br>peak memory {memory}<extra></extra>",
+            }
         )  # fmt: skip
     front = pareto_front(timed)
-    fig.add_scatter(
-        x=[run_seconds(r) for r in front], y=[100 * r.auroc_mean for r in front],
-        mode="lines", name="Pareto front", line={"dash": "dash", "color": "black"},
+    data.append(
+        {
+            "type": "scatter", "mode": "lines", "name": "Pareto front",
+            "x": [run_seconds(r) for r in front], "y": [100 * r.auroc_mean for r in front],
+            "line": {"dash": "dash", "color": "black"},
+        }
     )  # fmt: skip
-    fig.update_layout(
-        **{**LAYOUT, "height": max(420, LEGEND_TOP + LEGEND_ENTRY * (len(timed) + 1))},
-        title=f"Cost: AUROC against {TIME_LABEL} (marker area: peak memory)",
-        xaxis={"type": "log", "title": f"{TIME_LABEL} (s, log)"}, yaxis_title="mean AUROC (%)",
-        legend={"itemsizing": "constant"},
-    )  # fmt: skip
-    return fig.to_plotly_json()
+    layout = {
+        "height": max(420, LEGEND_TOP + LEGEND_ENTRY * (len(timed) + 1)),
+        "title": {"text": f"Cost: AUROC against {TIME_LABEL} (marker area: peak memory)"},
+        "xaxis": {"type": "log", "title": {"text": f"{TIME_LABEL} (s, log)"}},
+        "yaxis": {"title": {"text": "mean AUROC (%)"}},
+        "legend": {"itemsizing": "constant"},
+    }
+    return {"data": data, "layout": layout}

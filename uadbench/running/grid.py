@@ -1,5 +1,7 @@
 """Benchmark grids: methods x data sets x seeds (x image sizes), from options or a file.
 
+Options given on the command line override a grid or run file by one rule (``overridden``).
+
 A grid comes from options or from a TOML/YAML file::
 
     methods = ["ae", "anatpaste"]
@@ -20,7 +22,7 @@ from __future__ import annotations
 
 import dataclasses
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,7 +33,7 @@ else:  # Python 3.10
     import tomli as tomllib
 
 from uadbench.errors import ParameterError, one_line
-from uadbench.running.planning import RunRequest, parse_seeds
+from uadbench.running.planning import MAX_SEED, RunRequest, parse_seeds
 
 
 class GridError(ParameterError):
@@ -106,43 +108,73 @@ def load_grid(path: Path, **overrides: Any) -> Grid:
     return _grid(_read(Path(path)), Path(path), overrides)
 
 
-SINGULAR = {
-    "method": "methods",
-    "dataset": "datasets",
-    "seed": "seeds",
-    "image_size": "image_sizes",
+GRID_FILE, RUN_FILE = "grid file", "run file"
+"""What the files of ``uadbench sweep`` and ``uadbench run --config`` are called in messages."""
+
+
+def _is_name(value: Any) -> bool:
+    return isinstance(value, str) and value != ""
+
+
+def _is_seed(value: Any) -> bool:
+    return _is_int(value) and 0 <= value <= MAX_SEED
+
+
+def _is_size(value: Any) -> bool:
+    return _is_int(value) and value >= 1
+
+
+SINGULAR: dict[str, tuple[str, str, Callable[[Any], bool]]] = {
+    "method": ("methods", 'a name, e.g. method = "ae"', _is_name),
+    "dataset": ("datasets", 'a name, e.g. dataset = "rsna"', _is_name),
+    "seed": ("seeds", f"a whole number from 0 to {MAX_SEED}, e.g. seed = 0", _is_seed),
+    "image_size": (
+        "image_sizes",
+        "a whole number of pixels from 1, e.g. image_size = 64",
+        _is_size,
+    ),
 }
-"""The keys of a run file that name one of what a grid file names several of."""
+"""The keys of a run file that name one of what a grid file names several of: the grid key,
+what the one value must be, and whether a value is that."""
 
 
 def load_run_file(path: Path, **overrides: Any) -> RunRequest:
     """The one run of a TOML or YAML run file (the keys of a grid file, with ``method``,
     ``dataset``, ``seed`` and ``image_size`` for one each); ``overrides`` as ``load_grid``'s."""
     path = Path(path)
-    values = _read(path)
-    for one, many in SINGULAR.items():
-        if one in values:
-            if many in values:
-                raise GridError(f"run file {path}: give {one} or {many}, not both")
-            if isinstance(values[one], list):
-                raise GridError(f"run file {path}: {one} is one value; use {many} for a list")
-            values[many] = [values.pop(one)]
-    grid = _grid(values, path, overrides)
+    values = _read(path, RUN_FILE)
+    problems = []
+    for one, (many, wanted, fits) in SINGULAR.items():
+        if one not in values:
+            continue
+        value = values.pop(one)
+        if many in values:
+            problems.append(f"give {one} or {many}, not both")
+        elif isinstance(value, list):
+            problems.append(f"{one} is one value; use {many} for a list")
+        elif not fits(value):
+            problems.append(f"{one} must be {wanted}")
+        else:
+            values[many] = [value]
+    if problems:
+        raise GridError(f"{RUN_FILE} {path}: " + "; ".join(problems))
+    grid = _grid(values, path, overrides, RUN_FILE)
     if len(grid.methods) != 1 or len(grid.datasets) != 1 or len(grid.image_sizes) > 1:
         raise GridError(
-            f"run file {path} names {len(grid.methods)} method(s), {len(grid.datasets)} data "
+            f"{RUN_FILE} {path} names {len(grid.methods)} method(s), {len(grid.datasets)} data "
             f"set(s) and {len(grid.image_sizes)} image size(s); a run takes one of each (at most "
             "one size): for more, use `uadbench sweep`"
         )
     return grid.requests()[0]
 
 
-def _read(path: Path) -> dict[str, Any]:
-    """The keys and values of a TOML or YAML file; ``GridError`` when it is not that."""
+def _read(path: Path, kind: str = GRID_FILE) -> dict[str, Any]:
+    """The keys and values of a TOML or YAML file (a ``kind``); ``GridError`` when it is not
+    that."""
     try:
         text = path.read_text()
     except OSError as error:
-        raise GridError(f"cannot read grid file {path}: {error.strerror or error}") from None
+        raise GridError(f"cannot read {kind} {path}: {error.strerror or error}") from None
     try:
         if path.suffix in (".yaml", ".yml"):
             import yaml
@@ -151,22 +183,23 @@ def _read(path: Path) -> dict[str, Any]:
         else:
             values = tomllib.loads(text)
     except Exception as error:  # each parser has its own error types
-        raise GridError(f"grid file {path} does not parse: {one_line(str(error))}") from None
+        raise GridError(f"{kind} {path} does not parse: {one_line(str(error))}") from None
     if not isinstance(values, dict):
-        raise GridError(f'grid file {path} must hold keys and values, e.g. methods = ["ae"]')
+        raise GridError(f'{kind} {path} must hold keys and values, e.g. methods = ["ae"]')
     return values
 
 
-def _grid(values: dict[str, Any], path: Path, overrides: dict[str, Any]) -> Grid:
+def _grid(
+    values: dict[str, Any], path: Path, overrides: dict[str, Any], kind: str = GRID_FILE
+) -> Grid:
     known = {f.name for f in dataclasses.fields(Grid)}
     unknown = sorted(set(values) - known)
     if unknown:
+        named = known | set(SINGULAR) if kind == RUN_FILE else known
         raise GridError(
-            f"grid file {path}: unknown key(s) {', '.join(unknown)}; "
-            f"known: {', '.join(sorted(known))}"
+            f"{kind} {path}: unknown key(s) {', '.join(unknown)}; known: {', '.join(sorted(named))}"
         )
-    values = _checked_values(values, path)
-    values.update({k: v for k, v in overrides.items() if v is not None})
+    values = overridden(_checked_values(values, path, kind), overrides)
     missing = [key for key in ("methods", "datasets") if not values.get(key)]
     if missing:
         raise GridError(f"{path} names no {' and no '.join(missing)}; add them to the file")
@@ -176,9 +209,32 @@ def _grid(values: dict[str, Any], path: Path, overrides: dict[str, Any]) -> Grid
     return Grid(**values)
 
 
-def _checked_values(values: dict[str, Any], path: Path) -> dict[str, Any]:
-    """The grid file's values in the types ``Grid`` takes; ``GridError`` naming each one that
-    is of another type (a plain string for a list would be read letter by letter)."""
+def overridden(values: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
+    """A file's ``values`` with what the command line gave (None: not given): the one rule of
+    ``run --config`` and ``sweep``. A value replaces the file's; a ``--param`` or
+    ``--data-option`` pair replaces that one key of the file's table (``params``: also in
+    each method's own table), the file's other keys standing."""
+    out = dict(values)
+    for key, value in overrides.items():
+        if value is None:
+            continue
+        if key in ("params", "data_options"):
+            table = {k: dict(v) if isinstance(v, dict) else v for k, v in out.get(key, {}).items()}
+            for name, text in value.items():
+                table[name] = text
+                for own in (t for t in table.values() if isinstance(t, dict)):
+                    if name in own:
+                        own[name] = text
+            out[key] = table
+        else:
+            out[key] = value
+    return out
+
+
+def _checked_values(values: dict[str, Any], path: Path, kind: str) -> dict[str, Any]:
+    """The values of a grid or run file (a ``kind``) in the types ``Grid`` takes; ``GridError``
+    naming each one that is of another type (a plain string for a list would be read letter by
+    letter)."""
     problems, out = [], dict(values)
     for key in NAMES:
         value = values.get(key)
@@ -215,7 +271,7 @@ def _checked_values(values: dict[str, Any], path: Path) -> dict[str, Any]:
         if key == "data_options" and isinstance(table, dict):
             out[key] = {k: str(v) for k, v in table.items()}
     if problems:
-        raise GridError(f"grid file {path}: " + "; ".join(problems))
+        raise GridError(f"{kind} {path}: " + "; ".join(problems))
     return out
 
 

@@ -14,23 +14,18 @@ from pathlib import Path
 from typing import Any
 
 from uadbench import registry
-from uadbench.atomic import unwritable
 from uadbench.contracts.dataset import Dataset
 from uadbench.contracts.extras import get_extra
 from uadbench.contracts.method import DefaultParams, Method
 from uadbench.data.fingerprint import DataSource, resolve
 from uadbench.data.prepare import check_cache_dir
-from uadbench.errors import ParameterError, UserError
-from uadbench.running.records import existing_record, record_path, rerun_path, set_aside_path
+from uadbench.errors import ParameterError
+from uadbench.running.record_store import Cell, place
 from uadbench.running.run_record import RunConfig
 from uadbench.running.runtime import resolve_device
 
 MAX_SEED = 2**32 - 1
 """Seeds are whole numbers from 0 to this (what every random generator of the stack takes)."""
-
-
-class ResultsDirError(UserError, OSError):
-    """The results directory cannot be written."""
 
 
 def parse_seeds(text: str, option: str = "--seeds") -> list[int]:
@@ -119,7 +114,7 @@ class PlannedRun:
     dataset: Dataset
     device: str
     config: RunConfig
-    path: Path
+    cell: Cell
     request: RunRequest
     changed_params: dict[str, Any] = field(default_factory=dict)
     """The parameters that differ from the profile's."""
@@ -133,6 +128,11 @@ class PlannedRun:
     @property
     def seed(self) -> int:
         return self.config.seed
+
+    @property
+    def path(self) -> Path:
+        """The cell's record."""
+        return self.cell.path
 
     @property
     def label(self) -> str:
@@ -149,10 +149,10 @@ def plan(request: RunRequest, cache_dir: Path | None = None) -> list[PlannedRun]
         raise ParameterError(
             f"--image-size must be a positive number of pixels, got {request.image_size}"
         )
-    method_cls = registry.methods.get(request.method)
     dataset_cls = registry.datasets.get(request.dataset)
-    profile = method_cls.profile_name(request.profile)
-    params = _params(request, method_cls, dataset_cls, profile)
+    method_cls, profile, params = registry.method_settings(
+        request.method, request.profile, _overrides(request, dataset_cls)
+    )
     for extra in method_cls.required_extras(params):
         get_extra(extra)  # a requirement that nobody registered is named now
     defaults = dataclasses.asdict(method_cls.profile_table()[profile])
@@ -163,7 +163,6 @@ def plan(request: RunRequest, cache_dir: Path | None = None) -> list[PlannedRun]
     if cache_dir is not None:
         check_cache_dir(cache_dir)
         source = resolve(dataset, cache_dir)
-    ensure_writable(request.results_dir)
     plugins = (
         registry.methods.plugin_of(request.method),
         registry.datasets.plugin_of(request.dataset),
@@ -182,7 +181,9 @@ def plan(request: RunRequest, cache_dir: Path | None = None) -> list[PlannedRun]
             skip_unreadable=request.skip_unreadable,
             method_version=method_cls.version,
         )
-        path = _checked_place(request.results_dir, config, source)
+        cell = place(
+            request.results_dir, config, (source.fingerprint, source.earlier) if source else ()
+        )
         warnings = tuple(method_cls.param_warnings(params))
         runs.append(
             PlannedRun(
@@ -191,7 +192,7 @@ def plan(request: RunRequest, cache_dir: Path | None = None) -> list[PlannedRun]
                 dataset,
                 device,
                 config,
-                path,
+                cell,
                 request,
                 changed,
                 warnings,
@@ -202,38 +203,14 @@ def plan(request: RunRequest, cache_dir: Path | None = None) -> list[PlannedRun]
     return runs
 
 
-def _params(
-    request: RunRequest, method_cls: type[Method], dataset_cls: type[Dataset], profile: str
-) -> Any:
-    """The method's parameters: the profile's, then the user's, checked."""
+def _overrides(request: RunRequest, dataset_cls: type[Dataset]) -> dict[str, str]:
+    """The user's hyperparameters, with the image size (``--image-size``, or for a method
+    without hyperparameters the data set's own size)."""
     overrides = dict(request.params)
     if request.image_size is not None:
         overrides["image_size"] = str(request.image_size)
-    elif method_cls.Params is DefaultParams and dataset_cls.default_image_size:
-        overrides.setdefault("image_size", str(dataset_cls.default_image_size))
-    params = method_cls.params_for(profile, overrides)
-    method_cls.check_params(params)
-    return params
-
-
-def _checked_place(results_dir: Path, config: RunConfig, source: DataSource | None) -> Path:
-    """The path of the run's record, once its folder is writable and no newer or unusable
-    record stands where the run would write."""
-    path = record_path(results_dir, config)
-    ensure_writable(path.parent)
-    for taken in (
-        path,
-        rerun_path(path),
-        *([set_aside_path(path, source.fingerprint)] if source else []),
-    ):
-        existing_record(taken)  # raises for a record in the way
-    return path
-
-
-def ensure_writable(folder: Path) -> None:
-    """Raise ``ResultsDirError`` unless records can be written in ``folder``."""
-    if (why := unwritable(folder)) is not None:
-        raise ResultsDirError(
-            f"cannot write run records in {folder}: {why}; make it writable or choose another "
-            "--results-dir"
-        )
+    else:
+        method_cls = registry.methods.get(request.method)
+        if method_cls.Params is DefaultParams and dataset_cls.default_image_size:
+            overrides.setdefault("image_size", str(dataset_cls.default_image_size))
+    return overrides

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from uadbench.running.planning import RunRequest
-from uadbench.running.records import results_dir_of
+from uadbench.running.record_store import results_dir_of
 from uadbench.running.run_record import RunRecord
 
 DETECTED_OPTIONS = ("layout",)

@@ -10,6 +10,10 @@ top-level copies of the configuration (method, dataset, seed, ...), their ``conf
 their ``config.image_size`` must agree with the configuration and are then dropped. A newer
 version is refused. ``schema_table()`` documents every field (docs/RUN_RECORD.md).
 
+Reading a finished record checks that every metric it stores (of the reported score and of each
+variant) is what its own test labels and scores give, and that its AUROC interval holds its
+AUROC; one that disagrees was changed after its run and is refused (``RecordMismatchError``).
+
 Over 300 lines on purpose: the whole schema (every field, its documentation, the upgrades and
 the checks) is in this one file.
 """
@@ -23,7 +27,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from uadbench.errors import RecordError
+from uadbench.statistics.metrics import ranked_metrics
 
 SCHEMA_NAME = "uadbench.run"
 SCHEMA_VERSION = 3
@@ -34,10 +41,23 @@ REQUIRED_METRICS = ("auroc", "average_precision")
 required of older records (the board computes it from their scores)."""
 COPIED_TO_TOP = ("method", "dataset", "split_version", "profile", "image_size", "seed", "label_use")
 """What records before version 3 copied from their config to the top level."""
+CHECKED_METRICS = ("auroc", "average_precision")
+"""The stored metrics that reading a record recomputes from its own labels and scores (of the
+reported score and of every variant): every metric a run stores (``METRICS``, not at a
+threshold) must be here."""
+METRIC_TOLERANCE = 1e-9
+"""How far a stored metric may lie from the one recomputed: rounding in sums of the test set's
+terms (below 1e-12 for a million images) stays far under it, and any edit a board or ``show``
+could display (0.1 point) far above it."""
 
 
 class NewerRecordError(RecordError, ValueError):
     """A record written by a newer uadbench, whose schema this one does not know."""
+
+
+class RecordMismatchError(RecordError, ValueError):
+    """A finished record whose stored metrics are not those of its own test labels and scores:
+    it was changed after its run."""
 
 
 def _doc(text: str, **kwargs: Any) -> Any:
@@ -77,7 +97,11 @@ class RunConfig:
 
     def identity(self) -> dict[str, Any]:
         """The dictionary whose hash names the cell (as every schema version hashed it)."""
-        out = {k: v for k, v in dataclasses.asdict(self).items() if k != "method_version"}
+        out = {
+            f.name: getattr(self, f.name)
+            for f in dataclasses.fields(self)
+            if f.name != "method_version"
+        }
         out["image_size"] = self.image_size
         if self.method_version != 1:  # version 1 is implied, so older records keep their hash
             out["method_version"] = self.method_version
@@ -128,6 +152,11 @@ class DataUsed:
     n_test: int | None = _doc("test images", default=None)
     skipped: list[dict[str, Any]] | None = _doc(
         "unreadable images left out (null until the images are prepared)", default=None
+    )
+    left_out: list[dict[str, str]] | None = _doc(
+        "the files under the root that the data set does not use, each with ``file`` and "
+        "``why`` (null: its reader reads only the files its split lists, or an older record)",
+        default=None,
     )
 
 
@@ -207,6 +236,9 @@ class RunRecord:
     )
     path: Path | None = field(default=None, compare=False, metadata={"stored": False})
     """The file the record was read from (not stored)."""
+    partial: bool = field(default=False, compare=False, metadata={"stored": False})
+    """Read without its score variants (a results folder's index keeps the rest): never
+    written back (not stored)."""
 
     @property
     def ok(self) -> bool:
@@ -262,9 +294,13 @@ class RunRecord:
         return out
 
     @classmethod
-    def from_json(cls, data: Any, path: Path | None = None) -> RunRecord:
-        """The record in ``data`` (any schema version this uadbench reads), checked;
-        ``NewerRecordError`` for a newer schema, ``ValueError`` naming what is wrong."""
+    def from_json(
+        cls, data: Any, path: Path | None = None, checked: bool = True, partial: bool = False
+    ) -> RunRecord:
+        """The record in ``data`` (any schema version this uadbench reads), checked (unless
+        it was when it was indexed: ``checked=False``); ``NewerRecordError`` for a newer
+        schema, ``ValueError`` naming what is wrong. ``partial``: ``data`` lacks the score
+        variants."""
         data = upgrade(data, path)
         kwargs = dict(data)
         kwargs["config"] = RunConfig.from_json(_mapping(data.get("config"), "config"))
@@ -272,13 +308,14 @@ class RunRecord:
             if data.get(name) is not None:
                 kwargs[name] = _construct(kind, _mapping(data[name], name), name)
         record = _construct(cls, kwargs, "record")
-        record.path = path
-        record.check()
+        record.path, record.partial = path, partial
+        if checked:
+            record.check()
         return record
 
     def check(self) -> None:
         """Raise ``ValueError`` naming what is not of its type, or what the record lacks for
-        its status."""
+        its status; ``RecordMismatchError`` for a stored metric its own scores do not give."""
         if self.status not in STATUSES:
             raise ValueError(f"status {self.status!r} is none of {', '.join(STATUSES)}")
         _check_types(self)
@@ -295,6 +332,7 @@ class RunRecord:
             raise ValueError("an ok record without test ids, labels and scores of one length")
         if self.data is None:
             raise ValueError("an ok record without data")
+        _check_metrics(self)
 
 
 _PARTS = {"data": DataUsed, "test": TestScores, "val": ValScores, "error": RunError}
@@ -305,7 +343,7 @@ _MAPPINGS = (
 _OPTIONAL_MAPPINGS = ("metrics", "metrics_unsaved")
 _LISTS = (
     "warnings", "plugins", "test.ids", "test.labels", "test.scores", "val.ids", "val.scores",
-    "data.skipped",
+    "data.skipped", "data.left_out",
 )  # fmt: skip
 
 
@@ -326,6 +364,62 @@ def _check_types(record: RunRecord) -> None:
     for name in _LISTS:
         if not isinstance(value(name), list | None):
             raise ValueError(f"its {name} is not a list")
+
+
+def _check_metrics(record: RunRecord) -> None:
+    """Raise ``RecordMismatchError`` where a stored metric (``CHECKED_METRICS`` of the reported
+    score and of each variant whose scores are stored, and the AUROC's interval) is not what
+    the record's own test labels and scores give; ``ValueError`` where they give none."""
+    metrics, test = record.metrics or {}, record.test
+    variants = metrics.get("variants") or {}
+    if not isinstance(variants, dict) or not all(isinstance(v, dict) for v in variants.values()):
+        raise ValueError("its metrics.variants is not a mapping of mappings")
+    if not isinstance(test.score_variants, dict):
+        raise ValueError("its test.score_variants is not a mapping")
+    checked = [("metrics", metrics, test.scores)]  # (where stored, what, of which scores)
+    checked += [
+        (f"metrics.variants.{name}", variants[name], scores)
+        for name, scores in test.score_variants.items()
+        if name in variants
+    ]
+    labels = np.asarray(test.labels)
+    if labels.dtype.kind not in "iu" or not np.isin(labels, (0, 1)).all():
+        raise ValueError("its test.labels are not all 0 or 1")
+    if not (labels == 0).any() or not (labels == 1).any():
+        raise ValueError("its test.labels do not hold both classes: no AUROC")
+    try:
+        scores = np.array([vector for *_, vector in checked], dtype=float)
+    except (TypeError, ValueError):
+        raise ValueError("its test scores are not lists of numbers as long as its labels") from None
+    if scores.shape != (len(checked), len(labels)) or not np.isfinite(scores).all():
+        raise ValueError("its test scores are not finite numbers, one per test image")
+    computed = dict(zip(CHECKED_METRICS, ranked_metrics(labels, scores), strict=True))
+    for i, (where, values, _) in enumerate(checked):
+        for name in CHECKED_METRICS:
+            _agrees(record, f"{where}.{name}", values.get(name), computed[name][i])
+    interval = metrics.get("auroc_ci95")
+    if interval is None:
+        return
+    if not (isinstance(interval, list) and len(interval) == 2) or not all(
+        isinstance(v, int | float) for v in interval
+    ):
+        raise ValueError("its metrics.auroc_ci95 is not two numbers")
+    if not interval[0] - METRIC_TOLERANCE <= computed["auroc"][0] <= interval[1] + METRIC_TOLERANCE:
+        raise RecordMismatchError(
+            f"{record.path or 'a record'}: its metrics.auroc_ci95 {interval} does not hold the "
+            f"AUROC of its own test labels and scores ({computed['auroc'][0]:.4f}): it was "
+            "changed after its run; move it out of the results folder and run the cell again"
+        )
+
+
+def _agrees(record: RunRecord, name: str, stored: Any, computed: float) -> None:
+    """Raise ``RecordMismatchError`` unless ``stored`` is ``computed`` up to rounding."""
+    if not isinstance(stored, int | float) or not abs(stored - computed) <= METRIC_TOLERANCE:
+        raise RecordMismatchError(
+            f"{record.path or 'a record'}: its {name} {stored!r} is not what its own test "
+            f"labels and scores give ({computed:.4f}): it was changed after its run; move it out "
+            "of the results folder and run the cell again"
+        )
 
 
 def upgrade(data: Any, path: Path | None = None) -> dict[str, Any]:

@@ -23,14 +23,30 @@ def score_warnings(skipped: int, scores: np.ndarray) -> list[str]:
     return warnings
 
 
+REAL_KINDS = "biuf"
+"""The numpy kinds of scores taken as they are: booleans, integers and floats."""
+
+OTHER_KINDS = {"U": "strings", "S": "bytes", "c": "complex numbers"}
+"""What scores of another numpy kind hold, in words (else: the type of their first value)."""
+
+
 def checked_variants(variants: Any, expected: int, split: str) -> dict[str, np.ndarray]:
-    """``score_variants()``'s result as arrays; ``TypeError``, ``ValueError`` or
-    ``FloatingPointError`` unless it is a dict of one finite score per image."""
+    """``score_variants()``'s result as float arrays; ``TypeError``, ``ValueError`` or
+    ``FloatingPointError`` unless it is a dict of one finite real number per image."""
     if not isinstance(variants, dict) or not variants:
         raise TypeError("score_variants() must return a non-empty dict of name -> scores")
     checked = {}
-    for name, scores in variants.items():
-        scores = np.asarray(scores, dtype=float).reshape(-1)
+    for name, given in variants.items():
+        scores = np.asarray(given)
+        if scores.dtype.kind not in REAL_KINDS:  # numpy would make floats of them without a word
+            example = next(iter(scores.flat), None)
+            example = example.item() if isinstance(example, np.generic) else example
+            held = OTHER_KINDS.get(scores.dtype.kind, f"{type(example).__name__} values")
+            raise TypeError(
+                f"score {name!r} holds {held} (e.g. {example!r}) for the {split} images; "
+                "a score must be a real number (int or float), one per image"
+            )
+        scores = scores.astype(float).reshape(-1)
         if scores.shape != (expected,):
             raise ValueError(
                 f"score {name!r} has {scores.size} values for {expected} {split} images"

@@ -1,4 +1,4 @@
-"""Sweeps: every cell of a grid (``uadbench.running.grid``) run locally or on Ray.
+"""Sweeps: every cell of a grid (``uadbench.running.grid``) run locally, on Ray or on SLURM.
 
 Every cell is one ``uadbench run`` (same planning, same record); cells with a finished record
 of the same data are skipped, so a killed sweep resumes where it stopped. Planning errors (a
@@ -9,7 +9,8 @@ each with a failure record. A failed cell (including a worker killed for memory)
 the end; the other cells still run.
 
 Where the cells run is an executor (``uadbench.running.executors``): ``local``, one after another in
-this process, or ``ray``, each cell a Ray task.
+this process, ``ray``, each cell a Ray task, or ``slurm``, a SLURM job array (waited for, or
+only submitted). ``cell_states`` says where each cell of a grid stands, from its record alone.
 """
 
 from __future__ import annotations
@@ -24,32 +25,74 @@ from uadbench import registry
 from uadbench.data.fingerprint import DataSource, resolve
 from uadbench.data.prepare import check_cache_dir, prepare
 from uadbench.errors import UserError, one_line
-from uadbench.running.cells import finished_record
+from uadbench.processes import this_host
 from uadbench.running.executors import Executor, executor_named
 from uadbench.running.grid import Grid, GridError
 from uadbench.running.planning import PlannedRun, plan
+from uadbench.running.record_store import existing_record
 from uadbench.running.runner import Outcome, record_failure
 
 
 @dataclass
 class SweepStatus:
-    """Cells done, running, failed and left; and the failures."""
+    """Cells done, running, failed and left; the failures; and the cells handed to a cluster
+    that is not waited for, each with its job's id."""
 
     total: int
     done: int = 0
     skipped: int = 0
     running: int = 0
     failed: list[tuple[PlannedRun, str]] = field(default_factory=list)
+    submitted: list[tuple[PlannedRun, str]] = field(default_factory=list)
 
     @property
     def left(self) -> int:
-        return self.total - self.done - self.skipped - self.running - len(self.failed)
+        seen = self.done + self.skipped + self.running + len(self.failed) + len(self.submitted)
+        return self.total - seen
 
     def line(self) -> str:
+        submitted = f"submitted {len(self.submitted)}  " if self.submitted else ""
         return (
             f"done {self.done}  skipped {self.skipped}  running {self.running}  "
-            f"failed {len(self.failed)}  left {self.left}"
+            f"failed {len(self.failed)}  {submitted}left {self.left}"
         )
+
+
+@dataclass(frozen=True)
+class CellState:
+    """Where a cell stands by its record: ``done``, ``running``, ``failed`` or ``not started``,
+    and a detail (the AUROC, the host running it, why it failed)."""
+
+    cell: PlannedRun
+    state: str
+    detail: str = ""
+
+
+CELL_STATES = ("done", "running", "failed", "not started")
+
+
+def cell_states(grid: Grid) -> list[CellState]:
+    """Where each cell of the grid stands, from its record alone (nothing is run or read but
+    the records): a ``running`` record counts as running while its process lives; on another
+    host that cannot be looked at from here, and it says which host."""
+    return [_state(cell) for cell in plan_grid(grid)]
+
+
+def _state(cell: PlannedRun) -> CellState:
+    try:
+        record = existing_record(cell.path)
+    except UserError as error:
+        return CellState(cell, "failed", one_line(str(error)))
+    if record is None:
+        return CellState(cell, "not started")
+    if record.ok:
+        return CellState(cell, "done", f"AUROC {100 * record.metrics['auroc']:.1f}")
+    if record.status == "failed":
+        return CellState(cell, "failed", record.message)
+    host, pid = record.process.get("host", "?"), record.process.get("pid", "?")
+    if record.state == "interrupted":
+        return CellState(cell, "failed", f"interrupted: its process ({pid} on {host}) is gone")
+    return CellState(cell, "running", f"on {host}" if host != this_host() else f"pid {pid}")
 
 
 def plan_grid(grid: Grid) -> list[PlannedRun]:
@@ -105,7 +148,7 @@ def _resolved(
             _count(status, cell, *_status_of(record_failure(cell, source)))
             continue
         try:
-            done = finished_record(cell, source) is not None
+            done = cell.cell.finished((source.fingerprint, source.earlier)) is not None
         except UserError as error:  # a record in the way: this cell cannot be run
             status.failed.append((cell, one_line(str(error))))
             continue
@@ -182,6 +225,8 @@ def run_sweep(
 def _count(status: SweepStatus, cell: PlannedRun, outcome: str, message: str = "") -> None:
     if outcome in ("failed", "busy"):
         status.failed.append((cell, message))
+    elif outcome == "submitted":
+        status.submitted.append((cell, message))
     elif outcome == "skipped":
         status.skipped += 1
     else:

@@ -16,18 +16,19 @@ from scipy.special import ndtr  # the normal CDF; scipy.stats would cost twice t
 
 def midranks(values: np.ndarray) -> np.ndarray:
     """Ranks 1..n along the last axis, ties sharing their mean rank (exact half-integers)."""
-    order = np.argsort(values, axis=-1, kind="stable")
-    ordered = np.take_along_axis(values, order, axis=-1)
     n = values.shape[-1]
-    out = np.empty(values.shape, dtype=float)
-    for row, (sorted_row, index) in enumerate(
-        zip(ordered.reshape(-1, n), order.reshape(-1, n), strict=True)
-    ):
-        starts = np.flatnonzero(np.r_[True, sorted_row[1:] != sorted_row[:-1]])
-        ends = np.r_[starts[1:], n]
-        ranks = np.repeat((starts + ends + 1) / 2, ends - starts)
-        out.reshape(-1, n)[row, index] = ranks
-    return out
+    order = np.argsort(values, axis=-1, kind="stable").reshape(-1, n)
+    ordered = np.take_along_axis(values.reshape(-1, n), order, axis=-1)
+    index = np.arange(n)
+    starts = np.ones(ordered.shape, bool)  # where a run of tied values starts, and ends
+    starts[:, 1:] = ordered[:, 1:] != ordered[:, :-1]
+    ends = np.ones(ordered.shape, bool)
+    ends[:, :-1] = starts[:, 1:]
+    first = np.maximum.accumulate(np.where(starts, index, 0), axis=-1)
+    last = np.minimum.accumulate(np.where(ends, index, n - 1)[:, ::-1], axis=-1)[:, ::-1]
+    out = np.empty(ordered.shape)
+    np.put_along_axis(out, order, (first + last + 2) / 2, axis=-1)
+    return out.reshape(values.shape)
 
 
 def auc_covariance(labels: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

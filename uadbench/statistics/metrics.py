@@ -52,14 +52,18 @@ def stratified_bootstrap_indices(
     )
 
 
-def resampled_auroc(labels: np.ndarray, scores: np.ndarray, indices: np.ndarray) -> np.ndarray:
+def resampled_auroc(
+    labels: np.ndarray, scores: np.ndarray, indices: np.ndarray, summed: bool = False
+) -> np.ndarray:
     """AUROC of every resample in ``indices`` (Mann-Whitney U: ties count one half).
 
     ``scores`` may be ``(n,)`` or ``(k, n)`` for k score vectors on the same images; the result
-    is ``(n_resamples,)`` or ``(k, n_resamples)``. A resample is the multiset of images it
-    draws, so its U is ``counts_abnormal @ pairs @ counts_normal`` with ``pairs`` twice the
-    Heaviside of each (abnormal, normal) score difference: whole numbers, exact in float64, so
-    the matrix products give exactly the rank-sum result, without ranking each resample.
+    is ``(n_resamples,)`` or ``(k, n_resamples)``, or with ``summed`` the mean over the k
+    vectors ``(n_resamples,)``. A resample is the multiset of images it draws, so its U is
+    ``counts_abnormal @ pairs @ counts_normal`` with ``pairs`` twice the Heaviside of each
+    (abnormal, normal) score difference: whole numbers, exact in float64 (also summed over the
+    k vectors), so the matrix products give exactly the rank-sum result, without ranking each
+    resample.
     """
     labels = np.asarray(labels)
     positives, negatives = np.flatnonzero(labels == 1), np.flatnonzero(labels == 0)
@@ -68,11 +72,17 @@ def resampled_auroc(labels: np.ndarray, scores: np.ndarray, indices: np.ndarray)
     pos_counts = _counts(indices, positives, len(labels))
     neg_counts = _counts(indices, negatives, len(labels))
     scores = np.asarray(scores, dtype=float)
-    out = []
-    for vector in np.atleast_2d(scores):
-        pairs = np.sign(vector[positives, None] - vector[None, negatives]) + 1.0
-        twice_u = np.einsum("rp,rp->r", pos_counts @ pairs, neg_counts)
-        out.append(twice_u / (2 * n_pos * n_neg))
+    pair_matrices = [
+        np.sign(vector[positives, None] - vector[None, negatives]) + 1.0
+        for vector in np.atleast_2d(scores)
+    ]
+    if summed:
+        twice_u = np.einsum("rp,rp->r", pos_counts @ sum(pair_matrices), neg_counts)
+        return twice_u / (2 * n_pos * n_neg * len(pair_matrices))
+    out = [
+        np.einsum("rp,rp->r", pos_counts @ pairs, neg_counts) / (2 * n_pos * n_neg)
+        for pairs in pair_matrices
+    ]
     return np.stack(out) if scores.ndim == 2 else out[0]
 
 
@@ -103,9 +113,9 @@ def auroc_interval(
     the same images for every seed and the interval is that of the mean AUROC over seeds.
     """
     indices = stratified_bootstrap_indices(labels, n_resamples, seed)
-    values = resampled_auroc(labels, scores, indices)
-    if values.ndim == 2:
-        values = values.mean(axis=0)
+    scores = np.atleast_2d(np.asarray(scores, dtype=float))
+    # the mean AUROC over seeds is the AUROC of the seeds' summed pair matrix: one product
+    values = resampled_auroc(labels, scores, indices, summed=True)
     return percentile_interval(values, level)
 
 
@@ -169,3 +179,30 @@ def image_metrics(labels: np.ndarray, scores: np.ndarray) -> dict[str, object]:
         "n_abnormal": int((labels == 1).sum()),
         "bootstrap": {"resamples": BOOTSTRAP_RESAMPLES, "seed": BOOTSTRAP_SEED, "stratified": True},
     }
+
+
+def ranked_metrics(labels: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """AUROC and average precision of each row of ``scores`` ``(k, n)`` against 0/1
+    ``labels``: what scikit-learn gives (``METRICS``), up to rounding, from one sort of every
+    row at once (a record's stored metrics are checked with it whenever it is read)."""
+    k, n = scores.shape
+    order = np.argsort(-scores, axis=1)  # ties are counted by value, in any order
+    ranked = np.take_along_axis(scores, order, axis=1)
+    abnormal = labels[order].astype(float)
+    n_abnormal = abnormal[0].sum()
+    found = np.cumsum(abnormal, axis=1)  # abnormals at or above each rank
+    index = np.arange(n)
+    starts = np.ones((k, n), bool)  # where a run of tied scores starts
+    starts[:, 1:] = ranked[:, 1:] != ranked[:, :-1]
+    ends = np.ones((k, n), bool)
+    ends[:, :-1] = starts[:, 1:]
+    first = np.maximum.accumulate(np.where(starts, index, 0), axis=1)
+    last = np.minimum.accumulate(np.where(ends, index, n - 1)[:, ::-1], axis=1)[:, ::-1]
+    through_ties = np.take_along_axis(found, last, axis=1)
+    above_ties = np.where(first > 0, np.take_along_axis(found, np.maximum(first - 1, 0), 1), 0)
+    # a normal image counts the abnormals scored above it, and half of those tied with it
+    auroc = ((1 - abnormal) * (above_ties + through_ties) / 2).sum(axis=1)
+    auroc /= n_abnormal * (n - n_abnormal)
+    # each abnormal image adds the precision at the lowest of the scores tied with its own
+    precision = (abnormal * through_ties / (last + 1)).sum(axis=1) / n_abnormal
+    return auroc, precision

@@ -6,7 +6,8 @@ full size as Stanford AIMI ships it today, in batches unpacked side by side:
 ``CheXpert-v1.0 batch 1 (validate & csv)/`` with ``train.csv``, and the training patients spread
 over ``CheXpert-v1.0 batch 2 (train 1)/``, ``batch 3 (train 2)/``, ``batch 4 (train 3)/``
 (``patientNNNNN/...`` in each, or under a ``train/`` folder in each); a batch not unpacked
-makes the copy incomplete, never empty.
+makes the copy incomplete, never empty. The AIMI download unpacks the batches inside
+``chexpertchestxrays-u20210408/``, which is found from the folder above it.
 
 Definitions (split ``uadbench-v1``, built from ``train.csv`` only):
 - view: ``Frontal/Lateral == Frontal`` and ``AP/PA == PA``;
@@ -40,6 +41,8 @@ TRAIN_BATCH = re.compile(r"CheXpert-v1\.0 batch \d+ \(train \d+\)")
 TRAIN_BATCH_EXAMPLE = "CheXpert-v1.0 batch 2 (train 1)"
 """Where a patient found in no unpacked batch is looked for (and reported missing)."""
 LABEL_COLUMNS = {"Path", "Frontal/Lateral", "AP/PA", "No Finding"}
+AIMI_DOWNLOAD = "chexpertchestxrays-u20210408"
+"""The folder the Stanford AIMI download unpacks its batches into."""
 
 
 def batches(folder: Path) -> tuple[Path | None, list[Path]]:
@@ -112,6 +115,7 @@ class CheXpert(SplitFileDataset):
     """CheXpert frontal PA radiographs: No Finding vs any positive finding (Irvin et al. 2019)."""
 
     name = "chexpert"
+    folder_names = (AIMI_DOWNLOAD, f"chexpert/{AIMI_DOWNLOAD}")
     homepage = (
         "https://stanfordmlgroup.github.io/competitions/chexpert/ (full size from Stanford AIMI, "
         "in batches; CheXpert-v1.0-small on Kaggle)"
@@ -122,7 +126,8 @@ class CheXpert(SplitFileDataset):
         "  (or CheXpert-v1.0/ for the full-size release; ROOT may be the release folder itself)\n"
         "  or, as Stanford AIMI ships it, every batch unpacked side by side in ROOT:\n"
         "  ROOT/CheXpert-v1.0 batch 1 (validate & csv)/train.csv,\n"
-        "  ROOT/CheXpert-v1.0 batch 2 (train 1)/patient00001/... up to batch 4 (train 3)/"
+        "  ROOT/CheXpert-v1.0 batch 2 (train 1)/patient00001/... up to batch 4 (train 3)/\n"
+        f"  (the AIMI download unpacks them in {AIMI_DOWNLOAD}/, found as it is)"
     )
 
     id_pattern = r"patient\d{5}/study\d+/view\d+_(frontal|lateral)"

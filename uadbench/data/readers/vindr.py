@@ -8,7 +8,9 @@ Three layouts are read, and the run records which (``layout``):
   MedIAnomaly archive unpacks it as ``MedIAnomaly-Data/VinCXR/``);
 - the VinBigData Kaggle release: ``train/<image_id>.dicom`` and ``train.csv``;
 - the PhysioNet release (VinDr-CXR 1.0.0): ``train/<image_id>.dicom`` and
-  ``annotations/annotations_train.csv`` (the same columns as Kaggle's ``train.csv``).
+  ``annotations/annotations_train.csv`` (the same columns as Kaggle's ``train.csv``), also as
+  ``wget -r`` fetches it, under ``physionet.org/files/vindr-cxr/1.0.0/`` (found from the folder
+  it ran in, and from ``physionet.org/``).
 Two split versions: ``uadbench-v1`` (committed, made by ``datasets/make_splits.py`` from the
 VinBigData ``train.csv``: 1,000 normal and 1,000 abnormal test images in salted-hash order, the
 other normals train, 10% validate) and ``medad`` (the packaging's ``data.json``, or the file given
@@ -36,6 +38,8 @@ RELEASE_TABLES = (
 )
 """The DICOM releases, by the table of findings each ships."""
 N_TEST = 1000
+PHYSIONET_RELEASE = "files/vindr-cxr/1.0.0"
+"""The release folder under ``physionet.org/``, where ``wget -r`` puts PhysioNet's files."""
 
 
 def finding_labels(boxes_csv: Path) -> pd.DataFrame:
@@ -61,7 +65,13 @@ class VinDr(MedADDataset):
     """VinDr-CXR: no finding vs any finding (Med-AD PNG packaging or VinBigData DICOM)."""
 
     name = "vindr"
-    folder_names = ("MedIAnomaly-Data/VinCXR", "VinCXR")
+    folder_names = (
+        "MedIAnomaly-Data/VinCXR",
+        "VinCXR",
+        f"physionet.org/{PHYSIONET_RELEASE}",
+        PHYSIONET_RELEASE,
+        f"vindr/physionet.org/{PHYSIONET_RELEASE}",
+    )
     homepage = (
         "the Med-AD packaging of github.com/caiyu6666/MedIAnomaly (PNG + data.json), "
         "https://www.kaggle.com/c/vinbigdata-chest-xray-abnormalities-detection (DICOM), or "
@@ -71,7 +81,8 @@ class VinDr(MedADDataset):
         "  ROOT/images/<image_id>.png and ROOT/data.json (Med-AD packaging; the MedIAnomaly\n"
         "  archive unpacks it as MedIAnomaly-Data/VinCXR/, found as it is)\n"
         "  or ROOT/train/<image_id>.dicom and ROOT/train.csv (VinBigData release)\n"
-        "  or ROOT/train/<image_id>.dicom and ROOT/annotations/annotations_train.csv (PhysioNet)"
+        "  or ROOT/train/<image_id>.dicom and ROOT/annotations/annotations_train.csv (PhysioNet;\n"
+        "  wget -r puts them in physionet.org/files/vindr-cxr/1.0.0/, found as it is)"
     )
 
     @dataclass(frozen=True)

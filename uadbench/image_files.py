@@ -9,9 +9,12 @@ How stored values become 0-255 is the *intensity rule*, a data-set option (``int
   applies them, then min-max of the result; a DICOM without a VOI LUT or window gets
   ``minmax``; any other file gets ``bits`` (a PNG or JPEG has been windowed by whoever made it).
 
-MONOCHROME1 images (low values bright) are inverted after the rule, so that bone is always
-bright. Multi-frame, colour and palette-colour DICOMs are refused. A DICOM whose transfer syntax
-needs a codec that is not installed fails naming the extra to install.
+A file is a DICOM by its suffix (``.dcm``, ``.dicom``) or, without an image suffix (exports
+often have none, or a UID's last number), by the ``DICM`` mark at byte 128; any other file is
+decoded by Pillow. MONOCHROME1 images (low values bright) are inverted after the rule, so that
+bone is always bright. Multi-frame, colour and palette-colour DICOMs are refused. A DICOM whose
+transfer syntax needs a codec that is not installed (also 12-bit JPEG Extended, which Pillow
+cannot decode) fails naming the extra to install.
 """
 
 from __future__ import annotations
@@ -37,19 +40,49 @@ class ImageReadError(UserError, OSError):
 
 
 DICOM_SUFFIXES = (".dcm", ".dicom")
+RASTER_SUFFIXES = (
+    ".png", ".jpg", ".jpeg", ".jpe", ".jfif", ".tif", ".tiff", ".bmp", ".webp", ".gif",
+    ".jp2", ".j2k", ".pgm", ".ppm", ".pnm",
+)  # fmt: skip
+"""The suffixes of the image files Pillow decodes (PNG, JPEG, TIFF, BMP, WebP, GIF, JPEG 2000,
+Netpbm); any case."""
+DICOM_MARK = (128, b"DICM")
+"""Where a DICOM file (Part 10) says it is one, whatever its name: the offset and the bytes."""
 INTENSITY_RULES = ("bits", "minmax", "voi")
 CODEC_EXTRA = "pip install 'uadbench[dicom]'"
 """What installs the DICOM codecs (pylibjpeg with its libjpeg, openjpeg and RLE plugins)."""
 
 
 def read_image_file(path: Path, intensity: str = "bits") -> np.ndarray:
-    """Any supported image file (DICOM by its suffix, else PIL) as a 2-D uint8 array, its
-    values mapped to 0-255 by the rule ``intensity`` (see the module docstring)."""
+    """Any supported image file (a DICOM, else PIL) as a 2-D uint8 array, its values mapped to
+    0-255 by the rule ``intensity`` (see the module docstring)."""
     if intensity not in INTENSITY_RULES:
         raise ValueError(f"intensity {intensity!r} is none of {', '.join(INTENSITY_RULES)}")
-    if Path(path).suffix.lower() in DICOM_SUFFIXES:
+    if is_dicom(Path(path)):
         return read_dicom(path, intensity)
     return read_grayscale(path, "bits" if intensity == "voi" else intensity)
+
+
+def is_dicom(path: Path) -> bool:
+    """Whether ``path`` is read as a DICOM: by its suffix, or, for a file without an image
+    suffix, by the DICOM mark in its first bytes."""
+    suffix = path.suffix.lower()
+    if suffix in DICOM_SUFFIXES:
+        return True
+    if suffix in RASTER_SUFFIXES:
+        return False
+    offset, mark = DICOM_MARK
+    try:
+        with open(path, "rb") as handle:
+            return handle.read(offset + len(mark))[offset:] == mark
+    except OSError:
+        return False
+
+
+def is_image_file(path: Path) -> bool:
+    """Whether ``read_image_file`` decodes ``path``: a Pillow image by its suffix
+    (``RASTER_SUFFIXES``) or a DICOM (``is_dicom``)."""
+    return path.suffix.lower() in RASTER_SUFFIXES or is_dicom(path)
 
 
 def read_dicom(path: Path, intensity: str = "bits") -> np.ndarray:
@@ -94,13 +127,32 @@ def _decoded_dicom(path: Path) -> tuple[Any, np.ndarray]:
     try:
         return dataset, dataset.pixel_array
     except Exception as error:
-        if "missing dependencies" in str(error):  # pydicom: no installed plugin decodes it
-            syntax = getattr(dataset.file_meta, "TransferSyntaxUID", None)
-            name = getattr(syntax, "name", "its transfer syntax")
-            raise ImageReadError(
-                path, f"DICOM in {name}, which needs a codec that is not installed ({CODEC_EXTRA})"
-            ) from None
-        raise ImageReadError(path, f"DICOM: {type(error).__name__}: {error}") from None
+        syntax = getattr(dataset.file_meta, "TransferSyntaxUID", None)
+        name = getattr(syntax, "name", "its transfer syntax")
+        if _twelve_bit_jpeg_undecodable(dataset, syntax):
+            name += f" with {dataset.BitsStored}-bit samples (Pillow decodes 8-bit JPEG only)"
+        elif "missing dependencies" not in str(error):  # pydicom's words for "no plugin"
+            raise ImageReadError(path, f"DICOM: {type(error).__name__}: {error}") from None
+        raise ImageReadError(
+            path, f"DICOM in {name}, which needs a codec that is not installed ({CODEC_EXTRA})"
+        ) from None
+
+
+TWELVE_BIT_JPEG_PLUGINS = ("pylibjpeg", "gdcm")
+"""The pydicom decoder plugins that decode JPEG Extended with more than 8 bits (Pillow's does
+not); the codec extra installs pylibjpeg's."""
+
+
+def _twelve_bit_jpeg_undecodable(dataset: Any, syntax: Any) -> bool:
+    """Whether ``dataset`` is JPEG Extended with more than 8 bits and no installed pydicom
+    plugin decodes that (Pillow's is the only one, or none)."""
+    from pydicom.pixels import get_decoder
+    from pydicom.uid import JPEGExtended12Bit
+
+    if syntax != JPEGExtended12Bit or int(getattr(dataset, "BitsStored", 8)) <= 8:
+        return False
+    available = get_decoder(JPEGExtended12Bit).available_plugins
+    return not set(available) & set(TWELVE_BIT_JPEG_PLUGINS)
 
 
 def _has_voi(dataset: Any) -> bool:
