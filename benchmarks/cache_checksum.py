@@ -12,30 +12,17 @@ import argparse
 import hashlib
 import os
 import platform
-import statistics
 import sys
 import tempfile
-import time
-from collections.abc import Callable
 from pathlib import Path
 from unittest import mock
 
 import numpy as np
-from options import add_data_root, add_out, write_result
+from options import add_data_root, add_out, median_seconds, write_result
 
 import uadbench.data.prepare as preparation
 from uadbench import registry
 from uadbench.data.fingerprint import resolve
-
-
-def median_seconds(work: Callable[[], object], repeats: int) -> float:
-    """The median wall time of ``repeats`` calls of ``work``."""
-    times = []
-    for _ in range(repeats):
-        started = time.perf_counter()
-        work()
-        times.append(time.perf_counter() - started)
-    return statistics.median(times)
 
 
 def main() -> None:

@@ -15,12 +15,12 @@ import argparse
 import functools
 import os
 import platform
-import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
+
+from options import median_seconds
 
 from uadbench.contracts.dataset import validate_split_table
 from uadbench.data.fingerprint import resolve
@@ -28,18 +28,6 @@ from uadbench.data.prepare import prepare
 from uadbench.data.readers.zhanglab import ZhangLab
 
 REPEATS = 5
-
-
-def median_seconds(
-    work: Callable[[], object], before: Callable[[], object] = lambda: None
-) -> float:
-    times = []
-    for _ in range(REPEATS):
-        before()
-        started = time.perf_counter()
-        work()
-        times.append(time.perf_counter() - started)
-    return statistics.median(times)
 
 
 def main() -> None:
@@ -74,10 +62,10 @@ def main() -> None:
                     file.unlink()
 
             n = len(validate_split_table(dataset.split_table(), dataset.name))
-            plain = median_seconds(table_only)
+            plain = median_seconds(table_only, REPEATS)
             look = functools.partial(resolve, dataset, cache)
-            first = median_seconds(look, forget)
-            later = median_seconds(look)
+            first = median_seconds(look, REPEATS, forget)
+            later = median_seconds(look, REPEATS)
             source = resolve(dataset, cache)
             started = time.perf_counter()
             prepare(dataset, 64, cache, source=source)

@@ -10,6 +10,8 @@ that every earlier finished record is byte-identical afterwards.
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import os
 import resource
@@ -915,33 +917,10 @@ WIDE = {"COLUMNS": "400"}
 """A terminal wide enough that no printed line is wrapped."""
 
 
-@pytest.fixture(scope="module")
-def world_readers(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A results folder with one finished record: mean-distance on the tiny phantoms."""
-    results_readers = tmp_path_factory.mktemp("world") / "results"
-    cache = {"UADBENCH_CACHE_DIR": str(tmp_path_factory.getbasetemp() / "cache")}
-    with plugins_forgotten():
-        ran = invoke(*mean_distance(results_readers, "--image-size", "16", *TINY), env=cache)
-    assert ran.exit_code == 0, ran.output
-    assert len(finished(results_readers)) == 1
-    return results_readers
-
-
-@pytest.fixture
-def results_readers(world_readers: Path, tmp_path: Path) -> Path:
-    """A private copy of the world's results folder; its finished record is checked after."""
-    copy = tmp_path / "results"
-    shutil.copytree(world_readers, copy)
-    before = finished(copy)
-    yield copy
-    after = {name: data for name, data in finished(copy).items() if name in before}
-    assert after == before, "an earlier finished record was changed or lost"
-
-
-def run_on(results_readers: Path, root: Path, *args: str):
+def run_on(results: Path, root: Path, *args: str):
     """``uadbench run`` of the mean-distance plugin on the folder data set at ``root``."""
     return invoke(
-        *mean_distance(results_readers, "--image-size", "16"),
+        *mean_distance(results, "--image-size", "16"),
         "--dataset",
         "folder",
         "--data-root",
@@ -950,8 +929,8 @@ def run_on(results_readers: Path, root: Path, *args: str):
     )
 
 
-def records_readers(results_readers: Path, dataset: str = "folder") -> list[dict]:
-    return [json.loads(p.read_text()) for p in (results_readers / "runs" / dataset).rglob("*.json")]
+def records_readers(results: Path, dataset: str = "folder") -> list[dict]:
+    return [json.loads(p.read_text()) for p in (results / "runs" / dataset).rglob("*.json")]
 
 
 def copied_into_test(root: Path) -> None:
@@ -977,35 +956,33 @@ REFUSED: dict[str, tuple[Callable[[Path], None], str]] = {
 
 
 @pytest.mark.parametrize("case", list(REFUSED))
-def test_a_hostile_folder_is_refused_in_one_line(results_readers, tmp_path, case):
+def test_a_hostile_folder_is_refused_in_one_line(results, tmp_path, case):
     build, message = REFUSED[case]
     root = fx.folder_tree(tmp_path / "mine")
     build(root)
-    result = run_on(results_readers, root)
+    result = run_on(results, root)
     assert result.exit_code == 2, result.output
     assert message in error_line(result) and "Traceback" not in result.output
-    assert records_readers(results_readers) == []
+    assert records_readers(results) == []
 
 
-def test_a_leak_allowed_by_its_option_is_a_warning_on_the_board(results_readers, tmp_path):
+def test_a_leak_allowed_by_its_option_is_a_warning_on_the_board(results, tmp_path):
     root = fx.folder_tree(tmp_path / "mine")
     copied_into_test(root)
-    result = run_on(results_readers, root, "--data-option", "allow_train_test_duplicates=true")
+    result = run_on(results, root, "--data-option", "allow_train_test_duplicates=true")
     assert result.exit_code == 0, result.output
     line = said(result, "a train/test leak, allowed by allow_train_test_duplicates=true")
     assert line.startswith("warning: mean-distance on folder (seed 0): 1 test image(s) have")
-    [record] = records_readers(results_readers)
+    [record] = records_readers(results)
     assert record["config"]["dataset_options"]["allow_train_test_duplicates"] is True
     for fmt in ("csv", "markdown"):
-        board = invoke("leaderboard", "--results-dir", results_readers, "--format", fmt)
+        board = invoke("leaderboard", "--results-dir", results, "--format", fmt)
         assert "a train/test leak, allowed by allow_train_test_duplicates=true" in board.stdout
-    markdown = invoke(
-        "leaderboard", "--results-dir", results_readers, "--format", "markdown"
-    ).stdout
+    markdown = invoke("leaderboard", "--results-dir", results, "--format", "markdown").stdout
     assert "mean-distance [image_size=16] ⚠" in markdown
 
 
-def test_files_left_out_are_named_by_datasets_and_the_run_record(results_readers, tmp_path):
+def test_files_left_out_are_named_by_datasets_and_the_run_record(results, tmp_path):
     root = fx.folder_tree(tmp_path / "mine")
     (root / "test" / "abnormal").rename(root / "test" / "Abnormal")
     (root / "README.txt").write_text("our images")
@@ -1018,9 +995,9 @@ def test_files_left_out_are_named_by_datasets_and_the_run_record(results_readers
     assert "left out, 1 file(s) outside" in listed.stdout and "README.txt" in listed.stdout
     assert "left out, 1 file(s) not an image file" in listed.stdout
     assert "test/Abnormal/notes.doc" in listed.stdout
-    result = run_on(results_readers, root)
+    result = run_on(results, root)
     assert result.exit_code == 0, result.output
-    [record] = records_readers(results_readers)
+    [record] = records_readers(results)
     assert record["data"]["n_test"] == 9  # 4 normal, 4 + the DICOM without a suffix abnormal
     assert {e["file"] for e in record["data"]["left_out"]} == {
         "README.txt",
@@ -1040,14 +1017,14 @@ def without_the_codec_extra(monkeypatch):
 
 
 def test_a_12_bit_jpeg_dicom_without_the_codec_names_the_extra(
-    results_readers, tmp_path, without_the_codec_extra
+    results, tmp_path, without_the_codec_extra
 ):
     root = fx.folder_tree(tmp_path / "mine")
     shutil.copy(fx.twelve_bit_jpeg_dicom(), root / "train" / "normal" / "0.dcm")
     (root / "train" / "normal" / "0.png").unlink()
     listed = invoke("datasets", "folder", "--data-root", root, env=WIDE)
     assert "codec missing" in listed.stdout and CODEC_EXTRA in listed.stdout
-    result = run_on(results_readers, root)
+    result = run_on(results, root)
     assert result.exit_code == 1, result.output
     line = said(result, "0.dcm: DICOM in JPEG Extended (Process 2 and 4) with 12-bit samples")
     assert f"which needs a codec that is not installed ({CODEC_EXTRA})" in line
@@ -1073,7 +1050,7 @@ LAYOUTS = {"vindr": vindr_by_wget, "chexpert": chexpert_from_aimi}
 
 
 @pytest.mark.parametrize("dataset", list(LAYOUTS))
-def test_a_release_as_it_unpacks_is_found_from_the_folder_above(results_readers, tmp_path, dataset):
+def test_a_release_as_it_unpacks_is_found_from_the_folder_above(results, tmp_path, dataset):
     root, options = LAYOUTS[dataset](tmp_path)
     listed = invoke("datasets", dataset, "--data-root", tmp_path, *options, env=WIDE)
     assert listed.exit_code == 0, listed.output
@@ -1081,21 +1058,21 @@ def test_a_release_as_it_unpacks_is_found_from_the_folder_above(results_readers,
     assert "found" in row, listed.stdout
     assert str(root) in listed.stdout
     result = invoke(
-        *mean_distance(results_readers, "--image-size", "16"),
+        *mean_distance(results, "--image-size", "16"),
         *("--dataset", dataset, "--data-root", tmp_path, *options),
     )
     assert result.exit_code == 0, result.output
-    [record] = records_readers(results_readers, dataset)
+    [record] = records_readers(results, dataset)
     assert record["data"]["root"] == str(root.resolve())
 
 
-def test_a_folder_of_other_files_is_no_release(results_readers, tmp_path):
+def test_a_folder_of_other_files_is_no_release(results, tmp_path):
     (tmp_path / "physionet.org" / "files" / "mimic-cxr" / "2.0.0").mkdir(parents=True)
     pd.DataFrame({"image_id": ["a"], "class_name": ["No finding"]}).to_csv(
         tmp_path / "physionet.org" / "files" / "mimic-cxr" / "2.0.0" / "train.csv", index=False
     )
     result = invoke(
-        *mean_distance(results_readers, "--image-size", "16"),
+        *mean_distance(results, "--image-size", "16"),
         *("--dataset", "vindr", "--data-root", tmp_path),
     )
     assert result.exit_code == 2
@@ -1111,31 +1088,8 @@ HOSTILE = str(PLUGINS / "hostile_scores.py")
 TOO_LONG = "a" * 300  # one name over any common file system's limit of 255 bytes
 
 
-@pytest.fixture(scope="module")
-def world_inputs(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A results folder with one finished record: mean-distance, seed 0."""
-    results_inputs = tmp_path_factory.mktemp("world") / "results"
-    cache = {"UADBENCH_CACHE_DIR": str(tmp_path_factory.getbasetemp() / "cache")}
-    with plugins_forgotten():
-        result = invoke(*mean_distance(results_inputs), *TINY, env=cache)
-    assert result.exit_code == 0, result.output
-    assert len(finished(results_inputs)) == 1
-    return results_inputs
-
-
-@pytest.fixture
-def results_inputs(world_inputs: Path, tmp_path: Path) -> Path:
-    """A private copy of the world's results folder; its finished record is checked after."""
-    copy = tmp_path / "results"
-    shutil.copytree(world_inputs, copy)
-    before = finished(copy)
-    yield copy
-    after = {name: data for name, data in finished(copy).items() if name in before}
-    assert after == before, "the finished record was changed or lost"
-
-
-def records_inputs(results_inputs: Path) -> int:
-    return len(list((results_inputs / "runs").rglob("*.json")))
+def records_inputs(results: Path) -> int:
+    return len(list((results / "runs").rglob("*.json")))
 
 
 @pytest.mark.parametrize(
@@ -1146,14 +1100,12 @@ def records_inputs(results_inputs: Path) -> int:
         ("object-scores", "score 'score' holds NoneType values (e.g. None)"),
     ],
 )
-def test_scores_that_are_not_real_numbers_fail_the_run(results_inputs, method, message):
-    result = invoke(
-        "run", "--results-dir", results_inputs, "--plugin", HOSTILE, "--method", method, *TINY
-    )
+def test_scores_that_are_not_real_numbers_fail_the_run(results, method, message):
+    result = invoke("run", "--results-dir", results, "--plugin", HOSTILE, "--method", method, *TINY)
     assert result.exit_code == 1
     assert "a score must be a real number" in said(result, message)
     assert "1 of 1 run(s) did not finish" in error_line(result)
-    [record] = (results_inputs / "runs" / "synthetic" / method).glob("*.json")
+    [record] = (results / "runs" / "synthetic" / method).glob("*.json")
     record = json.loads(record.read_text())
     assert record["status"] == "failed" and message in record["error"]["message"]
     assert "\n" not in record["error"]["message"]
@@ -1189,28 +1141,26 @@ RUN_FILE_CASES = {
 
 
 @pytest.mark.parametrize("case", list(RUN_FILE_CASES))
-def test_a_run_file_names_the_key_the_user_wrote(results_inputs, tmp_path, case):
+def test_a_run_file_names_the_key_the_user_wrote(results, tmp_path, case):
     lines, message, not_said = RUN_FILE_CASES[case]
     path = run_file(tmp_path, **lines)
-    before = records_inputs(results_inputs)
-    result = invoke(
-        "run", "--results-dir", results_inputs, "--plugin", MEAN, "--config", path, *TINY
-    )
+    before = records_inputs(results)
+    result = invoke("run", "--results-dir", results, "--plugin", MEAN, "--config", path, *TINY)
     assert result.exit_code == 2
     line = error_line(result)
     assert line.startswith(f"error: run file {path}: ") and message in line
     assert not_said not in line
     assert "Traceback" not in result.output
-    assert records_inputs(results_inputs) == before  # refused before any work
+    assert records_inputs(results) == before  # refused before any work
 
 
 @pytest.mark.parametrize("csv", [f"{TOO_LONG}.csv", f"{TOO_LONG}/list.csv"], ids=["file", "folder"])
-def test_a_csv_name_over_the_system_limit_is_one_line(results_inputs, tmp_path, monkeypatch, csv):
+def test_a_csv_name_over_the_system_limit_is_one_line(results, tmp_path, monkeypatch, csv):
     root = fx.folder_tree(tmp_path / "mine", n_train=10)
     monkeypatch.chdir(tmp_path)
-    before = records_inputs(results_inputs)
+    before = records_inputs(results)
     result = invoke(
-        *mean_distance(results_inputs),
+        *mean_distance(results),
         "--image-size",
         "16",
         "--dataset",
@@ -1225,7 +1175,7 @@ def test_a_csv_name_over_the_system_limit_is_one_line(results_inputs, tmp_path, 
     assert line.startswith("error: cannot read CSV ")
     assert "a file or folder name in it is longer than the file system allows" in line
     assert "Traceback" not in result.output
-    assert records_inputs(results_inputs) == before
+    assert records_inputs(results) == before
 
 
 OUT_CASES = {
@@ -1253,38 +1203,6 @@ def test_a_contact_sheet_path_that_cannot_be_written_is_one_line(tmp_path, monke
 # -- outputs cut short, records edited, cached arrays changed, tiny images, orphaned workers --
 
 
-@pytest.fixture(scope="module")
-def world_integrity(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A results folder with finished records: mean-distance, seeds 0 and 1."""
-    results_integrity = tmp_path_factory.mktemp("world") / "results"
-    cache = {"UADBENCH_CACHE_DIR": str(tmp_path_factory.getbasetemp() / "cache")}
-    with plugins_forgotten():
-        result = invoke(*mean_distance(results_integrity, "--seeds", "0,1"), *TINY, env=cache)
-    assert result.exit_code == 0, result.output
-    assert len(finished(results_integrity)) == 2
-    return results_integrity
-
-
-@pytest.fixture
-def results_integrity(world_integrity: Path, tmp_path: Path) -> Path:
-    """A private copy of the world's results folder; its finished records are checked after."""
-    copy = tmp_path / "results"
-    shutil.copytree(world_integrity, copy)
-    before = finished(copy)
-    yield copy
-    after = {name: data for name, data in finished(copy).items() if name in before}
-    assert after == before, "an earlier finished record was changed or lost"
-
-
-@pytest.fixture
-def tampered_integrity(world_integrity: Path, tmp_path: Path) -> Path:
-    """A private copy of the world's results folder for a test that edits its records (and
-    checks them itself)."""
-    copy = tmp_path / "tampered"
-    shutil.copytree(world_integrity, copy)
-    return copy
-
-
 def files(folder: Path) -> dict[str, bytes]:
     """The bytes of every file under ``folder``, hidden ones too, by relative path."""
     return {str(p.relative_to(folder)): p.read_bytes() for p in folder.rglob("*") if p.is_file()}
@@ -1302,17 +1220,15 @@ def stderr_line(stderr: str, message: str) -> str:
     ("command", "written"),
     [("board", "index.html"), ("report", "figures/roc_curves.png"), ("plot", "roc_curves.png")],
 )
-def test_an_output_cut_short_keeps_the_previous_file_whole(
-    results_integrity, tmp_path, command, written
-):
+def test_an_output_cut_short_keeps_the_previous_file_whole(results, tmp_path, command, written):
     out = tmp_path / "out"
-    first = invoke(command, "--results-dir", results_integrity, "--out", out)
+    first = invoke(command, "--results-dir", results, "--out", out)
     assert first.exit_code == 0, first.output
     before = files(out)
     assert len(before[written]) > 2000
     # every file this process writes stops at 1000 bytes, as a full disk or a kill would stop it
     process = uadbench(
-        [command, "--results-dir", results_integrity, "--out", out],
+        [command, "--results-dir", results, "--out", out],
         preexec_fn=file_size_limit(1000),
     )
     _, stderr = process.communicate(timeout=300)
@@ -1347,29 +1263,32 @@ SAID = {
 
 
 @pytest.mark.parametrize("edit", list(EDITS))
-def test_a_record_edited_after_its_run_is_refused_by_every_reader(tampered_integrity, edit):
-    results_integrity = tampered_integrity
-    [path] = (results_integrity / "runs").rglob("*seed0*.json")
+def test_a_record_edited_after_its_run_is_refused_by_every_reader(tampered, edit):
+    results = tampered
+    [path] = (results / "runs" / "synthetic" / "mean-distance").rglob("*seed0*.json")
     record = json.loads(path.read_text())
     EDITS[edit](record)
     path.write_text(json.dumps(record))
-    edited = finished(results_integrity)
-    board = invoke("leaderboard", "--results-dir", results_integrity, "--format", "csv")
+    edited = finished(results)
+    board = invoke("leaderboard", "--results-dir", results, "--format", "csv")
     assert board.exit_code == 1
     line = said(board, SAID[edit])
     assert line.startswith(f"unreadable record {path}: RecordMismatchError")
     assert "move it out of the results folder" in line
-    assert [row.split(",")[0] for row in board.stdout.splitlines()[1:]] == ["synthetic"]  # seed 1
+    rows = list(csv.DictReader(io.StringIO(board.stdout)))
+    assert [(r["method"], r["seeds"]) for r in rows if r["method"] == "mean-distance"] == [
+        ("mean-distance", "1")
+    ]  # seed 0 left out, seed 1 kept
     assert ",0.97" not in board.stdout
     show = invoke("show", path)
     assert show.exit_code == 2
     assert error_line(show).startswith(f"error: {path}: its metrics.")
-    assert finished(results_integrity) == edited  # refused, never rewritten or moved
+    assert finished(results) == edited  # refused, never rewritten or moved
 
 
-def test_a_cached_array_changed_in_place_is_made_again(results_integrity, tmp_path):
+def test_a_cached_array_changed_in_place_is_made_again(results, tmp_path):
     cache = {"UADBENCH_CACHE_DIR": str(tmp_path / "own-cache")}
-    first = invoke(*mean_distance(results_integrity, "--seed", "5"), *TINY, env=cache)
+    first = invoke(*mean_distance(results, "--seed", "5"), *TINY, env=cache)
     assert first.exit_code == 0, first.output
     [array] = (tmp_path / "own-cache").rglob("images.npy")
     size = array.stat().st_size
@@ -1378,27 +1297,27 @@ def test_a_cached_array_changed_in_place_is_made_again(results_integrity, tmp_pa
     pixels.flush()
     del pixels
     assert array.stat().st_size == size
-    process = uadbench([*mean_distance(results_integrity, "--seed", "6"), *TINY], env=cache)
+    process = uadbench([*mean_distance(results, "--seed", "6"), *TINY], env=cache)
     _, stderr = process.communicate(timeout=300)
     assert process.returncode == 0, stderr
     line = stderr_line(stderr, "changed since it was written")
     assert "its sha256 checksum does not match): it is made again" in line
     aurocs = [
         json.loads(p.read_text())["metrics"]["auroc"]
-        for p in sorted((results_integrity / "runs").rglob("*seed[56]*.json"))
+        for p in sorted((results / "runs").rglob("*seed[56]*.json"))
     ]
     assert aurocs[0] == aurocs[1]  # seed 6 saw the images seed 5 saw, not the changed array
 
 
-def test_an_image_too_small_to_be_a_radiograph_is_refused_naming_it(results_integrity, tmp_path):
+def test_an_image_too_small_to_be_a_radiograph_is_refused_naming_it(results, tmp_path):
     root = fx.folder_tree(tmp_path / "mine", n_train=10)
     Image.new("L", (1, 1), 128).save(root / "test" / "abnormal" / "tiny.png")
     args = ["--image-size", "16", "--dataset", "folder", "--data-root", root]
-    refused = invoke(*mean_distance(results_integrity), *args)
+    refused = invoke(*mean_distance(results), *args)
     assert refused.exit_code == 1, refused.output
     line = said(refused, "tiny.png: it is 1 x 1 pixels, under 8 on a side: no radiograph")
     assert "--skip-unreadable" in line
-    skipped = invoke(*mean_distance(results_integrity), *args, "--skip-unreadable")
+    skipped = invoke(*mean_distance(results), *args, "--skip-unreadable")
     assert skipped.exit_code == 0, skipped.output
     said(skipped, "1 unreadable image(s) were left out")
 
@@ -1427,13 +1346,13 @@ def running(pid: int) -> bool:
 
 
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads /proc")
-def test_kill_9_while_workers_decode_leaves_no_worker_and_a_free_cell(results_integrity, tmp_path):
+def test_kill_9_while_workers_decode_leaves_no_worker_and_a_free_cell(results, tmp_path):
     from uadbench.data.decoding import MIN_PER_WORKER, default_workers
 
     if default_workers() < 2:
         pytest.skip("one core: images are decoded without workers")
     many = ["--data-option", f"n_train={2 * MIN_PER_WORKER + 40}"]
-    process = start_at("prepare", results_integrity, tmp_path, *many)  # held in a worker, decoding
+    process = start_at("prepare", results, tmp_path, *many)  # held in a worker, decoding
     workers = workers_of(process.pid)
     try:
         assert workers, "no decode worker was started"
@@ -1444,7 +1363,7 @@ def test_kill_9_while_workers_decode_leaves_no_worker_and_a_free_cell(results_in
             time.sleep(0.1)
         assert not any(running(w) for w in workers), "a decode worker outlived its run"
         again = invoke(
-            *steady(results_integrity, 7, *many),
+            *steady(results, 7, *many),
             env={"UADBENCH_CACHE_DIR": str(tmp_path / "own-cache")},
         )
         assert again.exit_code == 0, again.output
