@@ -56,7 +56,10 @@ def table(found: dict[str, Row]) -> list[str]:
     lines = ["| row | seeds | AUROC % (mean ± std) | per seed |", "|---|---:|---:|---|"]
     for name, row in found.items():
         values = [100 * v for v in row.values["auroc"]]
-        spread = f" ± {100 * row.std('auroc'):.1f}" if row.n > 1 else ""
+        std = row.std("auroc")
+        spread = (
+            f" ± {100 * std:.1f}" if std is not None else " (deterministic)" * row.deterministic
+        )
         lines.append(
             f"| {name} | {row.n} | {100 * row.auroc_mean:.1f}{spread} | "
             + ", ".join(f"{v:.1f}" for v in values)

@@ -134,3 +134,55 @@ def test_two_hosts_taking_over_one_stale_claim_at_once_make_one_owner(record, mo
         claims._take_over(path, stale, record)  # node-b, late, finds another owner: no change
         with pytest.raises(CellBusyError, match=r"pid .* on node-a"):
             claims._acquire(path, record)
+
+
+def test_a_claim_file_that_cannot_be_read_once_keeps_the_heartbeat(record):
+    """A read that fails (a network file system's hiccup) is no sign of a takeover."""
+    with claim(record, heartbeat_s=0.05) as held:
+        path = claim_path(record)
+        kept = path.read_text()
+        path.write_text("{not json")  # read fails for a moment
+        assert held.ours()
+        path.write_text(kept)
+        aged(path, 1000)
+        time.sleep(0.3)
+        assert time.time() - path.stat().st_mtime < 1  # still beating
+
+
+def test_a_run_whose_cell_was_taken_over_while_it_worked_writes_nothing_there(
+    tmp_path, monkeypatch
+):
+    from uadbench.running.record_store import UNSAVED_FOLDERS, RecordStore
+    from uadbench.running.run_record import RunConfig, RunRecord
+
+    monkeypatch.setattr("uadbench.running.record_store.UNSAVED_FOLDERS", (tmp_path / "kept",))
+    config = RunConfig("ae", "quick", {"image_size": 32}, "synthetic", {}, "v1", 0, None, False)
+    cell = RecordStore(tmp_path / "results").cell(config)
+
+    def work(record):
+        owner = {"pid": 1, "host": "node-b", "token": "b", "started": 0}
+        claim_path(cell.path).write_text(json.dumps(owner))  # node-b took the cell over
+
+    record = RunRecord("running", config, "2026-12-06T00:00:00+00:00", process={"pid": 1})
+    outcome = cell.run(record, ("f",), work)
+    assert outcome.status == "failed" and "taken over by another process" in outcome.message
+    assert json.loads(cell.path.read_text())["status"] == "running"  # the new owner's to finish
+    assert json.loads(claim_path(cell.path).read_text())["host"] == "node-b"  # left alone
+    [kept] = (tmp_path / "kept").iterdir()
+    assert UNSAVED_FOLDERS and json.loads(kept.read_text())["status"] == "ok"
+
+
+def test_a_running_record_of_another_host_runs_while_its_claim_beats(record, monkeypatch):
+    from uadbench.running.record_store import scan_records, write_record
+    from uadbench.running.run_record import RunConfig, RunRecord
+
+    config = RunConfig("ae", "quick", {"image_size": 32}, "synthetic", {}, "v1", 0, None, False)
+    owner = {"pid": 4321, "host": "node-b", "started": 1.0}
+    write_record(record, RunRecord("running", config, "2026-12-06T00:00:00+00:00", process=owner))
+    results = record.parents[3]
+    [seen] = scan_records(results).records
+    assert seen.state == "interrupted"  # no claim: nobody runs it
+    claim_path(record).write_text(json.dumps({**owner, "token": "b"}))
+    assert seen.state == "running"  # node-b's claim beats
+    aged(claim_path(record), claims.STALE_AFTER_S + 5)
+    assert seen.state == "interrupted"  # its heartbeat stopped

@@ -122,6 +122,12 @@ def test_1_a_record_fingerprinted_the_earlier_way_is_the_same_data(tmp_path):
     again = run_mean_distance(results, "--dataset", "folder", "--data-root", root)
     assert again.exit_code == 0 and "already recorded" in again.stderr
     assert [p.name for p in (results / "runs").rglob("*.json")] == [path.name]
+    seed = run_mean_distance(results, "--dataset", "folder", "--data-root", root, "--seed", "1")
+    assert seed.exit_code == 0, seed.output
+    board = csv_board(results)  # the earlier record and the new one: one row of two seeds
+    assert board["n_seeds"].tolist() == [2]
+    assert board["data_fingerprint"].tolist() == [source.fingerprint]
+    assert json.loads(path.read_text())["data"]["fingerprint"] == source.earlier  # as it was
 
 
 def test_1_a_changed_source_never_reuses_the_cache(tmp_path):

@@ -118,3 +118,20 @@ def test_the_commands_error_messages_suggest_run(recorded, plugin_file):
     [hint] = re.findall(r"`(uadbench datasets NAME)`", listed.stdout)
     named = invoke(*shlex.split(hint.replace("NAME", "zhanglab"))[1:], "--data-root", "nowhere")
     assert named.exit_code == 0 and "Download it from" in named.stdout
+
+
+def test_a_record_kept_outside_a_results_folder_is_shown_and_rerun_into_a_named_one(
+    recorded, tmp_path
+):
+    [first, _] = records(recorded)
+    loose = tmp_path / "loose.json"
+    shutil.copy(first, loose)
+    shown = invoke("show", loose)
+    assert shown.exit_code == 0, shown.output
+    assert "--results-dir" not in " ".join(shown.stdout.split())  # none to name
+    refused = invoke("rerun", loose)
+    assert refused.exit_code == 2 and "say where the new record goes with --results-dir" in (
+        " ".join(refused.stderr.split())
+    )
+    again = invoke("rerun", loose, "--results-dir", tmp_path / "again")
+    assert again.exit_code == 0, again.output

@@ -154,6 +154,17 @@ def test_the_board_across_data_sets_ranks_names_found_everywhere_and_names_the_r
     assert json.loads(to_json(summary))["methods"][0]["rank rsna"] == 1.0
 
 
+def test_rows_of_one_name_on_one_set_are_told_apart_never_one_dropped():
+    older, newer = _row("zhanglab", "x", 0.5), _row("zhanglab", "x", 0.9)
+    older.settings, newer.settings = {"method_version": 1}, {"method_version": 2}
+    board = Leaderboard([older, newer, _row("rsna", "x", 0.7), _row("zhanglab", "y", 0.6),
+                         _row("rsna", "y", 0.6), _row("zhanglab", "z", 0.7),
+                         _row("rsna", "z", 0.8)], [])  # fmt: skip
+    summary = across_datasets(board)
+    assert set(summary.left_out) == {"x (method_version=1)", "x (method_version=2)", "x"}
+    assert list(summary.ranks.columns) == ["y", "z"]
+
+
 def test_two_splits_of_one_data_set_are_two_sets_of_test_images_named_by_split():
     board = Leaderboard(
         [_row("rsna", m, a, split=s) for s in ("uadbench-v1", "medad")

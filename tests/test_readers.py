@@ -216,6 +216,13 @@ def test_rsna_split_available_follows_the_release_tables_and_names_its_ids(
     assert fewer.split_version != ds.split_version  # other images, another version
 
 
+def test_rsna_bmad_classes_need_the_kaggle_class_table(tmp_path):
+    root = fx.medad_packaging(tmp_path / "rsna")
+    ds = dataset("rsna", root, split="available", abnormal="lung-opacity+not-normal")
+    with pytest.raises(SplitTableError, match="needs the Kaggle release"):
+        ds.split_table()
+
+
 def test_rsna_bmad_classes_take_the_derived_split_only(tmp_path):
     root = fx.rsna_kaggle_release(tmp_path / "rsna")
     ds = dataset("rsna", root, abnormal="lung-opacity+not-normal")

@@ -175,6 +175,7 @@ def test_an_executor_of_ones_own_runs_the_cells(tmp_path):
 
 
 def test_status_says_where_each_cell_stands_from_its_record(tmp_path):
+    from uadbench.running.claims import claim_path
     from uadbench.running.sweep import cell_states
 
     both = grid(tmp_path, ["mean-distance", "broken"], seeds=(0, 1))
@@ -184,8 +185,13 @@ def test_status_says_where_each_cell_stands_from_its_record(tmp_path):
     del running["error"], running["finished_at"]
     running |= {"status": "running", "process": {"pid": 1, "host": "node7"}}
     cells["mean-distance", 1].path.write_text(json.dumps(running))
+    claim = claim_path(cells["mean-distance", 1].path)  # node7's claim, its heartbeat fresh
+    claim.write_text(json.dumps({"pid": 1, "host": "node7", "token": "t"}))
     states = {(s.cell.config.method, s.cell.seed): (s.state, s.detail) for s in cell_states(both)}
     assert states["mean-distance", 0][0] == "done"
     assert states["broken", 0] == ("failed", "RuntimeError: this cell is meant to fail")
     assert states["mean-distance", 1] == ("running", "on node7")
     assert states["broken", 1] == ("not started", "")
+    claim.unlink()  # no claim, no heartbeat: nobody runs it any more
+    states = {(s.cell.config.method, s.cell.seed): s.state for s in cell_states(both)}
+    assert states["mean-distance", 1] == "failed"

@@ -334,6 +334,11 @@ def rerun(
         original = read_record(record_file)
         registry.load_plugins(plugin or original.plugins)
         target = results_dir or results_dir_of(record_file.resolve())
+        if target is None:
+            fail(
+                f"{record_file} is not in a results folder (<folder>/runs/<data set>/<method>/); "
+                "say where the new record goes with --results-dir"
+            )
         [planned] = plan(request_from_record(original, target, data_root, device), cache)
     with user_errors(), sigterm_stops():
         outcome = _execute(planned, cache, force)

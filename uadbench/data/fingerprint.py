@@ -11,7 +11,8 @@ by it, and runs record it, so a changed source is a different run.
 Records made before 2026-12 hashed the split table with each file's path below the data root,
 so the same files reached from another root had another fingerprint; that earlier fingerprint
 (``DataSource.earlier``) still names the same data when a finished cell is looked for, so such
-a record is never taken for a run on other data.
+a record is never taken for a run on other data, and a run records it beside its own, so that
+boards pool the two (``uadbench.running.record_store.pooled``).
 
 With the hashes at hand, a data set that has the option ``allow_train_test_duplicates`` (the
 ``folder`` reader) has its test files checked against its training and validation files: a
@@ -64,7 +65,7 @@ class DataSource:
     table: pd.DataFrame
     split_version: str
     checksum: str
-    """SHA-256 of the split table's ``id``, ``label`` and ``split`` columns."""
+    """SHA-256 of the split table's ``id``, ``source``, ``label`` and ``split`` columns."""
     fingerprint: str
     """16 hex digits naming the split table, options, preprocessing and image bytes."""
     earlier: str | None = None
@@ -112,7 +113,7 @@ def resolve(
     table = validate_split_table(dataset.split_table(), dataset.name)
     split_version = dataset.split_version
     dataset.check_files(table)
-    checksum = table_checksum(table)
+    checksum = table_checksum(table, TABLE_COLUMNS)
     paths = dataset.source_files(table)
     files = None if paths is None else [FileState.of(os.path.abspath(p)) for p in paths]
     hashes = None if files is None else FileHashes(cache_dir, dataset.name).of(files, progress)
@@ -123,8 +124,8 @@ def resolve(
         "preprocessing": PREPROCESSING,
         "files": hashes,
     }
-    fingerprint = _hash({**facts, "table": checksum, "scheme": 2})
-    earlier = _hash({**facts, "table": table_checksum(table, TABLE_COLUMNS)})
+    fingerprint = _hash({**facts, "table": table_checksum(table), "scheme": 2})
+    earlier = _hash({**facts, "table": checksum})
     states = None if files is None else tuple(files)
     warnings = _train_test_copies(dataset, table, hashes)
     return DataSource(

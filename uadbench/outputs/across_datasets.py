@@ -3,9 +3,10 @@ mean rank, Friedman's test and Nemenyi's post-hoc test (``uadbench.statistics.ra
 text in every format and as a critical-difference diagram.
 
 A method here is a board row's name (the method, its profile unless quick, its changed
-parameters): only names with a finished row on every set of test images enter; the others are
-named with the sets they lack. A set of test images is a data set and split (and its data
-fingerprint when one data set and split has several).
+parameters), with the settings that tell apart rows of one name on one set of test images
+(their method version, say): only names with a finished row on every set of test images
+enter; the others are named with the sets they lack. A set of test images is a data set and
+split (and its data fingerprint when one data set and split has several).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from typing import Any
 import pandas as pd
 from tabulate import tabulate
 
-from uadbench.outputs.leaderboard import Leaderboard, Row
+from uadbench.outputs.leaderboard import Leaderboard, Row, distinctions
 from uadbench.statistics.ranking import RankSummary, rank_methods
 
 SCORE = "mean AUROC"
@@ -52,8 +53,10 @@ def across_datasets(board: Leaderboard) -> RankSummary | None:
         return None
     scores: dict[str, dict[str, float]] = {}
     finished: list[Row] = [r for r in board.rows if r.auroc_mean is not None]
+    apart = distinctions(finished)  # rows of one name on one set: what tells them apart
     for row in finished:
-        scores.setdefault(row.name, {})[names[row.test_set]] = 100 * row.auroc_mean
+        name = f"{row.name} ({apart[id(row)]})" if id(row) in apart else row.name
+        scores.setdefault(name, {})[names[row.test_set]] = 100 * row.auroc_mean
     table = pd.DataFrame(scores, index=list(names.values()), columns=list(scores))
     return rank_methods(table)
 

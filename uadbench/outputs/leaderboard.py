@@ -35,13 +35,7 @@ from uadbench.errors import RecordError
 from uadbench.outputs.published import PublishedResult, published_for
 from uadbench.running.run_record import RunRecord
 from uadbench.statistics.delong import compare, holm
-from uadbench.statistics.metrics import (
-    BOOTSTRAP_RESAMPLES,
-    BOOTSTRAP_SEED,
-    METRICS,
-    PRIMARY,
-    auroc_interval,
-)
+from uadbench.statistics.metrics import INTERVAL, METRICS, PRIMARY, auroc_interval
 from uadbench.statistics.operating_point import val_threshold
 
 ALPHA = 0.05
@@ -280,7 +274,7 @@ def _row(key: str, records: list[RunRecord], memo: Memo) -> Row:
         row.labels, row.scores = aligned_scores(finished)
         row.auroc_ci95 = tuple(
             memo(
-                f"auroc_interval:{BOOTSTRAP_RESAMPLES}:{BOOTSTRAP_SEED}",
+                f"auroc_interval:{INTERVAL}",
                 (row.labels.astype(np.int8).tobytes(), row.scores.tobytes()),
                 lambda: auroc_interval(row.labels, row.scores),
             )

@@ -37,6 +37,10 @@ ROC_TOP_K = 6
 FIGURE_ROWS = 24
 """The most rows a figure draws per set of test images (the best by mean AUROC); a figure of
 a larger board says how many it leaves out, and the tables hold every row."""
+PANEL_ROWS = 12
+"""The most rows a figure of one panel per row draws (score densities per set of test images,
+training curves in all, shared out among the sets): the best by mean AUROC, the others said to
+be left out."""
 HEATMAP_FLOOR = 50
 """The heat map's scale starts at chance; a cell below it says so."""
 HEATMAP_MIN_HEIGHT = 3.2
@@ -105,14 +109,6 @@ def split_label(board: Leaderboard, row: Row) -> str:
     sets of test images apart: ``uadbench-v1`` or ``uadbench-v1, data 3f2a...``."""
     title = board.test_set_title(row).split(" · split ", 1)[1]
     return title.replace(" · data ", ", data ")
-
-
-def test_set_panels_of(rows: list[Row]) -> list[list[Row]]:
-    """``rows`` grouped by the test images they were scored on."""
-    groups: dict[tuple[str, str, str | None], list[Row]] = defaultdict(list)
-    for row in rows:
-        groups[row.test_set].append(row)
-    return list(groups.values())
 
 
 def test_set_panels(board: Leaderboard) -> dict[tuple[str, str], list[Row]]:
@@ -334,7 +330,7 @@ def plot_score_distributions(board: Leaderboard, out: Path) -> list[Path]:
     plt = pyplot()
     written, labels = [], row_labels(board.rows)
     for (dataset, split), every in test_set_panels(board).items():
-        rows, note = best_rows(every)
+        rows, note = best_rows(every, PANEL_ROWS)
         columns = min(4, len(rows))
         height = -(-len(rows) // columns)
         fig, axes = plt.subplots(
@@ -381,7 +377,11 @@ def plot_training_curves(board: Leaderboard, records: list[RunRecord], out: Path
         if record.ok and record.history:
             by_row[record.row_key[:8]].append(record)
     with_curves = [row for row in board.rows if row.config in by_row]
-    shown = {id(r) for rows in test_set_panels_of(with_curves) for r in best_rows(rows)[0]}
+    by_set: dict[tuple[str, str, str | None], list[Row]] = defaultdict(list)
+    for row in with_curves:
+        by_set[row.test_set].append(row)
+    each = max(1, PANEL_ROWS // max(1, len(by_set)))  # every data set keeps its best rows
+    shown = {id(r) for rows in by_set.values() for r in best_rows(rows, each)[0]}
     panels = [
         (row, name)
         for row in with_curves
@@ -409,8 +409,8 @@ def plot_training_curves(board: Leaderboard, records: list[RunRecord], out: Path
         ax.legend(fontsize=6)
     if len(shown) < len(with_curves):
         fig.suptitle(
-            f"Training curves of the best {FIGURE_ROWS} rows of each data set "
-            f"({len(with_curves) - len(shown)} others left out)",
+            f"Training curves of the {each} rows of highest mean AUROC on each set of test "
+            f"images ({len(with_curves) - len(shown)} others left out)",
             fontsize=10,
         )
     return save_figure(fig, Path(out) / "training_curves")

@@ -55,23 +55,59 @@ def claim_path(record: Path) -> Path:
     return record.parent / f".{record.stem}.claim"
 
 
+class Held:
+    """A claim this process holds: whether it still does (it was not taken over meanwhile)."""
+
+    def __init__(self, path: Path, token: str) -> None:
+        self.path, self.token = path, token
+
+    def ours(self) -> bool:
+        """Whether the claim file still names this claim (a read that fails says yes: a
+        transient error of a network file system is no sign of a takeover)."""
+        if not self.path.exists():
+            return False
+        owner = _owner(self.path)
+        return not owner or owner.get("token") == self.token
+
+
 @contextmanager
-def claim(record: Path, heartbeat_s: float = HEARTBEAT_S) -> Iterator[None]:
+def claim(record: Path, heartbeat_s: float = HEARTBEAT_S) -> Iterator[Held]:
     """Hold the cell whose record is ``record`` for this process, with a heartbeat, until the
     block ends; ``CellBusyError`` if a live process holds it."""
     path = claim_path(record)
-    token = _acquire(path, record)
+    held = Held(path, _acquire(path, record))
     stop = threading.Event()
-    beating = threading.Thread(target=_beat, args=(path, token, stop, heartbeat_s), daemon=True)
+    beating = threading.Thread(target=_beat, args=(held, stop, heartbeat_s), daemon=True)
     beating.start()
     try:
-        yield
+        yield held
     finally:
         stop.set()
         beating.join()
-        if _owner(path).get("token") == token:
+        if _owner(path).get("token") == held.token:
             with suppress(FileNotFoundError):
                 path.unlink()
+
+
+def end(record: Path) -> None:
+    """Remove the claim on the cell whose record is ``record``: for a caller that knows its
+    owner has ended (the scheduler or Ray says the task or worker is gone), whatever host it
+    was on and however fresh its heartbeat."""
+    with suppress(FileNotFoundError):
+        claim_path(record).unlink()
+
+
+def alive(record: Path, process: dict[str, Any]) -> bool:
+    """Whether the run ``process`` of the record ``record`` is going on: on this host, its
+    process lives; on another, it holds the cell's claim with a fresh heartbeat."""
+    if process.get("host") == this_host():
+        return is_alive(process)
+    path = claim_path(record)
+    owner = _owner(path)
+    same = {k: owner.get(k) for k in ("pid", "host")} == {
+        k: process.get(k) for k in ("pid", "host")
+    }
+    return same and not _gone(owner, path)
 
 
 def _acquire(path: Path, record: Path) -> str:
@@ -157,10 +193,10 @@ def _take_over(path: Path, gone: dict[str, Any], record: Path) -> None:
     )
 
 
-def _beat(path: Path, token: str, stop: threading.Event, every: float) -> None:
-    """Touch the claim every ``every`` seconds while it is this one's, until ``stop``."""
+def _beat(held: Held, stop: threading.Event, every: float) -> None:
+    """Touch the claim every ``every`` seconds while it is ``held``'s, until ``stop``."""
     while not stop.wait(every):
-        if _owner(path).get("token") != token:
+        if not held.ours():
             return
-        with suppress(OSError):
-            os.utime(path)
+        with suppress(OSError):  # a transient error: the next beat tries again
+            os.utime(held.path)

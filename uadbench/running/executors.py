@@ -127,7 +127,7 @@ class RayExecutor:
                     message = (
                         f"the worker running this cell died: {type(error).__name__}: {cause[:300]}"
                     )
-                    record_failure(cell, message, str(error))
+                    record_failure(cell, message, str(error), ended=True)
                 yield Finished(cell, status, message, len(pending))
         finally:
             if started_here:
@@ -280,16 +280,18 @@ class SlurmTask:
     cache_dir: str
     plugins: list[str]
     threads: int
+    """Torch threads where SLURM does not say how many CPUs the task has (the submitter's)."""
     requeued: bool = False
     stopped: bool = field(default=False, init=False)
 
     def __call__(self) -> list[tuple[str, str]]:
         """Each cell's status and message, until SLURM stops the task for good."""
         outcomes = []
+        threads = int(os.environ.get("SLURM_CPUS_PER_TASK") or self.threads)  # what it was given
         for request, seed in self.cells:
             if self.stopped:
                 break
-            outcomes.append(_remote_cell(request, seed, self.cache_dir, self.plugins, self.threads))
+            outcomes.append(_remote_cell(request, seed, self.cache_dir, self.plugins, threads))
         return outcomes
 
     def checkpoint(self) -> Any:
@@ -469,6 +471,6 @@ def _task_outcomes(
                 f"its SLURM task {job.job_id} {ended} before the cell finished (cancelled, or "
                 f"killed for memory or time?); its log: {job.paths.stderr}"
             )
-            outcome = record_failure(cell, message)
+            outcome = record_failure(cell, message, ended=True)
             outcomes.append((outcome.status, outcome.message))
     return outcomes

@@ -69,7 +69,10 @@ class RecordIndex:
                     db.execute(f"DELETE FROM {table}")
                 db.execute("INSERT OR REPLACE INTO meta VALUES ('version', ?)", (INDEX_VERSION,))
                 db.execute("COMMIT")
-        except sqlite3.DatabaseError:
+        except sqlite3.OperationalError:  # locked, or not writable here: pass it by
+            db.close()
+            return None
+        except sqlite3.DatabaseError:  # not a database (a broken file): made anew next time
             db.close()
             self._set_aside()
             return None
@@ -102,8 +105,11 @@ class RecordIndex:
                 continue
             try:
                 record = read_file(path)
-            except (OSError, ValueError, TypeError) as error:  # NewerRecordError is a ValueError
-                reason = f"{type(error).__name__}: {error}"
+            except OSError as error:  # may pass (a network file system's hiccup): not kept
+                out.append(f"{type(error).__name__}: {error}")
+                continue
+            except (ValueError, TypeError) as error:  # the file's content: kept until it changes
+                reason = f"{type(error).__name__}: {error}"  # NewerRecordError is a ValueError
                 out.append(reason)
                 fresh.append((key, stats[key], reason, None))
                 continue

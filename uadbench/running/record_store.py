@@ -46,6 +46,7 @@ from uadbench.atomic import interrupts_deferred, unwritable, write_atomically
 from uadbench.errors import RecordError, UserError, one_line
 from uadbench.file_names import slug
 from uadbench.running.claims import CellBusyError, claim
+from uadbench.running.claims import end as end_claim
 from uadbench.running.run_record import NewerRecordError, RunConfig, RunRecord
 
 RUNS_FOLDER = "runs"
@@ -122,6 +123,7 @@ class RecordStore:
                     found.records.append(read)
         finally:
             index.close()
+        found.records = pooled(found.records)
         return found
 
 
@@ -165,7 +167,7 @@ class Cell:
         its data set) written before ``work`` fills it, then finished. ``busy`` when another
         process is running the cell."""
         try:
-            with claim(self.path):
+            with claim(self.path) as held:
                 self._settle()
                 current = self._take_finished(fingerprints)
                 if current is not None and not force:
@@ -174,13 +176,23 @@ class Cell:
                 if current is not None:
                     record.rerun_of = self.path.name
                 _write_before_work(path, record)
-                return self._finish(path, self._worked(record, work, path))
+                record = self._worked(record, work, path)
+                if not held.ours():  # taken over while it worked: the new owner's cell now
+                    why = "the cell was taken over by another process while this run worked"
+                    # the record it took over is the other process's to finish
+                    return self._unsaved(path, record, why, write_in_place=False)
+                return self._finish(path, record)
         except CellBusyError as error:
             return Outcome("busy", self.path, None, str(error))
 
-    def fail(self, record: RunRecord, message: str, trace: str | None = None) -> Outcome:
+    def fail(
+        self, record: RunRecord, message: str, trace: str | None = None, ended: bool = False
+    ) -> Outcome:
         """Record a run of this cell as failed before its work (a data problem, a dead
-        worker), beside the cell's finished record if it has one."""
+        worker), beside the cell's finished record if it has one; ``ended``: the caller knows
+        the cell's last owner has ended (its claim is ended first)."""
+        if ended:
+            end_claim(self.path)
         try:
             with claim(self.path):
                 self._settle()
@@ -258,15 +270,18 @@ class Cell:
             try:
                 write_record(path, record)
             except OSError as error:
-                return self._unsaved(path, record, error)
+                return self._unsaved(path, record, str(error.strerror or error))
             if record.ok and path != self.path:
                 os.replace(path, self.path)
                 path = self.path
         return Outcome(record.status, path, record)
 
-    def _unsaved(self, path: Path, record: RunRecord, error: OSError) -> Outcome:
-        """The final record could not be written (a full disk): save it elsewhere if any
-        folder has room, and leave a small failure record in its place that says where."""
+    def _unsaved(
+        self, path: Path, record: RunRecord, why: str, write_in_place: bool = True
+    ) -> Outcome:
+        """The final record could not be written (``why``: a full disk, a cell taken over):
+        save it elsewhere if any folder has room, and (``write_in_place``) leave a small
+        failure record in its place that says where."""
         saved = None
         stamp = f"{datetime.now(timezone.utc):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}"
         for folder in UNSAVED_FOLDERS:
@@ -277,12 +292,17 @@ class Cell:
                 continue
             saved = folder / name
             break
-        result = f"AUROC {100 * record.metrics['auroc']:.1f}" if record.ok else "failed"
+        auroc = (record.metrics or {}).get("auroc")
+        result = f"AUROC {100 * auroc:.1f}" if record.ok and auroc is not None else record.status
+        then = (
+            f"free space, then move it to {self.path}"
+            if write_in_place
+            else "the cell's record is the other process's"
+        )
         message = (
-            f"the run ended ({result}) but its record could not be written to {path}: "
-            f"{error.strerror or error}; "
+            f"the run ended ({result}) but its record could not be written to {path}: {why}; "
             + (
-                f"the whole record was saved to {saved}: free space, then move it to {self.path}"
+                f"the whole record was saved to {saved}: {then}"
                 if saved
                 else "no other folder had room either, so this message is all that is left of it"
             )
@@ -292,8 +312,9 @@ class Cell:
         )
         small.fail(message)
         small.unsaved_record = str(saved) if saved else None
-        with contextlib.suppress(OSError):  # else the running record stays; the message says why
-            write_record(path, small)
+        if write_in_place:
+            with contextlib.suppress(OSError):  # else the running record stays; the message says
+                write_record(path, small)
         return Outcome("failed", path, small)
 
 
@@ -324,9 +345,11 @@ def now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
-def results_dir_of(path: Path) -> Path:
-    """The results folder holding the record file ``path`` (``<it>/runs/<data set>/<method>/``)."""
-    return Path(path).parents[3]
+def results_dir_of(path: Path) -> Path | None:
+    """The results folder holding the record file ``path`` (``<it>/runs/<data set>/<method>/``);
+    None for a record kept anywhere else (a copy, one saved when the disk was full)."""
+    parents = Path(path).parents
+    return parents[3] if len(parents) > 3 and parents[2].name == RUNS_FOLDER else None
 
 
 def write_record(path: Path, record: RunRecord) -> None:
@@ -424,6 +447,26 @@ class RecordSet:
             )
 
 
+def pooled(records: list[RunRecord]) -> list[RunRecord]:
+    """``records`` with those made before 2026-12 shown under the current fingerprint of their
+    images, wherever a later record of the same images names both (``earlier_fingerprint``):
+    one row for one set of images. Only read copies (``partial``) are renamed so; the files
+    keep what they say."""
+    current = {
+        r.data.earlier_fingerprint: r.data.fingerprint
+        for r in records
+        if r.data is not None and r.data.earlier_fingerprint
+    }
+    out = []
+    for record in records:
+        fingerprint = record.fingerprint
+        if record.partial and fingerprint in current and current[fingerprint] != fingerprint:
+            data = dataclasses.replace(record.data, fingerprint=current[fingerprint])
+            record = dataclasses.replace(record, data=data, path=record.path, partial=True)
+        out.append(record)
+    return out
+
+
 def scan_records(results_dir: Path) -> RecordSet:
     """``RecordStore(results_dir).records()``."""
     return RecordStore(results_dir).records()
@@ -437,6 +480,7 @@ def scan_folders(results_dirs: Iterable[Path]) -> RecordSet:
         one = RecordStore(folder).records()
         found.records += one.records
         found.unreadable += one.unreadable
+    found.records = pooled(found.records)
     return found
 
 

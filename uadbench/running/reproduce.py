@@ -46,8 +46,8 @@ def reproduce_command(
         command += ["--data-root", str(request.data_root)]
     for plugin in record.plugins:
         command += ["--plugin", plugin]
-    if record.path is not None:
-        command += ["--results-dir", str(results_dir_of(record.path))]
+    if record.path is not None and (folder := results_dir_of(record.path)) is not None:
+        command += ["--results-dir", str(folder)]
     return command
 
 

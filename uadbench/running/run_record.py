@@ -138,8 +138,13 @@ def config_hash(config: dict[str, Any]) -> str:
 class DataUsed:
     """The images a run used."""
 
-    checksum: str = _doc("SHA-256 of the split table (ids, labels, splits)")
+    checksum: str = _doc("SHA-256 of the split table (ids, sources, labels, splits)")
     fingerprint: str | None = _doc("what decides the pixels (null in schema 1)", default=None)
+    earlier_fingerprint: str | None = _doc(
+        "the fingerprint records made before 2026-12 gave these images from this data root (the "
+        "files' paths below it were hashed too): boards pool such records with this one",
+        default=None,
+    )
     root: str | None = _doc(
         "the data set's folder, resolved (null for generated data and older records)", default=None
     )
@@ -246,11 +251,15 @@ class RunRecord:
 
     @property
     def state(self) -> str:
-        """The status, with ``interrupted`` for a ``running`` record whose process is gone."""
+        """The status, with ``interrupted`` for a ``running`` record whose process is gone (on
+        another host: whose claim on the cell has no fresh heartbeat)."""
         from uadbench.processes import is_alive
+        from uadbench.running.claims import alive
 
-        if self.status == "running" and not is_alive(self.process):
-            return "interrupted"
+        if self.status == "running":
+            going = alive(self.path, self.process) if self.path else is_alive(self.process)
+            if not going:
+                return "interrupted"
         return self.status
 
     @property

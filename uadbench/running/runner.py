@@ -61,10 +61,12 @@ def execute(
     return run.cell.run(record, fingerprints, work, force)
 
 
-def record_failure(run: PlannedRun, message: str, trace: str | None = None) -> Outcome:
+def record_failure(
+    run: PlannedRun, message: str, trace: str | None = None, ended: bool = False
+) -> Outcome:
     """Record ``run`` as failed with ``message`` (a data problem found before any work, a dead
-    worker), beside its finished record if it has one."""
-    return run.cell.fail(_new_record(run), message, trace)
+    worker: ``ended``, whose claim is ended first), beside its finished record if it has one."""
+    return run.cell.fail(_new_record(run), message, trace, ended)
 
 
 def _data_used(run: PlannedRun, source: DataSource) -> DataUsed:
@@ -74,6 +76,7 @@ def _data_used(run: PlannedRun, source: DataSource) -> DataUsed:
     return DataUsed(
         source.checksum,
         source.fingerprint,
+        earlier_fingerprint=source.earlier,
         root=str(root.resolve()) if root is not None else None,
         data_root=str(given) if given is not None else None,
         left_out=run.dataset.left_out(),

@@ -18,6 +18,9 @@ from uadbench.statistics.operating_point import operating_point
 
 BOOTSTRAP_RESAMPLES = 1000
 BOOTSTRAP_SEED = 0
+INTERVAL = f"stratified-percentile-v1:{BOOTSTRAP_RESAMPLES}:{BOOTSTRAP_SEED}"
+"""Names how ``auroc_interval`` computes: a value kept under this name (a board's memo) is
+recomputed when it changes, so change it with the computation."""
 """The bootstrap is seeded by a constant, so the same scores always give the same interval."""
 
 
@@ -157,12 +160,15 @@ def record_metrics(
     labels: np.ndarray, scores: np.ndarray, variants: dict[str, np.ndarray]
 ) -> dict[str, object]:
     """The metrics stored in a finished run's record: of its reported scores, with their
-    bootstrap interval, and of every score variant."""
+    bootstrap interval, and of every score variant (one sort for all, ``ranked_metrics``)."""
+    names = list(variants)
+    matrix = np.array([np.asarray(variants[n], dtype=float) for n in names]).reshape(len(names), -1)
+    aurocs, precisions = ranked_metrics(np.asarray(labels), matrix)
     return {
         **image_metrics(labels, scores),
         "variants": {
-            name: {m.name: m.compute(labels, s, None) for m in METRICS if not m.at_threshold}
-            for name, s in variants.items()
+            name: {"auroc": float(a), "average_precision": float(p)}
+            for name, a, p in zip(names, aurocs, precisions, strict=True)
         },
     }
 

@@ -170,7 +170,9 @@ class MedADDataset(SplitFileDataset):
 
     def dicom_labels(self) -> pd.DataFrame:
         """Every labelled image of the DICOM release, from its tables under the root."""
-        raise NotImplementedError
+        raise SplitTableError(
+            f"{self.name!r} cannot derive a split of the images present from its DICOM release"
+        )
 
     def medad_json_path(self) -> Path:
         """The data.json in use: ``medad_json``, else the packaging's own."""

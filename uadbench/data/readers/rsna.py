@@ -148,6 +148,16 @@ class RSNA(MedADDataset):
         self.check_normal_class(table)
         return table
 
+    def release_labels(self) -> pd.DataFrame:
+        """The labels of the release's tables; BMAD's classes need the Kaggle class table
+        (the Med-AD packaging's data.json knows Lung Opacity only)."""
+        if self.protocol() != DEFAULT_VERSION and self.detect_layout() == "medad-png":
+            raise SplitTableError(
+                f"rsna: abnormal={self.options.abnormal} needs the Kaggle release's {CLASS_INFO}; "
+                "the Med-AD packaging's data.json tells Lung Opacity from Normal only"
+            )
+        return super().release_labels()
+
     def dicom_labels(self) -> pd.DataFrame:
         """The Kaggle release's labels (``kaggle_labels``); its class table is needed to tell
         "Normal" from "No Lung Opacity / Not Normal"."""
