@@ -358,3 +358,26 @@ def test_a_run_file_with_two_methods_says_to_sweep(tmp_path):
     run_file.write_text('methods = ["ae", "vae"]\ndataset = "synthetic"\n')
     result = invoke("run", "--config", run_file)
     assert result.exit_code == 2 and "uadbench sweep" in result.stderr
+
+
+def completions(words: str) -> list[str]:
+    """What the shell completion offers after ``words`` (bash)."""
+    env = {"_UADBENCH_COMPLETE": "complete_bash", "COMP_WORDS": words}
+    env["COMP_CWORD"] = str(len(words.split()) - (not words.endswith(" ")))
+    result = cli.invoke(app, [], env=env, prog_name="uadbench")
+    return result.output.split()
+
+
+def test_choices_from_their_tables_are_in_help_and_completion():
+    from uadbench.outputs.formats import FORMATS
+    from uadbench.running.executors import EXECUTORS
+
+    assert completions("uadbench sweep --executor ") == list(EXECUTORS)
+    assert completions("uadbench leaderboard --format ") == list(FORMATS)
+    assert completions("uadbench leaderboard --format m") == ["markdown"]
+    assert "<local|ray|slurm>" in invoke("sweep", "--help").output
+    from uadbench import registry
+
+    anatpaste = sorted(registry.methods.get("anatpaste").profile_table())
+    assert completions("uadbench run --method anatpaste --profile ") == anatpaste
+    assert completions("uadbench run --method nope --profile ") == []

@@ -126,6 +126,8 @@ BAD_VALUES = [
     (["--device", "tpu"], "unknown device 'tpu'"),
     (["--device", "cuda"], "asked for a CUDA GPU"),
     (["--plugin", "no_such_module_here"], "plugin no_such_module_here failed to import"),
+    (["--seedz", "3"], "No such option: --seedz"),  # click's mistakes are one line too
+    (["--image-size", "abc"], "Invalid value for '--image-size'"),
 ]
 
 
@@ -398,7 +400,7 @@ def test_contact_sheet_mistakes(tmp_path, args, message):
 
 def test_an_unknown_leaderboard_format(results):
     result = invoke("leaderboard", "--results-dir", results, "--format", "xml")
-    assert result.exit_code == 2 and "unknown format 'xml'" in error_line(result)
+    assert result.exit_code == 2 and "'xml' is not one of 'table', 'csv'" in error_line(result)
 
 
 # -- sweeps -----------------------------------------------------------------------------------
@@ -462,7 +464,8 @@ def test_an_unknown_executor(results):
         "--results-dir",
         results,
     )
-    assert result.exit_code == 2 and "unknown executor 'nope'" in error_line(result)
+    assert result.exit_code == 2
+    assert "'nope' is not one of 'local', 'ray', 'slurm'" in error_line(result)
 
 
 # -- full disks -------------------------------------------------------------------------------

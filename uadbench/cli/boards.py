@@ -17,6 +17,7 @@ import typer
 from uadbench.cli.common import (
     DEFAULT_RESULTS,
     FLAG,
+    Format,
     ResultsDirsOption,
     ResultsOption,
     err,
@@ -34,9 +35,9 @@ if TYPE_CHECKING:
 
 def leaderboard(
     results_dir: ResultsDirsOption = [DEFAULT_RESULTS],  # noqa: B006
-    format: Annotated[
-        str, typer.Option("--format", help="table, csv, markdown, latex or json.")
-    ] = "table",
+    format: Annotated[Format, typer.Option("--format", help="How to write the board.")] = (
+        Format.table  # type: ignore[attr-defined]  # a member made from the formats' table
+    ),
     dataset: Annotated[list[str], typer.Option("--dataset", help="Only these data sets.")] = [],  # noqa: B006
     across_datasets: Annotated[
         bool,
@@ -49,14 +50,10 @@ def leaderboard(
 ) -> None:
     """Summarise the run records: one row per configuration, mean ± std over seeds (or, with
     --across-datasets, every method's rank on each data set)."""
-    from uadbench.outputs.exports import FORMATS
-
-    if format not in FORMATS:
-        fail(f"unknown format {format!r}; choose from {', '.join(FORMATS)}")
     if across_datasets:
-        found = _show_across_datasets(results_dir, format, set(dataset))
+        found = _show_across_datasets(results_dir, format.value, set(dataset))
     else:
-        found = show_leaderboard(results_dir, format, set(dataset))
+        found = show_leaderboard(results_dir, format.value, set(dataset))
     left_out(found)
 
 

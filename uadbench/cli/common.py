@@ -4,26 +4,49 @@ user's error, Ctrl-C and SIGTERM end a command."""
 from __future__ import annotations
 
 import signal
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from enum import Enum
 from pathlib import Path
 from typing import Annotated, NoReturn
 
 import typer
 from rich.console import Console
 from rich.text import Text
+from typer.core import TyperGroup
 
 from uadbench.errors import UserError, one_line
+from uadbench.outputs.formats import FORMATS
 
 DEFAULT_METHOD = "ae"
 DEFAULT_DATASET = "synthetic"
 DEFAULT_RESULTS = Path("results")
 INTERRUPTED = 130
 
+
+UsageError: type[Exception] = typer.BadParameter.__base__
+"""Click's error for a command-line mistake (typer vendors click and exports only this
+subclass of it)."""
+
+
+class Commands(TyperGroup):
+    """The commands, whose command-line mistakes (an unknown command or option, a value not
+    among an option's choices) end as a user's error does: one ``error:`` line, exit 2."""
+
+    def invoke(self, ctx: typer.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except UsageError as error:
+            command = error.ctx.command_path if error.ctx else ctx.command_path
+            message = error.format_message().removesuffix(".").replace("Value error, ", "")
+            fail(f"{message}; see `{command} --help`")  # (that prefix is pydantic's)
+
+
 app = typer.Typer(
+    cls=Commands,
     help="Benchmark unsupervised anomaly detection in chest radiographs.",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,
     pretty_exceptions_enable=False,
 )
 err = Console(stderr=True)
@@ -35,6 +58,17 @@ PluginOption = Annotated[
         "--plugin", help="A .py file or module defining Method/Dataset classes (repeatable)."
     ),
 ]
+
+
+def choices(name: str, values: Sequence[str]) -> type[Enum]:
+    """An Enum of ``values``, which typer lists as the option's choices in its help and shell
+    completion (the values come from the table that defines them)."""
+    return Enum(name, {value: value for value in values}, type=str)
+
+
+Format = choices("Format", FORMATS)
+"""The board's formats (``uadbench.outputs.formats``)."""
+
 ResultsOption = Annotated[
     Path, typer.Option("--results-dir", help="Folder of run records (records go in runs/).")
 ]
@@ -74,6 +108,23 @@ SkipOption = Annotated[
         metavar=FLAG,
     ),
 ]
+
+
+def profile_names(ctx: typer.Context, incomplete: str) -> list[str]:
+    """Shell completion of ``--profile``: the profiles of the ``--method`` given (of every
+    method when none is)."""
+    from uadbench import registry
+
+    given = ctx.params.get("method") or registry.methods.names()
+    names: set[str] = set()
+    for method in [given] if isinstance(given, str) else given:
+        try:
+            names |= set(registry.methods.get(method).profile_table())
+        except UserError:  # an unknown method: nothing to offer for it
+            continue
+    return sorted(name for name in names if name.startswith(incomplete))
+
+
 DeviceOption = Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N.")]
 
 

@@ -23,13 +23,19 @@ from uadbench.cli.common import (
     ResultsOption,
     SeedsOption,
     SkipOption,
+    choices,
     err,
     fail,
     out,
+    profile_names,
     say,
     sigterm_stops,
     user_errors,
 )
+from uadbench.running.executors import EXECUTORS, executor_named
+
+ExecutorName = choices("ExecutorName", tuple(EXECUTORS))
+"""The executors' names (``uadbench.running.executors.EXECUTORS``)."""
 
 if TYPE_CHECKING:
     from uadbench.running.grid import Grid
@@ -51,7 +57,10 @@ def run(
     ] = None,
     seeds: SeedsOption = None,
     profile: Annotated[
-        str, typer.Option(help="quick (this CPU) or paper (published recipe).")
+        str,
+        typer.Option(
+            help="quick (this CPU) or paper (published recipe).", autocompletion=profile_names
+        ),
     ] = "quick",
     image_size: Annotated[
         int | None, typer.Option(help="Image side in pixels (default: the profile's).")
@@ -154,7 +163,9 @@ def sweep(
     method: Annotated[list[str], typer.Option("--method", help="Method (repeatable).")] = [],  # noqa: B006
     dataset: Annotated[list[str], typer.Option("--dataset", help="Data set (repeatable).")] = [],  # noqa: B006
     seeds: SeedsOption = None,
-    profile: Annotated[str | None, typer.Option(help="quick or paper.")] = None,
+    profile: Annotated[
+        str | None, typer.Option(help="quick or paper.", autocompletion=profile_names)
+    ] = None,
     image_size: Annotated[
         list[int], typer.Option("--image-size", help="Image size (repeatable).")
     ] = [],  # noqa: B006
@@ -165,8 +176,9 @@ def sweep(
     cache_dir: CacheOption = None,
     device: Annotated[str | None, typer.Option(help="auto, cpu, cuda or cuda:N.")] = None,
     executor: Annotated[
-        str, typer.Option(help="local (one cell after another), ray or slurm.")
-    ] = "local",
+        ExecutorName,
+        typer.Option(help="Where cells run: local (one after another), ray or slurm."),
+    ] = ExecutorName.local,
     ray_address: Annotated[
         str | None, typer.Option(help="Join this Ray cluster (default: start a local instance).")
     ] = None,
@@ -215,7 +227,6 @@ def sweep(
 ) -> None:
     """Run every cell of a grid (methods x data sets x seeds) that has no finished record."""
     from uadbench.errors import ParameterError
-    from uadbench.running.executors import executor_named
     from uadbench.running.grid import grid_from
     from uadbench.running.planning import parse_pairs, parse_seeds
 
@@ -238,15 +249,15 @@ def sweep(
         if status:
             _show_states(grid)
             return
-        if no_wait and executor != "slurm":
+        if no_wait and executor is not ExecutorName.slurm:
             raise ParameterError("--no-wait is for --executor slurm; drop it or add that")
         options = {"address": ray_address, "cpus_per_cell": cpus_per_cell}
         options["gpus_per_cell"] = gpus_per_cell
         options |= {"partition": slurm_partition, "time": slurm_time, "gpus": slurm_gpus}
         options |= {"mem": slurm_mem, "options": parse_pairs(slurm_option, "--slurm-option")}
         options |= {"cells_per_task": slurm_cells_per_task, "wait": not no_wait}
-        executor_named(executor, **options)  # an unknown executor is named before any work
-    _sweep(grid, executor, options, cache_dir)
+        executor_named(executor.value, **options)  # its options are checked before any work
+    _sweep(grid, executor.value, options, cache_dir)
 
 
 def _show_states(grid: Grid) -> None:
@@ -275,7 +286,6 @@ def _sweep(grid: Grid, executor: str, options: dict, cache_dir: Path | None) -> 
     every failed cell."""
     from uadbench.contracts.progress import RichProgress, rich_bars
     from uadbench.data.prepare import default_cache_dir
-    from uadbench.running.executors import executor_named
     from uadbench.running.sweep import run_sweep
 
     bar = rich_bars(err)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import sys
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
@@ -22,6 +23,7 @@ from typing import Any
 import pandas as pd
 from tabulate import tabulate
 
+from uadbench.outputs.formats import writers
 from uadbench.outputs.leaderboard import Leaderboard, Row, distinctions
 from uadbench.statistics.ranking import RankSummary, rank_methods
 
@@ -186,12 +188,7 @@ def print_summary(summary: RankSummary, console: Any) -> None:
         console.print(Text(line), soft_wrap=False)
 
 
-WRITERS: dict[str, Callable[[RankSummary], str]] = {
-    "csv": to_csv,
-    "markdown": to_markdown,
-    "latex": to_latex,
-    "json": to_json,
-}
+WRITERS: dict[str, Callable[[RankSummary], str]] = writers(sys.modules[__name__])
 """The summary in each of the board's file formats."""
 
 

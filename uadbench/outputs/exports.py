@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -25,6 +26,7 @@ from uadbench.outputs.display import (
     warning_lines,
     with_config,
 )
+from uadbench.outputs.formats import writers
 from uadbench.outputs.leaderboard import WARNING_MARK, Leaderboard, Row
 from uadbench.statistics.metrics import METRICS, PRIMARY
 
@@ -242,13 +244,5 @@ def print_table(board: Leaderboard, console: Any = None) -> None:
         console.print(table)
 
 
-WRITERS: dict[str, Callable[[Leaderboard], str]] = {
-    "csv": to_csv,
-    "markdown": to_markdown,
-    "latex": to_latex,
-    "json": to_json,
-}
-"""Output formats (``--format``) and their writers: a new format is one entry."""
-
-FORMATS = ("table", *WRITERS)
-"""Every format: the terminal table and the writers."""
+WRITERS: dict[str, Callable[[Leaderboard], str]] = writers(sys.modules[__name__])
+"""The board's writer of each text format (``uadbench.outputs.formats``)."""

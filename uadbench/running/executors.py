@@ -21,14 +21,14 @@ import traceback
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from uadbench import registry
 from uadbench.contracts.progress import ProgressReporter
 from uadbench.errors import ParameterError, UserError, one_line
-from uadbench.running.planning import PlannedRun, RunRequest, plan
-from uadbench.running.record_store import existing_record
-from uadbench.running.runner import execute, record_failure
+
+if TYPE_CHECKING:  # the work is imported where it is done: listing the executors stays light
+    from uadbench.running.planning import PlannedRun
 
 
 @dataclass(frozen=True)
@@ -73,6 +73,8 @@ class LocalExecutor:
     def run(
         self, cells: Sequence[PlannedRun], cache_dir: Path, plugins: list[str]
     ) -> Iterator[Finished]:
+        from uadbench.running.runner import execute
+
         for i, cell in enumerate(cells):
             outcome = execute(cell, cache_dir, self.progress)
             yield Finished(cell, outcome.status, outcome.message, int(i + 1 < len(cells)))
@@ -98,6 +100,8 @@ class RayExecutor:
     ) -> Iterator[Finished]:
         ray = _ray()
         import torch
+
+        from uadbench.running.runner import record_failure
 
         started_here = not ray.is_initialized()
         if started_here:
@@ -348,6 +352,9 @@ def _remote_cell(
     numbers as local)."""
     import torch
 
+    from uadbench.running.planning import RunRequest, plan
+    from uadbench.running.runner import execute, record_failure
+
     torch.set_num_threads(threads)
     registry.load_plugins(plugins)
     values = {**request, "seeds": (seed,)}
@@ -446,6 +453,9 @@ def _task_outcomes(
     then, for the cells it did not answer for (killed, cancelled), their records; a cell whose
     record the task did not finish gets a failure record."""
     from submitit.core.utils import UncompletedJobError
+
+    from uadbench.running.record_store import existing_record
+    from uadbench.running.runner import record_failure
 
     def written(cell: PlannedRun) -> bool:  # by this task, not left from an earlier sweep
         return _stamp(cell.path) != before[cell.path]
