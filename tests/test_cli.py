@@ -173,12 +173,15 @@ def test_kill_9_during_a_run_leaves_readable_results(tmp_path):
         time.sleep(0.2)
     time.sleep(1.0)
     assert process.poll() is None, "the run ended before it could be killed"
+    live = invoke("leaderboard", "--results-dir", results, "--format", "markdown")
+    assert ["ae", "0", "running", "still running"] in [r[1:5] for r in markdown_rows(live.output)]
     os.kill(process.pid, signal.SIGKILL)
     process.wait()
     assert json.loads(records[0].read_text())["status"] == "running"
     result = invoke("leaderboard", "--results-dir", results, "--format", "markdown")
     assert result.exit_code == 0, result.output
-    assert ["ae", "0", "interrupted"] in [r[1:4] for r in markdown_rows(result.output)]
+    rows = [r[1:5] for r in markdown_rows(result.output)]
+    assert ["ae", "0", "interrupted", "no error recorded (killed?)"] in rows
 
 
 @pytest.mark.parametrize(

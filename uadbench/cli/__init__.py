@@ -3,10 +3,10 @@ and data sets.
 
 Option parsing and printing only; the work is in the library. A user's mistake (any
 ``uadbench.errors.UserError``, or a command-line mistake that click finds) is printed as one
-line starting ``error:`` and exits 2 when no work was started; a run or cell that failed, or a record file that could not be read, exits 1
-after the rest is done; Ctrl-C exits 130. Anything else is a bug and shows its traceback.
-Heavy libraries (torch, pandas, matplotlib) are imported inside the commands that need them, so
-``uadbench --help`` answers at once.
+line starting ``error:`` and exits 2 when no work was started; a run or cell that failed, or a
+record file that could not be read, exits 1 after the rest is done; Ctrl-C exits 130. Anything
+else is a bug and shows its traceback. Heavy libraries (torch, pandas, matplotlib) are imported
+inside the commands that need them, so ``uadbench --help`` answers at once.
 """
 
 from __future__ import annotations

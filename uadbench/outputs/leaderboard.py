@@ -208,15 +208,17 @@ def build_leaderboard(records: Iterable[RunRecord], memo: Memo = computed_now) -
 
 def _problem(record: RunRecord) -> Problem:
     config = record.config
+    state = record.state
+    unsaid = "still running" if state == "running" else "no error recorded (killed?)"
     return Problem(
         config.dataset,
         config.method,
         config.profile,
         config.image_size,
         config.seed,
-        record.state,
+        state,
         ("forced rerun, the finished record stands: " if record.rerun_of else "")
-        + (record.message or "no error recorded (killed?)"),
+        + (record.message or unsaid),
         str(record.path or ""),
     )
 
