@@ -79,3 +79,12 @@ class AutoEncoder(ReconstructionMethod):
         return batched_map(
             lambda x: pixel_error(self.model_(x), x), images, 128, self.context.device
         )
+
+    def anomaly_map(self, images: np.ndarray) -> np.ndarray:
+        """The squared reconstruction residual of each pixel (the score is its mean)."""
+        from uadbench.methods.reconstruction_nets import pixel_residual
+        from uadbench.methods.tensors import batched_map
+
+        return batched_map(
+            lambda x: pixel_residual(self.model_(x), x), images, 128, self.context.device
+        ).astype(np.float64)

@@ -65,9 +65,14 @@ class ConvDecoder(nn.Module):
         return self.body(self.expand(z).view(-1, *self.bottom))
 
 
+def pixel_residual(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """Squared error per pixel of one-channel images, ``(B, H, W)``: the anomaly map."""
+    return (x - y).pow(2)[:, 0]
+
+
 def pixel_error(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    """Mean squared error per image, ``(B,)``."""
-    return (x - y).pow(2).flatten(1).mean(dim=1)
+    """Mean squared error per image, ``(B,)``: the mean of its ``pixel_residual``."""
+    return pixel_residual(x, y).flatten(1).mean(dim=1)
 
 
 def collapse_warning(reconstructions: torch.Tensor) -> str | None:

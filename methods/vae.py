@@ -111,3 +111,14 @@ class VAE(ReconstructionMethod):
 
         values = batched_map(both, images, 128, self.context.device)
         return {"reconstruction": values[:, 0], "elbo": values[:, 1]}
+
+    def anomaly_map(self, images: np.ndarray) -> np.ndarray:
+        """The squared residual of each pixel against the reconstruction of the latent mean
+        (the ``reconstruction`` score is its mean; the KL term has no place in the image)."""
+        from uadbench.methods.reconstruction_nets import pixel_residual
+        from uadbench.methods.tensors import batched_map
+
+        def residual(x):
+            return pixel_residual(self._loss_terms(x, sample=False)[0], x)
+
+        return batched_map(residual, images, 128, self.context.device).astype(np.float64)

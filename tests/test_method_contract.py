@@ -239,3 +239,57 @@ def test_check_method_says_when_score_is_not_deterministic():
 
     with pytest.raises(MethodCheckError, match="score differs from its reported variant"):
         check_method(OtherScore)
+
+
+def test_check_method_checks_anomaly_maps():
+    from uadbench.testing import MethodCheckError, check_method
+
+    class Mapped(Good):
+        name = "mapped"
+
+        def fit(self, train, val=None):
+            self.mean_ = train.images.astype(float).mean(axis=0)
+            return self
+
+        def score(self, images):
+            return self.anomaly_map(images).mean(axis=(1, 2))
+
+        def anomaly_map(self, images):
+            return np.abs(images - self.mean_)
+
+    check_method(Mapped)
+    assert Mapped.has_anomaly_map() and not Good.has_anomaly_map()
+
+    class Cropped(Mapped):
+        def anomaly_map(self, images):
+            return super().anomaly_map(images)[:, 1:]
+
+    class OwnScore(Mapped):
+        def score(self, images):
+            return np.abs(images - self.mean_).mean(axis=(1, 2))
+
+    class WithNaN(OwnScore):
+        def anomaly_map(self, images):
+            return np.full(images.shape, np.nan)
+
+    class Restless(OwnScore):
+        def anomaly_map(self, images):
+            self.calls_ = getattr(self, "calls_", 0) + 1
+            return super().anomaly_map(images) + self.calls_
+
+    class ScoreMoves(Mapped):
+        def score(self, images):
+            return np.abs(images - self.mean_).mean(axis=(1, 2)) + getattr(self, "moved_", 0)
+
+        def anomaly_map(self, images):
+            self.moved_ = 1.0
+            return np.abs(images - self.mean_)
+
+    for broken, message in [
+        (Cropped, r"gave shape \(24, 31, 32\) for images \(24, 32, 32\)"),
+        (WithNaN, "finite floats"),
+        (Restless, "other maps for the same images"),
+        (ScoreMoves, "making anomaly maps changed its scores"),
+    ]:
+        with pytest.raises(MethodCheckError, match=message):
+            check_method(broken)

@@ -4,7 +4,9 @@ As scikit-learn's ``check_estimator``: ``check_method(MyMethod)`` checks the cla
 contract (``uadbench.contracts.method``), that every profile's parameters are accepted, and
 then fits and scores a tiny set of synthetic chest phantoms twice with one seed: the scores must
 be finite real numbers, one per image and not all equal, the reported variant among them,
-``score`` the reported variant at every call, and the same both times.
+``score`` the reported variant at every call, and the same both times. A method with anomaly
+maps must give finite maps of the images' shape, the same at every call, and its scores must
+not change after a map was made.
 
     >>> from uadbench.testing import check_method
     >>> check_method(MyMethod, {"epochs": "1"})  # doctest: +SKIP
@@ -110,4 +112,24 @@ def _fit_and_score(
                 "it from context.seed)"
             )
         raise MethodCheckError(f"{cls.name!r}.score differs from its reported variant {reported!r}")
+    if cls.has_anomaly_map():
+        _check_maps(method, test.images, out[reported])
     return out
+
+
+def _check_maps(method: Method, images: np.ndarray, reported: np.ndarray) -> None:
+    name = method.name
+    maps = np.asarray(method.anomaly_map(images))
+    if maps.shape != images.shape:
+        raise MethodCheckError(
+            f"{name!r}.anomaly_map gave shape {maps.shape} for images {images.shape}: one map "
+            "per image at the input size"
+        )
+    if not np.issubdtype(maps.dtype, np.floating) or not np.isfinite(maps).all():
+        raise MethodCheckError(f"{name!r}.anomaly_map must give finite floats")
+    if not np.array_equal(np.asarray(method.anomaly_map(images)), maps):
+        raise MethodCheckError(
+            f"{name!r}.anomaly_map gave other maps for the same images after one fit"
+        )
+    if not np.array_equal(np.asarray(method.score(images), dtype=float), reported):
+        raise MethodCheckError(f"{name!r}: making anomaly maps changed its scores")

@@ -13,7 +13,9 @@ Optional, as an estimator's parameters are:
 - ``Params``: a dataclass of every hyperparameter, with an ``image_size`` field (by default
   only ``image_size``: the data set's ``image_size``, else 64);
 - ``profiles``: a ``Params`` instance per profile name (``quick`` for a 2-core CPU, ``paper``
-  for the published recipe); without it the one profile ``default`` serves both.
+  for the published recipe); without it the one profile ``default`` serves both;
+- ``anomaly_map(images)``: where each image is anomalous, ``(N, H, W)`` floats at the input
+  size (higher = more anomalous); it never changes a score.
 
 It becomes known by name through the ``uadbench.methods`` entry-point group, or by handing its
 module to ``--plugin``. A complete method:
@@ -283,6 +285,17 @@ class Method(ABC):
     def reported_variant(self) -> str:
         """The name of the reported score: the ``reported`` hyperparameter, else ``score``."""
         return getattr(self.params, "reported", SINGLE_SCORE)
+
+    def anomaly_map(self, images: np.ndarray) -> np.ndarray:
+        """Optional: where each of the uint8 images ``(N, H, W)`` is anomalous, float
+        ``(N, H, W)`` at the input size, higher = more anomalous. Without it a method is
+        simply not scored for localisation (``has_anomaly_map``)."""
+        raise NotImplementedError(f"method {self.name!r} gives no anomaly map")
+
+    @classmethod
+    def has_anomaly_map(cls) -> bool:
+        """Whether the method gives anomaly maps (it overrides ``anomaly_map``)."""
+        return cls.anomaly_map is not Method.anomaly_map
 
 
 SINGLE_SCORE = "score"
