@@ -1,8 +1,8 @@
 """Every number on a board is the number of the images, split and settings it claims, and
 nothing finished is lost: one test (or more) per way that was once broken.
 
-Each test names the item of the integrity issue it holds; the README's "Integrity guarantees"
-section points here.
+Each test names the item of the integrity issue it holds; ``docs/INTEGRITY.md`` lists the
+guarantees and the tests that hold each.
 """
 
 from __future__ import annotations

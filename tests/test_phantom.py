@@ -73,3 +73,22 @@ def test_unknown_finding_is_refused():
 
 def test_every_finding_is_known():
     assert set(FINDINGS) == {"consolidation", "nodule", "effusion", "cardiomegaly"}
+
+
+@pytest.mark.parametrize("finding", ["consolidation", "nodule", "effusion"])
+def test_the_lesion_mask_is_where_the_finding_changed_the_image(finding):
+    for seed in range(5):
+        normal = ChestPhantom.sample(np.random.default_rng(100 + seed), None)
+        abnormal = ChestPhantom.sample(np.random.default_rng(100 + seed), finding)
+        change = np.abs(abnormal.render(128)[0].astype(int) - normal.render(128)[0])
+        where = abnormal.lesion_mask(128)
+        assert where.any() and not normal.lesion_mask(128).any()
+        assert change[where].mean() > 5 * change[~where].mean(), f"{finding} seed {seed}"
+
+
+def test_cardiomegaly_marks_the_heart_and_masks_leave_images_as_they_were():
+    phantom = ChestPhantom.sample(np.random.default_rng(7), "cardiomegaly")
+    where = phantom.lesion_mask(128)
+    assert 0.05 < where.mean() < 0.25  # the heart, not the chest
+    image, lungs = phantom.render(128)
+    assert np.array_equal(image, phantom.render(128)[0]) and not (where & lungs).all()

@@ -664,3 +664,56 @@ def test_a_12_bit_jpeg_extended_dicom_without_the_codec_extra_names_it(tmp_path)
     assert state == "codec missing", reason
     assert "0.dcm: DICOM in JPEG Extended (Process 2 and 4) with 12-bit samples" in reason
     assert CODEC_EXTRA in reason
+
+
+def test_boxes_are_drawn_at_the_prepared_size_as_every_pixel_they_overlap():
+    from uadbench.contracts.dataset import boxes_mask
+
+    # 1024 px to 8 px: 128 original pixels per pixel; a box from 100 to 300 wide (x) and
+    # 0 to 128 high (y) overlaps columns 0 (0-128), 1 (128-256) and 2 (256-384), row 0
+    mask = boxes_mask([[(100.0, 0.0, 200.0, 128.0)], []], 8, (1024, 1024))
+    assert mask.shape == (2, 8, 8) and not mask[1].any()
+    assert np.argwhere(mask[0]).tolist() == [[0, 0], [0, 1], [0, 2]]
+    tall = boxes_mask([[(0.0, 0.0, 1.0, 1.0), (500.0, 1000.0, 100.0, 100.0)]], 4, (1024, 512))
+    assert np.argwhere(tall[0]).tolist() == [[0, 0], [3, 3]]  # clipped at the border
+
+
+def test_rsna_boxes_come_from_the_release_table_and_only_there(tmp_path):
+    root = fx.rsna_kaggle_release(tmp_path / "rsna")
+    labels = pd.read_csv(root / "stage_2_train_labels.csv")
+    opacity = fx.rsna_id(10)
+    box = {"patientId": opacity, "x": 512.0, "y": 256.0, "width": 256.0, "height": 512.0}
+    labels = pd.concat([labels, pd.DataFrame([{**box, "Target": 1}])])
+    labels.to_csv(root / "stage_2_train_labels.csv", index=False)
+    ds = dataset("rsna", root, split="available")
+    table = ds.split_table()
+    regions = ds.lesion_regions(table, 16)
+    assert ds.lesion_truth == "boxes" and regions.shape == (len(table), 16, 16)
+    [row] = np.flatnonzero(table["id"] == opacity)
+    assert regions[row, 4:12, 8:12].all() and regions[row].sum() == 32
+    assert regions.sum() == 32  # no other image has a box
+    assert dataset("rsna", fx.medad_packaging(tmp_path / "medad")).lesion_regions(table, 16) is None
+
+
+def test_a_data_set_that_claims_lesion_truth_must_give_it():
+    from uadbench.contracts.dataset import Dataset, check_dataset_class
+    from uadbench.data.readers.synthetic import SyntheticChest
+
+    truths = {n: registry.datasets.get(n).lesion_truth for n in registry.datasets.names()}
+    assert truths["synthetic"] == "mask" and truths["rsna"] == "boxes"
+    for name in truths:
+        check_dataset_class(registry.datasets.get(name))
+
+    class Claims(SyntheticChest):
+        name = "claims"
+        lesion_regions = Dataset.lesion_regions
+
+    with pytest.raises(TypeError, match="lesion mask but gives no `lesion_regions`"):
+        check_dataset_class(Claims)
+
+    class Unknown(SyntheticChest):
+        name = "unknown"
+        lesion_truth = "polygons"
+
+    with pytest.raises(TypeError, match="`lesion_truth` must be one of None, 'mask', 'boxes'"):
+        check_dataset_class(Unknown)

@@ -5,6 +5,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 from typer.testing import CliRunner
@@ -161,3 +162,18 @@ def test_datasets_reports_the_rsna_sample_incomplete_with_what_split_available_g
     assert state == "found" and version.startswith("uadbench-v1-available-")
     assert counts == ["208", "27", "100/327"]
     assert "not found" not in result.output  # the folder was found: one verdict
+
+
+def test_the_rsna_sample_gives_its_539_boxes_to_its_327_lung_opacity_images(shared_dir):
+    from uadbench.data.readers.rsna import RSNA
+
+    rsna = RSNA.from_settings(shared_dir.joinpath(*RSNA_SAMPLE), {"split": "available"})
+    table = rsna.split_table()
+    boxes = rsna.lesion_boxes(table)
+    opacity = (table["label"] == 1).to_numpy()
+    assert all(boxes[i] for i in np.flatnonzero(opacity))
+    assert not any(boxes[i] for i in np.flatnonzero(~opacity))
+    assert opacity.sum() == 327 and sum(map(len, boxes)) == 539
+    regions = rsna.lesion_regions(table, 64)
+    share = regions[opacity].mean(axis=(1, 2))
+    assert share.min() > 0 and share.max() < 0.6  # boxes, not whole images

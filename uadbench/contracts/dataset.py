@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import math
 import os
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
@@ -74,6 +75,10 @@ class Dataset(ABC):
 
     default_image_size: ClassVar[int | None] = None
     """The image side for a method that names none (a method without ``Params``); None: 64."""
+
+    lesion_truth: ClassVar[str | None] = None
+    """What the release says about where findings lie, one of ``LESION_TRUTHS``: ``"mask"``
+    (their outline), ``"boxes"`` (rectangles drawn by readers), or None (nothing)."""
 
     def __init__(self, root: Path | None = None, options: Any = None) -> None:
         self.root = Path(root) if root is not None else None
@@ -161,6 +166,12 @@ class Dataset(ABC):
         assert self.root is not None
         return read_image_file(self.root / source, getattr(self.options, "intensity", "bits"))
 
+    def lesion_regions(self, table: Any, size: int) -> np.ndarray | None:
+        """Where the findings of ``table``'s images lie, from the release's own tables, at the
+        prepared size: bool ``(N, size, size)``, empty for an image without a finding (a box
+        as every pixel it overlaps, ``boxes_mask``). None: the data set has no such truth."""
+        return None
+
     def source_files(self, table: Any) -> list[Path] | None:
         """The file behind each row of ``table``, whose bytes decide its pixels; None for a data
         set whose images are not files (its options and split version must decide them)."""
@@ -196,6 +207,27 @@ class Dataset(ABC):
             )
 
 
+LESION_TRUTHS = (None, "mask", "boxes")
+"""What a release can say about where its findings lie (``Dataset.lesion_truth``)."""
+
+Box = tuple[float, float, float, float]
+"""A finding's rectangle as releases give it: ``x, y, width, height`` in the image's pixels."""
+
+
+def boxes_mask(boxes: list[list[Box]], size: int, original: tuple[int, int]) -> np.ndarray:
+    """Each image's ``boxes`` drawn at ``size`` x ``size`` (bool ``(N, size, size)``): every
+    pixel a box overlaps once its image of ``original`` ``(height, width)`` pixels is resized
+    straight to ``size``, as preparation resizes it."""
+    mask = np.zeros((len(boxes), size, size), dtype=bool)
+    scale_y, scale_x = size / original[0], size / original[1]
+    for i, image_boxes in enumerate(boxes):
+        for x, y, width, height in image_boxes:
+            left, right = math.floor(x * scale_x), math.ceil((x + width) * scale_x)
+            top, bottom = math.floor(y * scale_y), math.ceil((y + height) * scale_y)
+            mask[i, max(top, 0) : min(bottom, size), max(left, 0) : min(right, size)] = True
+    return mask
+
+
 def check_dataset_class(cls: type) -> None:
     """Raise a ``TypeError`` that says what is missing if ``cls`` breaks the contract."""
     if not (isinstance(cls, type) and issubclass(cls, Dataset)):
@@ -204,6 +236,16 @@ def check_dataset_class(cls: type) -> None:
         raise TypeError(f"data set class {cls.__qualname__} needs a class attribute `name` (str)")
     if not dataclasses.is_dataclass(cls.Options):
         raise TypeError(f"data set class {cls.__qualname__}: `Options` must be a dataclass")
+    if cls.lesion_truth not in LESION_TRUTHS:
+        raise TypeError(
+            f"data set class {cls.__qualname__}: `lesion_truth` must be one of "
+            f"{', '.join(map(repr, LESION_TRUTHS))}; got {cls.lesion_truth!r}"
+        )
+    if cls.lesion_truth and cls.lesion_regions is Dataset.lesion_regions:
+        raise TypeError(
+            f"data set class {cls.__qualname__} says its release has lesion {cls.lesion_truth} "
+            "but gives no `lesion_regions`"
+        )
 
 
 def validate_split_table(table: Any, dataset: str) -> Any:

@@ -127,6 +127,16 @@ class ChestPhantom:
 
     def render(self, size: int) -> tuple[np.ndarray, np.ndarray]:
         """Draw the radiograph at ``size`` x ``size``: an 8-bit image and its true lung mask."""
+        image, lung_mask, _ = self._draw(size)
+        return image, lung_mask
+
+    def lesion_mask(self, size: int) -> np.ndarray:
+        """Where the findings lie at ``size`` x ``size`` (bool; empty for a normal chest): a
+        consolidation where its opacity reaches a quarter of its peak, a nodule within its
+        radius, an effusion below its fluid line, cardiomegaly the enlarged heart."""
+        return self._draw(size)[2]
+
+    def _draw(self, size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         x, y = self._grid(size)
         px = 1.0 / size
         body = _ellipse(x, y, 0.5, 0.66, self.body_half_width, 0.62) | _ellipse(
@@ -154,14 +164,16 @@ class ChestPhantom:
         heart_soft = _soften(heart & ~below_diaphragm, 0.004, px)
         image = image + heart_soft * np.clip(self.tissue + 0.04 - image, 0, None)
         image = image + self._spine(x, y) + self._ribs(x, y) * body + self._clavicles(x, y)
-        image = self._draw_lesions(image, x, y, lungs, lesion_rng, px)
+        image, lesions = self._draw_lesions(image, x, y, lungs, lesion_rng, px)
+        if self.finding == "cardiomegaly":
+            lesions = heart & ~below_diaphragm
 
         image = np.clip(image, 0, 1)
         image = np.clip((image - 0.5) * self.contrast + 0.5, 0, 1) ** self.gamma
         image = ndimage.gaussian_filter(image, sigma=0.6 * size / 128)
         image = image + noise_rng.normal(0, self.noise, image.shape)
         lung_mask = _drop_specks(lung_field & ~heart)
-        return (np.clip(image, 0, 1) * 255).round().astype(np.uint8), lung_mask
+        return (np.clip(image, 0, 1) * 255).round().astype(np.uint8), lung_mask, lesions
 
     # -- geometry ----------------------------------------------------------------------------
 
@@ -241,7 +253,9 @@ class ChestPhantom:
         lungs: list[np.ndarray],
         rng: np.random.Generator,
         px: float,
-    ) -> np.ndarray:
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """The image with the local findings drawn in, and where they lie."""
+        where = np.zeros(x.shape, dtype=bool)
         for lesion in self.lesions:
             lung = lungs[0 if lesion.side < 0 else 1]
             if lesion.kind == "consolidation":
@@ -254,11 +268,13 @@ class ChestPhantom:
                     blobs += np.exp(-(((x - cx - ox) ** 2 + (y - cy - oy) ** 2) / r**2))
                 opacity = np.clip(blobs, 0, 1) ** 0.7 * _soften(lung, 0.01, px)
                 image = image + strength * opacity * (1 + 0.2 * _smooth_noise(rng, len(x), 0.02))
+                where |= opacity >= 0.25 * opacity.max()
             elif lesion.kind == "nodule":
                 cx, cy = self._inside(lesion.params[:2], lesion.side)
                 radius, strength = lesion.params[2:4]
                 distance = np.sqrt((x - cx) ** 2 + (y - cy) ** 2)
                 image = image + strength / (1 + np.exp((distance - radius) / (0.15 * radius)))
+                where |= distance <= radius
             elif lesion.kind == "effusion":
                 height, meniscus, strength = lesion.params
                 centre = 0.5 + lesion.side * self.lung_offset
@@ -266,7 +282,8 @@ class ChestPhantom:
                 fluid_line = self._diaphragm(x, lesion.side) - height - meniscus * lateral
                 fluid = 1 / (1 + np.exp(-(y - fluid_line) / 0.008)) * _soften(lung, 0.006, px)
                 image = image + fluid * strength * np.clip(self.tissue - image, 0, None)
-        return image
+                where |= fluid >= 0.5
+        return image, where
 
     def _inside(self, relative: tuple[float, ...], side: int) -> tuple[float, float]:
         """Map a relative position (0..1, 0..1) into the bulk of the lung on ``side``."""

@@ -23,9 +23,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
-from uadbench.contracts.dataset import SplitTableError
+from uadbench.contracts.dataset import Box, SplitTableError, boxes_mask
 from uadbench.data.readers.medad import MedADDataset
 from uadbench.data.split_files import AVAILABLE, DEFAULT_VERSION, VAL_FRACTION, assign_patient_split
 
@@ -39,6 +40,8 @@ NOT_NORMAL = "No Lung Opacity / Not Normal"
 ABNORMAL = {"lung-opacity": (), "lung-opacity+not-normal": (NOT_NORMAL,)}
 """What counts as abnormal besides Target 1 (Lung Opacity): Med-AD's protocol, and BMAD's."""
 PROTOCOLS = {"lung-opacity": DEFAULT_VERSION, "lung-opacity+not-normal": f"{DEFAULT_VERSION}-bmad"}
+ORIGINAL_SIDE = 1024
+"""Every stage-2 image is 1024 x 1024 px; ``stage_2_train_labels.csv`` draws its boxes there."""
 
 
 def build_split(
@@ -129,6 +132,25 @@ class RSNA(MedADDataset):
     id_example = "0004cfab-14fd-4e49-80ba-63a80b6bddd6"
     medad_sha256 = "b8fec9cbd3de7a221ecfbc5bb55f83b2be8667bdd103771156f3edf49e912947"
     """Of caiyu6666/DDAD's ``data/rsna_data.json``, which the MedIAnomaly RSNA archive ships."""
+
+    lesion_truth = "boxes"
+
+    def lesion_boxes(self, table: pd.DataFrame) -> list[list[Box]] | None:
+        """Each image's Lung Opacity boxes as ``stage_2_train_labels.csv`` draws them (``x, y,
+        width, height`` at 1024 px; none for other images); None without that table (the
+        Med-AD packaging has none)."""
+        assert self.root is not None
+        if not (self.root / LABELS).is_file():
+            return None
+        boxes = pd.read_csv(self.root / LABELS).dropna(subset=["x", "y", "width", "height"])
+        drawn: dict[str, list[Box]] = {}
+        for row in boxes.itertuples(index=False):
+            drawn.setdefault(row.patientId, []).append((row.x, row.y, row.width, row.height))
+        return [drawn.get(image_id, []) for image_id in table["id"]]
+
+    def lesion_regions(self, table: pd.DataFrame, size: int) -> np.ndarray | None:
+        boxes = self.lesion_boxes(table)
+        return None if boxes is None else boxes_mask(boxes, size, (ORIGINAL_SIDE, ORIGINAL_SIDE))
 
     def protocol(self) -> str:
         """``uadbench-v1``, or ``uadbench-v1-bmad`` when "Not Normal" counts as abnormal."""

@@ -84,6 +84,12 @@ class SyntheticChest(Dataset):
         """The phantom ``source`` names, drawn straight at ``size``."""
         return self.phantom(source).render(size)[0]
 
+    lesion_truth = "mask"
+
+    def lesion_regions(self, table: pd.DataFrame, size: int) -> np.ndarray:
+        """The true outlines of ``table``'s findings at ``size`` (``ChestPhantom.lesion_mask``)."""
+        return np.stack([self.phantom(s).lesion_mask(size) for s in table["source"]])
+
     def lung_masks(self, table: pd.DataFrame, size: int) -> np.ndarray:
         """The true lung masks of ``table``'s phantoms at ``size`` (N, size, size) bool."""
         return np.stack([self.phantom(s).render(size)[1] for s in table["source"]])
