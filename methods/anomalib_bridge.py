@@ -304,6 +304,31 @@ class AnomalibMethod(Method):
             ]
         return torch.cat(scores).numpy()
 
+    @classmethod
+    def has_anomaly_map(cls) -> bool:
+        return cls.spec.anomaly_map
+
+    def anomaly_map(self, images: np.ndarray) -> np.ndarray:
+        """The model's own anomaly map (anomalib's ``anomaly_map``, each model's standard),
+        resized bilinearly to the input size where the model gives it smaller."""
+        import torch
+
+        if not self.has_anomaly_map():
+            raise NotImplementedError(f"anomalib's {self.model} gives no anomaly map")
+        with torch.no_grad(), quiet():
+            maps = []
+            for x in self._inputs(images):
+                found = self.model_.model(x).anomaly_map
+                if found is None:
+                    raise RuntimeError(f"anomalib's {self.model} returned no anomaly map")
+                maps.append(found.float().reshape(len(x), 1, *found.shape[-2:]).cpu())
+        stacked = torch.cat(maps)
+        if stacked.shape[-2:] != images.shape[-2:]:
+            stacked = torch.nn.functional.interpolate(
+                stacked, size=images.shape[-2:], mode="bilinear", align_corners=False
+            )
+        return stacked[:, 0].double().numpy()
+
     def warn_if_collapsed(self, rebuild: Callable[[Any, Any], Any], images: np.ndarray) -> None:
         """Warn in the run record when ``rebuild`` (torch model, inputs -> images) rebuilds every
         one of ``images`` nearly alike."""

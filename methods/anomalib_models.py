@@ -47,6 +47,8 @@ class ModelSpec:
     collapse after training; None for other models."""
     needs_pretrained: bool = False
     """True where the model is meaningless with random weights (a frozen pretrained network)."""
+    anomaly_map: bool = True
+    """False for models that give an image score only (their output has no ``anomaly_map``)."""
     reference: str = ""
 
     @property
@@ -91,6 +93,7 @@ MODELS: dict[str, ModelSpec] = {
         kwargs={"n_pca_components": 16, "max_training_points": 40000},
         memory_bank=True,
         version=2,  # 1 left the last partial batch of training images out
+        anomaly_map=False,
         reference="anomalib's deep-feature kernel density (256 px, 1 epoch)",
     ),
     "stfpm": ModelSpec(
@@ -146,6 +149,7 @@ MODELS: dict[str, ModelSpec] = {
         kwargs={"latent_vec_size": 100, "n_features": 64, "wadv": 1, "wcon": 50, "wenc": 1},
         version=2,  # 1 fed ImageNet-normalised inputs, outside its generator's tanh range
         reconstruction=lambda model, x: model.generator(_padded_to_power_of_two(x))[0],
+        anomaly_map=False,
         reference="Akcay et al., GANomaly, ACCV 2018 (anomalib config: 256 px, 100 epochs); "
         "inputs in [-1, 1] as in the authors' code and uadbench's reconstruction models",
     ),
