@@ -71,3 +71,17 @@ def test_the_bootstrap_interval_covers_the_true_auroc_about_95_percent_of_the_ti
         low, high = auroc_interval(labels, scores, n_resamples=500, seed=trial)
         covered += low <= truth <= high
     assert 0.89 <= covered / trials <= 0.99
+
+
+def test_a_variant_equal_to_the_reported_scores_stores_the_reported_numbers_exactly():
+    from uadbench.statistics.metrics import record_metrics
+
+    # seed 1: the one-sort computation of the variants and scikit-learn differ in the last bit
+    rng = np.random.default_rng(1)
+    labels = rng.integers(0, 2, int(rng.integers(20, 200)))
+    scores = rng.normal(size=len(labels))
+    other = scores + rng.normal(size=len(labels))
+    stored = record_metrics(labels, scores, {"reported": scores, "other": other})
+    assert stored["variants"]["reported"]["auroc"] == stored["auroc"]
+    assert stored["variants"]["reported"]["average_precision"] == stored["average_precision"]
+    assert stored["variants"]["other"]["auroc"] == pytest.approx(roc_auc_score(labels, other))

@@ -160,15 +160,22 @@ def record_metrics(
     labels: np.ndarray, scores: np.ndarray, variants: dict[str, np.ndarray]
 ) -> dict[str, object]:
     """The metrics stored in a finished run's record: of its reported scores, with their
-    bootstrap interval, and of every score variant (one sort for all, ``ranked_metrics``)."""
+    bootstrap interval, and of every score variant (one sort for all, ``ranked_metrics``; the
+    variants equal to the reported scores take its values, so that one number is stored
+    once, not twice up to rounding)."""
     names = list(variants)
     matrix = np.array([np.asarray(variants[n], dtype=float) for n in names]).reshape(len(names), -1)
     aurocs, precisions = ranked_metrics(np.asarray(labels), matrix)
+    reported = image_metrics(labels, scores)
+    same = [np.array_equal(row, np.asarray(scores, dtype=float)) for row in matrix]
     return {
-        **image_metrics(labels, scores),
+        **reported,
         "variants": {
-            name: {"auroc": float(a), "average_precision": float(p)}
-            for name, a, p in zip(names, aurocs, precisions, strict=True)
+            name: {
+                "auroc": reported["auroc"] if equal else float(a),
+                "average_precision": reported["average_precision"] if equal else float(p),
+            }
+            for name, a, p, equal in zip(names, aurocs, precisions, same, strict=True)
         },
     }
 
