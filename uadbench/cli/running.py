@@ -362,7 +362,7 @@ def rerun(
         if original.cpu_model != outcome.record.cpu_model:
             err.print(
                 "  other CPU models: a trained method's scores may differ in the last digits, "
-                "and training can carry that further (README, 'What reproduces')",
+                "and training can carry that further (README, 'Reproducing a number')",
                 highlight=False,
                 markup=False,
             )

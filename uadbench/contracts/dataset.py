@@ -107,7 +107,7 @@ class Dataset(ABC):
         if rule not in INTENSITY_RULES:
             raise ParameterError(
                 f"data set {cls.name!r}: intensity={rule!r} is none of "
-                f"{', '.join(INTENSITY_RULES)} (see the README, 'Intensity')"
+                f"{', '.join(INTENSITY_RULES)} (see datasets/README.md, 'Intensity')"
             )
         if not cls.needs_root:
             return cls(None, options)

@@ -86,7 +86,7 @@ def findings(summary: RankSummary) -> list[str]:
     if summary.friedman_p is not None:
         lines.append(
             f"Friedman's test over {summary.n_datasets} sets and {summary.n_methods} methods: "
-            f"chi-square {summary.friedman_statistic:.2f}, p = {_p(summary.friedman_p)}. "
+            f"chi-square {summary.friedman_statistic:.2f}, {_p(summary.friedman_p)}. "
             f"Nemenyi's critical difference at {summary.alpha:g}: "
             f"{summary.critical_difference:.2f} ranks."
         )
@@ -109,12 +109,13 @@ def _different_pairs(summary: RankSummary) -> list[str]:
         for worse in ranks.index[i + 1 :]:
             p = summary.nemenyi_p.loc[better, worse]
             if p < summary.alpha:
-                out.append(f"{better} over {worse} (p = {_p(p)})")
+                out.append(f"{better} over {worse} ({_p(p)})")
     return out
 
 
 def _p(p: float) -> str:
-    return "<0.001" if p < 0.001 else f"{p:.3f}"
+    """``p = 0.047``, or ``p < 0.001``."""
+    return "p < 0.001" if p < 0.001 else f"p = {p:.3f}"
 
 
 def summary_cells(summary: RankSummary) -> tuple[list[str], list[list[str]]]:
