@@ -472,14 +472,27 @@ def test_an_unknown_executor(results):
 
 
 def uadbench(args: list[object], env: dict[str, str] | None = None, **popen) -> subprocess.Popen:
+    """``uadbench ARGS`` as a child process that takes Ctrl-C as a terminal's child does, also
+    when the test runner was started in the background (which ignores SIGINT, and children
+    inherit that)."""
     return subprocess.Popen(
         [sys.executable, "-m", "uadbench", *map(str, args)],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
         env={**os.environ, **(env or {}), "COLUMNS": "200"},
+        preexec_fn=_default_sigint(popen.pop("preexec_fn", None)),
         **popen,
     )
+
+
+def _default_sigint(then: Callable[[], None] | None) -> Callable[[], None]:
+    def apply() -> None:
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+        if then is not None:
+            then()
+
+    return apply
 
 
 def file_size_limit(limit: int) -> Callable[[], None]:
