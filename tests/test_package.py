@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import json
 import os
+import site
 import subprocess
 import sys
-import sysconfig
 import zipfile
 from pathlib import Path
 
@@ -54,8 +54,11 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
         capture_output=True,
         text=True,
     ).stdout.strip()
-    # a plain path: the editable install's import hook in there is not run
-    (Path(purelib) / "dependencies.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
+    # plain paths (an editable install's import hook in there is not run): every site-packages
+    # folder of this interpreter, the base interpreter's too when it runs in a virtual
+    # environment that sees them
+    paths = "".join(f"{folder}\n" for folder in site.getsitepackages())
+    (Path(purelib) / "dependencies.pth").write_text(paths)
     return wheel, venv
 
 
