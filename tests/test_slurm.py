@@ -19,6 +19,7 @@ from uadbench.running.executors import (
     SlurmTaskStopped,
     slurm_minutes,
 )
+from uadbench.running.grid import Grid
 from uadbench.running.sweep import cell_states, run_sweep
 
 from .commands import FAULTS, TINY, invoke
@@ -88,12 +89,18 @@ def test_local_ray_and_slurm_give_the_same_board(tmp_path, slurm):
     assert (again.done, again.skipped) == (0, 4)
 
 
+def held_at_fit(tmp_path: Path, marker: Path, hold: int, monkeypatch) -> Grid:
+    """A grid of one ``steady`` cell whose run touches ``marker`` at fit and waits ``hold`` s."""
+    settings = {"FAULTS_STAGE": "fit", "FAULTS_MARKER": marker, "FAULTS_HOLD": hold}
+    for name, value in settings.items():
+        monkeypatch.setenv(name, str(value))
+    return grid(tmp_path, ["steady"], seeds=(0,), plugins=[FAULTS], image_sizes=[16])
+
+
 @pytest.mark.slurm
 def test_a_task_cancelled_midway_is_rerun_by_the_next_sweep(tmp_path, slurm, monkeypatch):
     marker, cache = tmp_path / "reached-fit", tmp_path / "cache"
-    held = grid(tmp_path, ["steady"], seeds=(0,), plugins=[FAULTS], image_sizes=[16])
-    for name, value in {"FAULTS_STAGE": "fit", "FAULTS_MARKER": marker, "FAULTS_HOLD": 300}.items():
-        monkeypatch.setenv(name, str(value))
+    held = held_at_fit(tmp_path, marker, 300, monkeypatch)
     status = run_sweep(held, cache, SlurmExecutor(wait=False))
     [(cell, job)] = status.submitted
     wait_for(marker.exists, 180, "the task to reach fit")
@@ -113,9 +120,7 @@ def test_a_task_cancelled_midway_is_rerun_by_the_next_sweep(tmp_path, slurm, mon
 @pytest.mark.slurm
 def test_a_preempted_task_is_requeued_and_resumes_from_the_records(tmp_path, slurm, monkeypatch):
     marker, cache = tmp_path / "reached-fit", tmp_path / "cache"
-    held = grid(tmp_path, ["steady"], seeds=(0,), plugins=[FAULTS], image_sizes=[16])
-    for name, value in {"FAULTS_STAGE": "fit", "FAULTS_MARKER": marker, "FAULTS_HOLD": 20}.items():
-        monkeypatch.setenv(name, str(value))
+    held = held_at_fit(tmp_path, marker, 20, monkeypatch)
     [(cell, job)] = run_sweep(held, cache, SlurmExecutor(wait=False)).submitted
     wait_for(marker.exists, 180, "the task to reach fit")
     marker.unlink()

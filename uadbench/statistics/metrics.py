@@ -167,7 +167,8 @@ def record_metrics(
     matrix = np.array([np.asarray(variants[n], dtype=float) for n in names]).reshape(len(names), -1)
     aurocs, precisions = ranked_metrics(np.asarray(labels), matrix)
     reported = image_metrics(labels, scores)
-    same = [np.array_equal(row, np.asarray(scores, dtype=float)) for row in matrix]
+    given = np.asarray(scores, dtype=float)
+    same = [np.array_equal(row, given) for row in matrix]
     return {
         **reported,
         "variants": {
