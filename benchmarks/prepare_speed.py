@@ -21,9 +21,9 @@ from pathlib import Path
 from options import add_data_root
 
 from uadbench import registry
-from uadbench.data.decoding import default_workers
 from uadbench.data.fingerprint import resolve
 from uadbench.data.prepare import prepare
+from uadbench.workers import default_workers
 
 
 def main() -> None:

@@ -1363,7 +1363,8 @@ def running(pid: int) -> bool:
 
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads /proc")
 def test_kill_9_while_workers_decode_leaves_no_worker_and_a_free_cell(results, tmp_path):
-    from uadbench.data.decoding import MIN_PER_WORKER, default_workers
+    from uadbench.data.decoding import MIN_PER_WORKER
+    from uadbench.workers import default_workers
 
     if default_workers() < 2:
         pytest.skip("one core: images are decoded without workers")

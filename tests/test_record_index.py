@@ -105,3 +105,61 @@ def test_a_record_read_without_its_variants_is_never_written_back(results, tmp_p
     assert record.partial
     with pytest.raises(ValueError, match="without its score variants"):
         write_record(tmp_path / "copy.json", record)
+
+
+def test_what_a_board_derives_from_scores_is_kept_and_shown_unchanged(results, monkeypatch):
+    """Per-seed metrics, intervals, p-values and the rows' figure data come from the index the
+    second time, to the bit what they are computed as."""
+    from uadbench.outputs import leaderboard, plots, web_figures
+
+    def figures(board):
+        return [web_figures.row_figures(row, board.memo) for row in board.rows]
+
+    def shown(board):
+        return [(r.values, r.auroc_ci95, r.p_value, r.p_holm) for r in board.rows]
+
+    fresh = build_leaderboard(scan_records(results).records)  # nothing kept: computed now
+    expected = shown(fresh), figures(fresh)
+    found = scan_records(results)
+    kept_first = build_leaderboard(found.records, found.memo)
+    assert (shown(kept_first), figures(kept_first)) == expected
+
+    def never(*args, **kwargs):
+        raise AssertionError("computed again")
+
+    for module, name in ((leaderboard, "seed_values"), (leaderboard, "compare"),
+                         (leaderboard, "auroc_interval"), (plots, "roc_band"),
+                         (web_figures, "score_densities")):  # fmt: skip
+        monkeypatch.setattr(module, name, never)
+    found = scan_records(results)
+    kept = build_leaderboard(found.records, found.memo)
+    assert (shown(kept), figures(kept)) == expected
+    assert any(r.p_value is not None for r in kept.rows)
+
+
+def test_a_value_is_kept_under_what_it_was_computed_from(results):
+    found = scan_records(results)
+    assert found.memo("kind", [b"scores"], lambda: 1) == 1
+    assert found.memo("kind", [b"scores"], lambda: 2) == 1
+    assert found.memo("kind", [b"other scores"], lambda: 3) == 3
+    assert found.memo("another kind", [b"scores"], lambda: 4) == 4
+
+
+def test_a_forked_worker_keeps_values_through_a_connection_of_its_own(results):
+    """SQLite forbids using a connection made before a fork: a worker opens its own, and what it
+    keeps is there for the parent."""
+    from uadbench.workers import called_in_workers
+
+    found = scan_records(results)
+    found.memo("opened here", [b"."], lambda: 0)  # the parent's connection exists
+    parents = found._index._db
+
+    def in_worker(i: int) -> tuple[int, bool]:
+        pid = found.memo("in a worker", [bytes([i])], os.getpid)
+        return pid, found._index._db is parents
+
+    made = called_in_workers([lambda i=i: in_worker(i) for i in range(2)], workers=2)
+    assert os.getpid() not in {pid for pid, _ in made}
+    assert not any(inherited for _, inherited in made)
+    kept = [found.memo("in a worker", [bytes([i])], lambda: -1) for i in range(2)]
+    assert kept == [pid for pid, _ in made]

@@ -1,28 +1,20 @@
 """Decoding many images on every core: each image read, made grey and resized in a worker
-process, the results handed back in order.
-
-Workers are forked (the data set object, a plugin's included, needs no pickling); where fork is
-not available, or for few images, decoding stays in this process. On Linux a worker dies with
-the process that started it, however that ends (kill -9 too), so none is left holding what it
-inherited (a cell's lock). An unreadable image, or one too small to be a radiograph
+process (``uadbench.workers``), the results handed back in order; for few images, decoding
+stays in this process. An unreadable image, or one too small to be a radiograph
 (``MIN_SIDE``), comes back as its reason, and ``ImageReadError`` is raised here, as a serial
 read would.
 """
 
 from __future__ import annotations
 
-import multiprocessing
-import os
-import signal
-import sys
 from collections.abc import Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from typing import Any
 
 import numpy as np
 
 from uadbench.contracts.dataset import Dataset
 from uadbench.image_files import ImageReadError, resize_square
+from uadbench.workers import can_fork, default_workers, die_with, forked_pool
 
 MIN_PER_WORKER = 64
 """Fewer images than this per worker are decoded here: starting processes costs more."""
@@ -33,16 +25,9 @@ MIN_SIDE = 8
 would be upscaled to a flat one): it is unreadable, named, and left out only with
 --skip-unreadable. Larger images smaller than the run's size are upscaled as they are (a
 28-pixel ChestMNIST image at 64 px is a user's choice, not a broken file)."""
-PR_SET_PDEATHSIG = 1
-"""prctl(2)'s option: the signal a process gets when the thread that started it ends."""
 _WORK: tuple[Dataset, int] | None = None
 """The data set and size a worker decodes for (set in each worker as it starts, never in the
 parent: a parent-wide value was cleared by another, abandoned ``decoded`` generator's exit)."""
-
-
-def default_workers() -> int:
-    """Every core this process may use."""
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 def decoded(
@@ -52,17 +37,11 @@ def decoded(
     ``ImageReadError`` (not raised)."""
     workers = default_workers() if workers is None else workers
     workers = min(workers, max(1, len(sources) // MIN_PER_WORKER))
-    if workers <= 1 or "fork" not in multiprocessing.get_all_start_methods():
+    if workers <= 1 or not can_fork():
         for source in sources:
             yield decode(dataset, source, image_size)
         return
-    context = multiprocessing.get_context("fork")  # a forked worker's arguments are not pickled
-    with ProcessPoolExecutor(
-        workers,
-        mp_context=context,
-        initializer=_set_work,
-        initargs=(dataset, image_size, os.getpid()),
-    ) as pool:
+    with forked_pool(workers, _set_work, (dataset, image_size)) as pool:
         for result in pool.map(_read_in_worker, sources, chunksize=CHUNK):
             yield ImageReadError(*result) if isinstance(result, tuple) else result
 
@@ -85,19 +64,8 @@ def decode(dataset: Dataset, source: str, image_size: int) -> np.ndarray | Image
 
 def _set_work(dataset: Dataset, image_size: int, parent: int) -> None:
     global _WORK
-    _die_with(parent)
+    die_with(parent)
     _WORK = (dataset, image_size)
-
-
-def _die_with(parent: int) -> None:
-    """Have the kernel kill this worker when ``parent`` ends (Linux; elsewhere nothing)."""
-    if not sys.platform.startswith("linux"):
-        return
-    import ctypes
-
-    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-    if os.getppid() != parent:  # it ended before the request was made
-        os._exit(1)
 
 
 def _read_in_worker(source: str) -> Any:

@@ -67,11 +67,12 @@ def summary_rows(summary: RankSummary) -> list[dict[str, Any]]:
     """One dict per ranked method, best first: its mean rank, and its rank and score on each
     set of test images."""
     rows = []
+    ranks, scores = summary.ranks.to_dict(), summary.scores.to_dict()  # method -> set -> value
     for place, (method, mean_rank) in enumerate(summary.mean_ranks.items(), start=1):
         row: dict[str, Any] = {"#": place, "method": method, "mean rank": float(mean_rank)}
         for test_set in summary.ranks.index:
-            row[f"rank {test_set}"] = float(summary.ranks.loc[test_set, method])
-            row[f"AUROC % {test_set}"] = float(summary.scores.loc[test_set, method])
+            row[f"rank {test_set}"] = float(ranks[method][test_set])
+            row[f"AUROC % {test_set}"] = float(scores[method][test_set])
         rows.append(row)
     return rows
 
@@ -104,10 +105,11 @@ def findings(summary: RankSummary) -> list[str]:
 def _different_pairs(summary: RankSummary) -> list[str]:
     assert summary.nemenyi_p is not None
     ranks = summary.mean_ranks
+    p_values = summary.nemenyi_p.to_dict()  # column -> row -> p
     out = []
     for i, better in enumerate(ranks.index):
         for worse in ranks.index[i + 1 :]:
-            p = summary.nemenyi_p.loc[better, worse]
+            p = p_values[worse][better]
             if p < summary.alpha:
                 out.append(f"{better} over {worse} ({_p(p)})")
     return out

@@ -4,6 +4,8 @@ the critical-difference diagram."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 from uadbench.outputs.across_datasets import across_datasets, plot_critical_difference
@@ -18,19 +20,32 @@ from uadbench.outputs.plots import (
     test_set_panels,
 )
 from uadbench.running.run_record import RunRecord
+from uadbench.statistics.ranking import RankSummary
+from uadbench.workers import called_in_workers
 
 
 def plot_all(board: Leaderboard, records: list[RunRecord], out: Path) -> list[Path]:
-    """Every leaderboard figure into ``out`` (none when no run has finished)."""
-    if not test_set_panels(board):
+    """Every leaderboard figure into ``out`` (none when no run has finished), drawn on every
+    core (matplotlib draws on one)."""
+    drawings = figure_drawings(board, records, out, across_datasets(board))
+    return [path for paths in called_in_workers(drawings) for path in paths]
+
+
+def figure_drawings(
+    board: Leaderboard, records: list[RunRecord], out: Path, summary: RankSummary | None
+) -> list[Callable[[], list[Path]]]:
+    """The drawing of each leaderboard figure into ``out`` (made now), in the order they are
+    shown; each returns the files it wrote. None when no run has finished; ``summary``: the
+    board's ranks across data sets (``across_datasets``)."""
+    panels = test_set_panels(board)
+    if not panels:
         return []
     out = output_folder(out)
-    summary = across_datasets(board)
     return [
-        *plot_roc_curves(board, out),
-        *plot_auroc_heatmap(board, out),
-        *plot_score_distributions(board, out),
-        *plot_training_curves(board, records, out),
-        *plot_cost(board, out),
-        *(plot_critical_difference(summary, out) if summary is not None else []),
+        partial(plot_roc_curves, board, out),
+        partial(plot_auroc_heatmap, board, out),
+        *(partial(plot_score_distributions, board, out, panel) for panel in panels),
+        partial(plot_training_curves, board, records, out),
+        partial(plot_cost, board, out),
+        *([partial(plot_critical_difference, summary, out)] if summary is not None else []),
     ]

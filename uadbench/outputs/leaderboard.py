@@ -36,13 +36,18 @@ from uadbench.outputs.published import PublishedResult, published_for
 from uadbench.running.run_record import RunRecord
 from uadbench.statistics.delong import compare, holm
 from uadbench.statistics.metrics import INTERVAL, METRICS, PRIMARY, auroc_interval
-from uadbench.statistics.operating_point import val_threshold
+from uadbench.statistics.operating_point import VAL_PERCENTILE, val_threshold
 
 ALPHA = 0.05
 COSTS = ("fit_s", "score_s", "peak_memory_mb")
 """What a run cost, as its record's timings name it."""
 WARNING_MARK = "⚠"
 """Marks a row whose runs carry warnings, in every table and figure."""
+VALUES = f"seed_values:1:{','.join(m.name for m in METRICS)}:{VAL_PERCENTILE}"
+COMPARISON = "delong_p:1"
+"""Name how a row's per-seed metrics and its DeLong p-value against the best row are computed:
+values kept under these names (a board's memo) are used only while they hold. Bumped when the
+computation changes."""
 
 
 @dataclass
@@ -153,12 +158,24 @@ class Problem:
     path: str
 
 
+Memo = Callable[[str, Iterable[bytes], Callable[[], Any]], Any]
+"""Keeps a value computed from records under what it was computed from (``RecordSet.memo``)."""
+
+
+def computed_now(kind: str, content: Iterable[bytes], compute: Callable[[], Any]) -> Any:
+    """A ``Memo`` that keeps nothing."""
+    return compute()
+
+
 @dataclass
 class Leaderboard:
     """Rows sorted by data set, split and mean AUROC, and the runs that did not finish."""
 
     rows: list[Row]
     problems: list[Problem]
+    memo: Memo = field(default=computed_now, repr=False)
+    """Keeps values computed from the rows' scores (their figures' data) where the records'
+    folder can (``RecordSet.memo``)."""
 
     def datasets(self) -> list[str]:
         return sorted({row.dataset for row in self.rows})
@@ -179,18 +196,10 @@ class Leaderboard:
         return versions
 
 
-Memo = Callable[[str, Iterable[bytes], Callable[[], Any]], Any]
-"""Keeps a value computed from records under what it was computed from (``RecordSet.memo``)."""
-
-
-def computed_now(kind: str, content: Iterable[bytes], compute: Callable[[], Any]) -> Any:
-    """A ``Memo`` that keeps nothing."""
-    return compute()
-
-
 def build_leaderboard(records: Iterable[RunRecord], memo: Memo = computed_now) -> Leaderboard:
     """Group records into rows, summarise them, and compare rows on the same test images;
-    ``memo`` keeps the rows' bootstrap intervals."""
+    ``memo`` keeps the rows' bootstrap intervals (and, through the board, their figures'
+    data)."""
     groups: dict[str, list[RunRecord]] = defaultdict(list)
     problems = []
     for record in records:
@@ -199,11 +208,11 @@ def build_leaderboard(records: Iterable[RunRecord], memo: Memo = computed_now) -
             problems.append(_problem(record))
     rows = [_row(key, members, memo) for key, members in groups.items()]
     for (dataset, split, _), members in _by_test_set(rows).items():
-        _compare_with_best(members)
+        _compare_with_best(members, memo)
         for row in members:
             row.published = published_for(dataset, split, row.method)
     rows.sort(key=lambda r: (*r.test_set[:2], r.fingerprint or "", -(r.auroc_mean or -1), r.method))
-    return Leaderboard(rows, problems)
+    return Leaderboard(rows, problems, memo)
 
 
 def _problem(record: RunRecord) -> Problem:
@@ -255,9 +264,19 @@ def _row(key: str, records: list[RunRecord], memo: Memo) -> Row:
             "left out (the latest of each seed counts)"
         )
     row.runs = finished
-    for record in finished:
+    per_seed: list[dict[str, float]] = []
+    if finished:
+        row.test_ids = list(finished[0].test.ids)
+        row.labels, row.scores = aligned_scores(finished)
+        content = [row.labels.astype(np.int8).tobytes(), row.scores.tobytes()]
+        for record in finished:
+            val_scores = record.val.scores if record.val else []
+            stored = [record.metrics.get(m.name) for m in METRICS if not m.at_threshold]
+            content += [np.asarray(val_scores, float).tobytes(), repr(stored).encode()]
+        per_seed = memo(VALUES, content, lambda: [seed_values(r) for r in finished])
+    for record, values in zip(finished, per_seed, strict=True):
         row.seeds.append(record.config.seed)
-        for metric, value in seed_values(record).items():
+        for metric, value in values.items():
             row.values[metric].append(value)
         for cost in COSTS:
             if (spent := record.timings.get(cost)) is not None:
@@ -272,8 +291,6 @@ def _row(key: str, records: list[RunRecord], memo: Memo) -> Row:
             "differ by machine for the same seed"
         )
     if finished:
-        row.test_ids = list(finished[0].test.ids)
-        row.labels, row.scores = aligned_scores(finished)
         row.auroc_ci95 = tuple(
             memo(
                 f"auroc_interval:{INTERVAL}",
@@ -330,9 +347,9 @@ def _by_test_set(rows: list[Row]) -> dict[tuple[str, str, str | None], list[Row]
     return groups
 
 
-def _compare_with_best(rows: list[Row]) -> None:
+def _compare_with_best(rows: list[Row], memo: Memo) -> None:
     """DeLong p-values of every row against the best (Holm-adjusted), where the test images
-    are the same."""
+    are the same; ``memo`` keeps each p-value under the scores compared."""
     scored = [r for r in rows if r.scores is not None]
     if len(scored) < 2:
         return
@@ -340,12 +357,22 @@ def _compare_with_best(rows: list[Row]) -> None:
     best.verdict = "best"
     others = [r for r in scored if r is not best and set(r.test_ids) == set(best.test_ids)]
     for row in others:
-        position = {image_id: j for j, image_id in enumerate(row.test_ids)}
-        scores = row.scores[:, [position[image_id] for image_id in best.test_ids]]
-        row.p_value = compare(best.labels, best.scores, scores).p_value
+        scores = row.scores
+        if row.test_ids != best.test_ids:  # the same images in another order
+            position = {image_id: j for j, image_id in enumerate(row.test_ids)}
+            scores = scores[:, [position[image_id] for image_id in best.test_ids]]
+        row.p_value = memo(
+            COMPARISON,
+            (best.labels.astype(np.int8).tobytes(), best.scores.tobytes(), scores.tobytes()),
+            functools.partial(_p_value, best.labels, best.scores, scores),
+        )
     for row, adjusted in zip(others, holm([r.p_value for r in others]), strict=True):
         row.p_holm = adjusted
         row.verdict = "not worse" if adjusted >= ALPHA else "worse"
+
+
+def _p_value(labels: np.ndarray, best: np.ndarray, other: np.ndarray) -> float:
+    return compare(labels, best, other).p_value
 
 
 def aligned_scores(records: list[RunRecord]) -> tuple[np.ndarray, np.ndarray]:

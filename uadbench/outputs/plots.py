@@ -24,7 +24,7 @@ from uadbench.atomic import write_output
 from uadbench.contracts.history import curve_unit
 from uadbench.errors import OutputPathError
 from uadbench.file_names import slug
-from uadbench.outputs.leaderboard import Leaderboard, Row, distinctions
+from uadbench.outputs.leaderboard import Leaderboard, Memo, Row, computed_now, distinctions
 from uadbench.running.run_record import RunRecord
 from uadbench.statistics.metrics import stratified_bootstrap_indices
 from uadbench.statistics.operating_point import val_threshold
@@ -155,6 +155,27 @@ def mean_roc(labels: np.ndarray, scores: np.ndarray) -> np.ndarray:
     return np.mean(curves, axis=0)
 
 
+ROC = f"roc_curves:1:{BAND_RESAMPLES}:{len(FPR_GRID)}"
+"""Names how a row's ROC curves are computed: curves kept under this name (a board's memo) are
+used only while it holds. Bumped when the computation changes."""
+
+
+def row_roc(row: Row, memo: Memo = computed_now) -> dict[str, np.ndarray]:
+    """The row's true-positive rates on ``FPR_GRID``: each seed's (``seeds``), their mean
+    (``mean``) and its 95% bootstrap band (``low``, ``high``); ``memo`` keeps them under the
+    row's scores."""
+
+    def compute() -> dict[str, list[Any]]:
+        seeds = [mean_roc(row.labels, scores) for scores in row.scores]
+        low, high = roc_band(row.labels, row.scores)
+        mean = np.mean(seeds, axis=0)  # mean_roc(labels, scores), the seeds not redone
+        return {"seeds": np.asarray(seeds).tolist(), "mean": mean.tolist(),
+                "low": low.tolist(), "high": high.tolist()}  # fmt: skip
+
+    content = (row.labels.astype(np.int8).tobytes(), row.scores.tobytes())
+    return {name: np.asarray(curve) for name, curve in memo(ROC, content, compute).items()}
+
+
 def roc_band(
     labels: np.ndarray, scores: np.ndarray, resamples: int = BAND_RESAMPLES
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -237,16 +258,19 @@ def plot_roc_curves(board: Leaderboard, out: Path) -> list[Path]:
         ranked = sorted(shown, key=lambda r: -r.auroc_mean)
         best, rest = ranked[:ROC_TOP_K], ranked[ROC_TOP_K:]
         for row in rest:
-            ax.plot(FPR_GRID, mean_roc(row.labels, row.scores), color="0.75", linewidth=0.8)
+            ax.plot(FPR_GRID, row_roc(row, board.memo)["mean"], color="0.75", linewidth=0.8)
         if rest:
             ax.plot([], [], color="0.75", label=f"{len(rest)} other rows (grey), AUROC "
                     f"{100 * rest[-1].auroc_mean:.1f}-{100 * rest[0].auroc_mean:.1f}")  # fmt: skip
         for row, style in zip(best, row_styles(len(best)), strict=True):
-            low, high = roc_band(row.labels, row.scores)
-            ax.fill_between(FPR_GRID, low, high, color=style.colour, alpha=0.12, linewidth=0)
+            curves = row_roc(row, board.memo)
+            ax.fill_between(
+                FPR_GRID, curves["low"], curves["high"], color=style.colour, alpha=0.12,
+                linewidth=0,
+            )  # fmt: skip
             ax.plot(
                 FPR_GRID,
-                mean_roc(row.labels, row.scores),
+                curves["mean"],
                 color=style.colour,
                 linewidth=1.6,
                 label=f"{labels[id(row)]}  {100 * row.auroc_mean:.1f}",
@@ -323,13 +347,18 @@ def plot_auroc_heatmap(board: Leaderboard, out: Path) -> list[Path]:
     return save_figure(fig, Path(out) / "auroc_heatmap")
 
 
-def plot_score_distributions(board: Leaderboard, out: Path) -> list[Path]:
+def plot_score_distributions(
+    board: Leaderboard, out: Path, panel: tuple[str, str] | None = None
+) -> list[Path]:
     """Per data set and method: densities of the test scores of normal and abnormal images
     (first seed), standardised by the normal scores so that methods share an axis, and the
-    threshold the seed's validation normals set (dashed)."""
+    threshold the seed's validation normals set (dashed); a figure per set of test images (or
+    only that of ``panel``, a key of ``test_set_panels``)."""
     plt = pyplot()
     written, labels = [], row_labels(board.rows)
     for (dataset, split), every in test_set_panels(board).items():
+        if panel is not None and (dataset, split) != panel:
+            continue
         rows, note = best_rows(every, PANEL_ROWS)
         columns = min(4, len(rows))
         height = -(-len(rows) // columns)

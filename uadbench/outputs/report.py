@@ -15,6 +15,7 @@ import os
 import re
 from collections import defaultdict
 from datetime import datetime, timezone
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -23,13 +24,15 @@ from uadbench.errors import RecordError
 from uadbench.outputs.across_datasets import across_datasets
 from uadbench.outputs.across_datasets import to_markdown as summary_markdown
 from uadbench.outputs.exports import to_markdown
-from uadbench.outputs.figures import plot_all
+from uadbench.outputs.figures import figure_drawings
 from uadbench.outputs.leaderboard import WARNING_MARK, Leaderboard, build_leaderboard
 from uadbench.outputs.plots import output_folder
 from uadbench.outputs.published import published_results
 from uadbench.running.record_store import RecordSet
 from uadbench.running.reproduce import dataset_defaults, reproduce_command, shell_line
 from uadbench.running.run_record import RunRecord
+from uadbench.statistics.ranking import RankSummary
+from uadbench.workers import called_in_workers
 
 PAGE = """<!doctype html>
 <html><head><meta charset="utf-8"><title>{title}</title>
@@ -62,8 +65,8 @@ def write_report(
             f"no run records under {where}; start one with `uadbench run`" + found.note()
         )
     out = output_folder(out)
-    figures = plot_all(board, records, out / "figures")
-    text = "\n".join(
+    summary = across_datasets(board)
+    head = "\n".join(
         [
             f"# {title}",
             "",
@@ -74,7 +77,23 @@ def write_report(
             "## Leaderboard",
             "",
             to_markdown(board),
-            *_across(board),
+            *_across(summary),
+        ]
+    )
+    tail = "\n".join(
+        [
+            _protocol(records),
+            _reproducing(board),
+            _other_published(board),
+            _run_list(records, out),
+        ]
+    )
+    drawings = figure_drawings(board, records, out / "figures", summary)
+    # the long text made into HTML while the figures are drawn (each on a core of its own)
+    html_parts, *drawn = called_in_workers([partial(_html_parts, head, tail), *drawings])
+    figures = [path for paths in drawn for path in paths]
+    shown = "\n".join(
+        [
             "## Figures",
             "",
             *[f"![{p.stem}](figures/{p.name})\n" for p in figures if p.suffix == ".png"],
@@ -82,20 +101,22 @@ def write_report(
             if figures
             else "No figures: no run has finished.",
             "",
-            _protocol(records),
-            _reproducing(board),
-            _other_published(board),
-            _run_list(records, out),
         ]
     )
+    text = "\n".join([head, shown, tail])
     markdown_path = write_output(out / "report.md", text)
-    page = PAGE.format(title=html.escape(title), body=_html(text, out))
+    body = "\n".join([html_parts[0], _html(shown, out), html_parts[1]])
+    page = PAGE.format(title=html.escape(title), body=body)
     return [markdown_path, write_output(out / "report.html", page), *figures]
 
 
-def _across(board: Leaderboard) -> list[str]:
+def _html_parts(*texts: str) -> list[str]:
+    """Each of ``texts`` (Markdown without figures) as HTML (``_html``)."""
+    return [_html(text, Path()) for text in texts]
+
+
+def _across(summary: RankSummary | None) -> list[str]:
     """The section ranking the methods over the board's sets of test images, if several."""
-    summary = across_datasets(board)
     if summary is None:
         return []
     return ["## Across data sets", "", summary_markdown(summary)]

@@ -30,7 +30,7 @@ from uadbench.outputs.across_datasets import (
     summary_cells,
 )
 from uadbench.outputs.display import LEGEND, human_rows, percent
-from uadbench.outputs.leaderboard import WARNING_MARK, Leaderboard, Row
+from uadbench.outputs.leaderboard import WARNING_MARK, Leaderboard, Memo, Row
 from uadbench.outputs.plots import output_folder, row_labels, split_label, test_set_panels
 from uadbench.outputs.web_figures import cost_figure, figure_settings, row_figures
 from uadbench.running.reproduce import dataset_defaults, reproduce_command, shell_line
@@ -74,7 +74,7 @@ def board_page(board: Leaderboard, title: str, source: str) -> str:
     labels = row_labels(rows)
     splits = {key: split_label(board, row) for key, row in {r.test_set: r for r in rows}.items()}
     with threadpool_limits(1, "blas"):  # many tiny solves: more threads would only wait
-        details = [_details(row, labels[id(row)], splits[row.test_set]) for row in rows]
+        details = [_details(row, labels[id(row)], splits[row.test_set], board.memo) for row in rows]
     columns, cells, shared = folded(COLUMNS, _table_rows(board, rows, labels, splits))
     bundle = Path(itables.options.dt_bundle)
     env = jinja2.Environment(
@@ -190,8 +190,9 @@ def _table_rows(
     return out
 
 
-def _details(row: Row, label: str, split: str) -> dict[str, Any]:
-    """What the page shows of a row when it is clicked: its figures' data and its text."""
+def _details(row: Row, label: str, split: str, memo: Memo) -> dict[str, Any]:
+    """What the page shows of a row when it is clicked: its figures' data (kept by ``memo``)
+    and its text."""
     return {
         "label": label,
         "where": f"{row.dataset}, split {split}, {row.image_size} px",
@@ -203,7 +204,7 @@ def _details(row: Row, label: str, split: str) -> dict[str, Any]:
         "command": _command(row),
         "warnings": row.warnings,
         "records": [str(run.path.name) for run in row.runs if run.path is not None],
-        **row_figures(row),
+        **row_figures(row, memo),
     }
 
 

@@ -13,8 +13,8 @@ import numpy as np
 
 from uadbench.contracts.history import curve_unit
 from uadbench.outputs.cost_plot import TIME_LABEL, pareto_front, run_seconds, timed_rows
-from uadbench.outputs.leaderboard import Row
-from uadbench.outputs.plots import FPR_GRID, mean_roc, roc_band, row_styles, score_densities
+from uadbench.outputs.leaderboard import Memo, Row, computed_now
+from uadbench.outputs.plots import FPR_GRID, row_roc, row_styles, score_densities
 from uadbench.statistics.operating_point import VAL_PERCENTILE, val_threshold
 
 DIGITS = 4
@@ -29,6 +29,9 @@ the figure grows with its legend, which Plotly would otherwise clip and scroll."
 LAYOUT = {"margin": {"l": 55, "r": 15, "t": 40, "b": 50}, "height": 340}
 TEMPLATE = "plotly_white"
 """Every figure's margins and height (pixels), and its Plotly template."""
+DENSITIES = f"score_densities:1:{DENSITY_POINTS}:{DIGITS}:{VAL_PERCENTILE}"
+"""Names how a row's score densities on the page are computed: data kept under this name (a
+board's memo) is used only while it holds. Bumped when the computation changes."""
 
 
 def figure_settings() -> dict[str, Any]:
@@ -56,25 +59,26 @@ def _compact(values: Any) -> list[float]:
     return np.round(values, decimals).tolist()
 
 
-def row_figures(row: Row) -> dict[str, Any]:
+def row_figures(row: Row, memo: Memo = computed_now) -> dict[str, Any]:
     """The data of the row's figures: ``roc``, ``scores`` and (where its runs recorded any)
-    ``curves``."""
-    figures = {"roc": _roc(row), "scores": _scores(row)}
+    ``curves``; ``memo`` keeps the first two, which take a bootstrap and kernel densities,
+    under the scores they are drawn from."""
+    content = [row.labels.astype(np.int8).tobytes(), row.scores.tobytes()]
+    for run in row.runs:
+        content.append(np.asarray(run.val.scores if run.val else [], float).tobytes())
+    figures = {"roc": _roc(row, memo), "scores": memo(DENSITIES, content, lambda: _scores(row))}
     if curves := _curves(row):
         figures["curves"] = curves
     return figures
 
 
-def _roc(row: Row) -> dict[str, Any]:
+def _roc(row: Row, memo: Memo) -> dict[str, Any]:
     """True-positive rates on ``FPR_GRID``: each seed's, their mean and its 95% bootstrap band
     (``low``, ``high``)."""
-    seeds = [mean_roc(row.labels, scores) for scores in row.scores]
-    low, high = roc_band(row.labels, row.scores)
+    curves = row_roc(row, memo)
     return {
-        "seeds": [_compact(tpr) for tpr in seeds],
-        "mean": _compact(np.mean(seeds, axis=0)),  # mean_roc(labels, scores), seeds not redone
-        "low": _compact(low),
-        "high": _compact(high),
+        "seeds": [_compact(tpr) for tpr in curves["seeds"]],
+        **{name: _compact(curves[name]) for name in ("mean", "low", "high")},
     }
 
 

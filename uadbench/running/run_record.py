@@ -21,6 +21,7 @@ the checks) is in this one file.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import json
 from dataclasses import dataclass, field
@@ -465,19 +466,27 @@ def _mapping(value: Any, name: str) -> dict[str, Any]:
 
 
 def _construct(cls: type, data: dict[str, Any], name: str) -> Any:
-    known = {f.name for f in dataclasses.fields(cls) if f.metadata.get("stored", True)}
+    known, required = _field_names(cls)
     unknown = sorted(set(data) - known)
     if unknown:
         raise ValueError(f"its {name} has fields this schema does not: {', '.join(unknown)}")
-    required = [
-        f.name
-        for f in dataclasses.fields(cls)
-        if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
-    ]
     missing = [key for key in required if key not in data]
     if missing:
         raise ValueError(f"its {name} lacks {', '.join(missing)}")
     return cls(**data)
+
+
+@functools.cache
+def _field_names(cls: type) -> tuple[frozenset[str], tuple[str, ...]]:
+    """The stored fields of a record part, and those it cannot lack."""
+    fields = dataclasses.fields(cls)
+    known = frozenset(f.name for f in fields if f.metadata.get("stored", True))
+    required = tuple(
+        f.name
+        for f in fields
+        if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+    )
+    return known, required
 
 
 def schema_table() -> str:

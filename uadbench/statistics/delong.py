@@ -11,7 +11,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.special import ndtr  # the normal CDF; scipy.stats would cost twice the import
 
 
 def midranks(values: np.ndarray) -> np.ndarray:
@@ -74,6 +73,8 @@ def compare(labels: np.ndarray, scores_a: np.ndarray, scores_b: np.ndarray) -> C
         return Comparison(
             difference, 0.0, 0.0 if difference == 0 else np.inf, float(difference == 0)
         )
+    from scipy.special import ndtr  # the normal CDF; scipy.stats would cost twice the import
+
     std_error = variance**0.5
     z = difference / std_error
     return Comparison(difference, std_error, z, float(2 * ndtr(-abs(z))))
