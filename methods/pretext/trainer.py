@@ -217,6 +217,7 @@ class PretextMethod(Method):
         else:
             self.networks_ = averages.networks(self.network_)
         self._fit_densities(train)
+        self.train_images_ = train.images  # the local densities of maps are fitted on demand
         if val is not None:
             ctx.history.note(val_pretext_accuracy=self._pretext_accuracy(val))
         return self
@@ -290,6 +291,31 @@ class PretextMethod(Method):
                 mean = np.mean([scores[name] for scores in per_network], axis=0)
                 variants[weights_variant(weights, name)] = mean
         return variants
+
+    def anomaly_map(self, images: np.ndarray) -> np.ndarray:
+        """Where the trained network's local features are rare among the training normals':
+        PaDiM's Gaussian per feature-map position (``uadbench.methods.local_density``) on the
+        reported weights' backbone, averaged over their networks. The CutPaste paper localises
+        by the density of patch embeddings, from a second, patch-level model; this is the
+        density of the trained network's own local features (the embeddings of its receptive
+        fields), so the map comes from the model that gives the score. Grad-CAM would explain
+        the pretext head, which no score uses."""
+        from uadbench.methods.local_density import LocalDensity
+
+        weights = "last" if self.params.weights_average == "none" else self.params.weights_average
+        networks = self.networks_[weights]
+        if not hasattr(self, "local_densities_"):
+            self.local_densities_ = [
+                LocalDensity(self.context.seed, self.context.device).fit(
+                    network.backbone, self.train_images_
+                )
+                for network in networks
+            ]
+        maps = [
+            density.anomaly_map(network.backbone, images)
+            for density, network in zip(self.local_densities_, networks, strict=True)
+        ]
+        return np.mean(maps, axis=0)
 
     def _keep_if_better(
         self, best: tuple[float, Any], train: ImageSet, step: int
