@@ -173,6 +173,16 @@ class FAnoGAN(ReconstructionMethod):
         features = (self.critic_.features(rebuilt) - self.critic_.features(x)).pow(2).mean(dim=1)
         return pixel_error(rebuilt, x), features
 
+    def anomaly_map(self, images: np.ndarray) -> np.ndarray:
+        """The squared image residual of each pixel (Schlegl et al.'s map; the critic-feature
+        part of the score has no place in the image)."""
+        from uadbench.methods.reconstruction_nets import pixel_residual
+        from uadbench.methods.tensors import batched_map
+
+        return batched_map(
+            lambda x: pixel_residual(self._regenerate(x), x), images, 128, self.context.device
+        ).astype(np.float64)
+
     def score_variants(self, images: np.ndarray) -> dict[str, np.ndarray]:
         import torch
         from uadbench.methods.tensors import batched_map

@@ -47,6 +47,7 @@ from uadbench.errors import RecordError, UserError, one_line
 from uadbench.file_names import slug
 from uadbench.running.claims import CellBusyError, claim
 from uadbench.running.claims import end as end_claim
+from uadbench.running.kept_maps import write_maps
 from uadbench.running.run_record import NewerRecordError, RunConfig, RunRecord
 
 RUNS_FOLDER = "runs"
@@ -356,6 +357,7 @@ def write_record(path: Path, record: RunRecord) -> None:
     """Write ``record`` to ``path`` atomically: readers see the old file or the whole new one."""
     if record.partial:
         raise ValueError(f"{record.path} was read without its score variants: not written")
+    write_maps(path, record)  # first: the record names their file
     text = json.dumps(record.to_json(), indent=1, allow_nan=False, default=_json_default)
     write_atomically(path, text.encode())
 

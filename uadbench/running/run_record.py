@@ -34,7 +34,7 @@ from uadbench.errors import RecordError
 from uadbench.statistics.metrics import ranked_metrics
 
 SCHEMA_NAME = "uadbench.run"
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 SCHEMA = f"{SCHEMA_NAME}/{SCHEMA_VERSION}"
 STATUSES = ("running", "ok", "failed")
 REQUIRED_METRICS = ("auroc", "average_precision")
@@ -188,6 +188,26 @@ class ValScores:
 
 
 @dataclass
+class Localisation:
+    """Where the method's anomaly maps point, against the data set's lesion truth (finished runs
+    of a method with maps on a data set with truth)."""
+
+    truth: str = _doc("``mask`` (lesion outlines) or ``boxes`` (rectangles readers drew)")
+    side: int = _doc(
+        "pixels a side of the kept maps and of the truth they were scored against (the run's "
+        "size, or ``MAP_SIDE`` below it)"
+    )
+    maps: str = _doc(
+        "the maps' file, relative to the record's folder: float16 ``(test images, side, side)`` "
+        "in test order, compressed NumPy, named by its SHA-256"
+    )
+    metrics: dict[str, float] = _doc(
+        "masks: ``pixel_auroc``, ``aupro``; boxes: ``hit_rate``, ``mass_inside`` and "
+        "``uniform_share`` (a uniform map's both); ``n_images`` scored"
+    )
+
+
+@dataclass
 class RunError:
     """Why a run failed."""
 
@@ -227,6 +247,11 @@ class RunRecord:
     test: TestScores | None = _doc("test ids, labels and scores (ok runs)", default=None)
     val: ValScores | None = _doc("validation scores (ok runs)", default=None)
     metrics: dict[str, Any] | None = _doc("AUROC, average precision, per variant", default=None)
+    localisation: Localisation | None = _doc(
+        "where the anomaly maps point (schema 4; ok runs of a method with maps on a data set "
+        "with lesion truth)",
+        default=None,
+    )
     history: dict[str, Any] = _doc(
         "training curves: name -> step, value, unit (step or epoch)", default_factory=dict
     )
@@ -242,6 +267,11 @@ class RunRecord:
     )
     path: Path | None = field(default=None, compare=False, metadata={"stored": False})
     """The file the record was read from (not stored)."""
+    anomaly_maps: np.ndarray | None = field(
+        default=None, repr=False, compare=False, metadata={"stored": False}
+    )
+    """The maps ``localisation`` names, until the record is written (they go to their own file,
+    ``uadbench.running.kept_maps``; not stored in the record)."""
     partial: bool = field(default=False, compare=False, metadata={"stored": False})
     """Read without its score variants (a results folder's index keeps the rest): never
     written back (not stored)."""
@@ -345,7 +375,13 @@ class RunRecord:
         _check_metrics(self)
 
 
-_PARTS = {"data": DataUsed, "test": TestScores, "val": ValScores, "error": RunError}
+_PARTS = {
+    "data": DataUsed,
+    "test": TestScores,
+    "val": ValScores,
+    "localisation": Localisation,
+    "error": RunError,
+}
 _MAPPINGS = (
     "changed_params", "process", "versions", "code", "hardware", "timings", "history", "notes",
     "config.params", "config.dataset_options",

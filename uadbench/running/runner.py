@@ -16,14 +16,16 @@ from pathlib import Path
 
 import numpy as np
 
+from uadbench.contracts.dataset import Dataset
 from uadbench.contracts.history import TrainingHistory
-from uadbench.contracts.method import ImageSet, LabelledImages, RunContext
+from uadbench.contracts.method import ImageSet, LabelledImages, Method, RunContext
 from uadbench.contracts.progress import ProgressReporter, SilentProgress
 from uadbench.data.fingerprint import DataSource, resolve
 from uadbench.data.prepare import PreparedData, prepare
 from uadbench.errors import UserError, one_line
 from uadbench.processes import process_info
 from uadbench.running import runtime
+from uadbench.running.kept_maps import kept_side, localisation, reduced
 from uadbench.running.planning import PlannedRun
 from uadbench.running.record_store import Outcome
 from uadbench.running.run_record import DataUsed, RunRecord, TestScores, ValScores
@@ -153,8 +155,37 @@ def _fit_and_score(
         val_variants = (
             checked_variants(method.score_variants(val.images), len(val), "val") if len(val) else {}
         )
+        if method.has_anomaly_map() and run.dataset.lesion_truth:  # after every score
+            clock = time.perf_counter()
+            _localise(record, method, run.dataset, data, test)
+            record.timings["map_s"] = _since(clock)
     reported = method.reported_variant()
     _record_scores(record, data, train, val, test, reported, variants, val_variants)
+
+
+def _localise(
+    record: RunRecord, method: Method, dataset: Dataset, data: PreparedData, test: ImageSet
+) -> None:
+    """Keep the test images' anomaly maps in ``record`` with where they point against the data
+    set's lesion truth (``kept_maps``); maps that cannot be scored leave a warning instead."""
+    side = kept_side(data.image_size)
+    regions = dataset.lesion_regions(data.table.iloc[data.rows("test")], side)
+    if regions is None:
+        return
+    maps = np.asarray(method.anomaly_map(test.images))
+    if maps.shape != test.images.shape or not np.isfinite(maps).all():
+        record.warnings.append(
+            f"anomaly maps not kept: {method.name} gave maps of shape {maps.shape} (one finite "
+            f"map per image of {test.images.shape} is needed); the image scores stand"
+        )
+        return
+    kept = reduced(maps, side)
+    try:
+        record.localisation = localisation(kept, dataset.lesion_truth, regions)
+    except ValueError as error:  # e.g. no lesion pixel among the test images
+        record.warnings.append(f"anomaly maps not scored: {error}")
+        return
+    record.anomaly_maps = kept
 
 
 def _record_scores(

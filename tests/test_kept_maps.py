@@ -1,0 +1,112 @@
+"""A run keeps its test images' anomaly maps beside its record, named by their hash, with the
+localisation numbers computed from exactly those maps."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from uadbench.data.readers.synthetic import SyntheticChest
+from uadbench.errors import RecordError
+from uadbench.running.kept_maps import MAP_SIDE, kept_side, localisation, read_maps, reduced
+from uadbench.running.record_store import scan_records
+
+from .commands import TINY, invoke
+from .conftest import TINY_SYNTHETIC
+
+MAPPED = '''
+from dataclasses import dataclass
+import numpy as np
+from uadbench import Method
+
+
+@dataclass(frozen=True)
+class P:
+    image_size: int = 32
+
+
+class MappedDistance(Method):
+    """Distance to the mean training image; its map is that distance per pixel."""
+    name = "mapped-distance"
+    Params = P
+    profiles = {"quick": P()}
+    def fit(self, train, val=None):
+        self.mean_ = train.images.astype(np.float64).mean(axis=0)
+        return self
+    def anomaly_map(self, images):
+        return np.abs(images.astype(np.float64) - self.mean_)
+    def score(self, images):
+        return self.anomaly_map(images).mean(axis=(1, 2))
+
+
+class NanMap(MappedDistance):
+    """Its maps are NaN, its scores fine."""
+    name = "nan-map"
+    def anomaly_map(self, images):
+        return np.full(images.shape, np.nan)
+    def score(self, images):
+        return MappedDistance.anomaly_map(self, images).mean(axis=(1, 2))
+'''
+
+
+@pytest.fixture
+def plugin(tmp_path):
+    path = tmp_path / "mapped.py"
+    path.write_text(MAPPED)
+    return path
+
+
+def run(results, plugin, method: str):
+    done = invoke("run", "--results-dir", results, "--plugin", plugin, "--method", method, *TINY)
+    assert done.exit_code == 0, done.output
+    [record] = scan_records(results).records
+    return record
+
+
+def test_the_maps_are_kept_and_their_numbers_come_from_them(tmp_path, plugin):
+    record = run(tmp_path / "results", plugin, "mapped-distance")
+    kept = record.localisation
+    assert kept.truth == "mask" and kept.side == 32
+    maps = read_maps(record)
+    assert maps.dtype == np.float16 and maps.shape == (len(record.test.ids), 32, 32)
+    data = SyntheticChest.from_settings(None, TINY_SYNTHETIC)
+    table = data.split_table().set_index("id").loc[record.test.ids].reset_index()
+    again = localisation(maps, "mask", data.lesion_regions(table, 32))
+    assert again.metrics == kept.metrics and kept.metrics["n_images"] == 24
+    assert 0.5 < kept.metrics["pixel_auroc"] <= 1 and 0 <= kept.metrics["aupro"] <= 1
+    assert "map_s" in record.timings
+
+
+def test_a_changed_maps_file_is_refused(tmp_path, plugin):
+    record = run(tmp_path / "results", plugin, "mapped-distance")
+    path = record.path.parent / record.localisation.maps
+    content = bytearray(path.read_bytes())
+    content[-30] ^= 0xFF
+    path.write_bytes(bytes(content))
+    with pytest.raises(RecordError, match="changed since the run"):
+        read_maps(record)
+    path.unlink()
+    with pytest.raises(RecordError, match="cannot be read"):
+        read_maps(record)
+
+
+def test_maps_that_cannot_be_scored_leave_a_warning_and_the_scores(tmp_path, plugin):
+    record = run(tmp_path / "results", plugin, "nan-map")
+    assert record.ok and record.localisation is None
+    assert any("anomaly maps not kept" in w for w in record.warnings)
+    assert not (record.path.parent / "maps").exists()
+
+
+def test_a_method_without_maps_keeps_none(tmp_path):
+    from .commands import mean_distance
+
+    assert invoke(*mean_distance(tmp_path / "results"), *TINY).exit_code == 0
+    [record] = scan_records(tmp_path / "results").records
+    assert record.localisation is None and not (record.path.parent / "maps").exists()
+
+
+def test_maps_are_kept_as_block_means_at_most_map_side_a_side():
+    maps = np.arange(32, dtype=float).reshape(2, 4, 4)
+    assert reduced(maps, 2).tolist() == [[[2.5, 4.5], [10.5, 12.5]], [[18.5, 20.5], [26.5, 28.5]]]
+    assert kept_side(32) == 32 and kept_side(224) == MAP_SIDE == kept_side(128)
+    assert reduced(np.ones((1, 100, 100)), 64).shape == (1, 64, 64)

@@ -1,0 +1,111 @@
+"""The anomaly maps a run record keeps, and the localisation numbers they give.
+
+A finished run of a method that gives maps (``Method.has_anomaly_map``) on a data set whose
+release says where findings lie (``Dataset.lesion_truth``) keeps the maps of its test images
+at ``MAP_SIDE`` pixels a side (its own size when smaller; block means of the run's maps),
+float16, in a compressed NumPy file beside the record, ``maps/<SHA-256 of the file>.npz``: named
+by its content, so a record moved within its folder (set aside, replaced by a rerun) still
+finds it, and a changed file is never taken for it. The record's ``localisation`` names the
+file and holds the numbers computed from exactly these maps and the truth drawn at that size
+(``uadbench.statistics.localisation``), so they can be computed again without rerunning.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+from pathlib import Path
+
+import numpy as np
+
+from uadbench.atomic import write_atomically
+from uadbench.errors import RecordError
+from uadbench.running.run_record import Localisation, RunRecord
+
+MAP_SIDE = 64
+"""Pixels a side of the maps a record keeps (a run at a smaller size keeps its own)."""
+MAPS_FOLDER = "maps"
+
+
+def kept_side(image_size: int) -> int:
+    """The side of the maps kept of a run at ``image_size``: ``MAP_SIDE``, or the run's own size
+    when smaller."""
+    return min(image_size, MAP_SIDE)
+
+
+def reduced(maps: np.ndarray, side: int) -> np.ndarray:
+    """``maps`` ``(N, H, H)`` at ``side`` as float16: block means where ``side`` divides ``H``,
+    else resized with anti-aliasing."""
+    maps = np.asarray(maps, np.float64)
+    n, height, width = maps.shape
+    if height % side == 0 and width % side == 0:
+        blocks = maps.reshape(n, side, height // side, side, width // side)
+        return blocks.mean(axis=(2, 4)).astype(np.float16)
+    from skimage.transform import resize
+
+    return resize(maps, (n, side, side), order=1, anti_aliasing=True).astype(np.float16)
+
+
+def localisation(maps: np.ndarray, truth: str, regions: np.ndarray) -> Localisation:
+    """The ``localisation`` of kept ``maps`` against ``regions`` (bool, same shape) of kind
+    ``truth`` (``mask`` or ``boxes``); its file name is set as the maps are written."""
+    from uadbench.statistics import localisation as metrics
+
+    maps = np.asarray(maps, np.float64)
+    if truth == "mask":
+        numbers = {
+            "pixel_auroc": metrics.pixel_auroc(maps, regions),
+            "aupro": metrics.aupro(maps, regions),
+            "n_images": len(maps),
+        }
+    else:
+        boxed = regions.any(axis=(1, 2))
+        numbers = {
+            "hit_rate": float(metrics.pointing_hits(maps[boxed], regions[boxed]).mean()),
+            "mass_inside": float(metrics.mass_inside(maps[boxed], regions[boxed]).mean()),
+            "uniform_share": float(metrics.uniform_share(regions[boxed]).mean()),
+            "n_images": int(boxed.sum()),
+        }
+    return Localisation(truth, maps.shape[-1], "", numbers)
+
+
+def maps_file_bytes(maps: np.ndarray) -> bytes:
+    """The kept maps as the bytes of their compressed file."""
+    buffer = io.BytesIO()
+    np.savez_compressed(buffer, maps=np.asarray(maps, np.float16))
+    return buffer.getvalue()
+
+
+def write_maps(record_path: Path, record: RunRecord) -> None:
+    """Write ``record``'s maps beside ``record_path`` (atomically; once per content) and name
+    the file in its ``localisation``."""
+    if record.anomaly_maps is None or record.localisation is None:
+        return
+    content = maps_file_bytes(record.anomaly_maps)
+    name = f"{MAPS_FOLDER}/{hashlib.sha256(content).hexdigest()}.npz"
+    target = Path(record_path).parent / name
+    if not target.is_file():
+        write_atomically(target, content)
+    record.localisation.maps = name
+
+
+def read_maps(record: RunRecord) -> np.ndarray:
+    """The maps ``record`` kept, checked against the hash that names their file;
+    ``RecordError`` saying what to do when the file is missing or changed."""
+    if record.localisation is None or record.path is None:
+        raise RecordError(f"{record.path or 'the record'} keeps no anomaly maps")
+    path = record.path.parent / record.localisation.maps
+    try:
+        content = path.read_bytes()
+    except OSError as error:
+        raise RecordError(
+            f"the anomaly maps of {record.path} ({path}) cannot be read: "
+            f"{error.strerror or error}; restore the file or run the cell again"
+        ) from None
+    if hashlib.sha256(content).hexdigest() != path.stem:
+        raise RecordError(
+            f"the anomaly maps of {record.path} ({path}) changed since the run (their SHA-256 "
+            "is not the one that names them); restore the file or run the cell again"
+        )
+    with np.load(io.BytesIO(content)) as stored:
+        return stored["maps"]
