@@ -3,6 +3,8 @@ localisation numbers computed from exactly those maps."""
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
@@ -67,11 +69,12 @@ def test_the_maps_are_kept_and_their_numbers_come_from_them(tmp_path, plugin):
     record = run(tmp_path / "results", plugin, "mapped-distance")
     kept = record.localisation
     assert kept.truth == "mask" and kept.side == 32
-    maps = read_maps(record)
+    maps, regions = read_maps(record)
     assert maps.dtype == np.float16 and maps.shape == (len(record.test.ids), 32, 32)
     data = SyntheticChest.from_settings(None, TINY_SYNTHETIC)
     table = data.split_table().set_index("id").loc[record.test.ids].reset_index()
-    again = localisation(maps, "mask", data.lesion_regions(table, 32))
+    assert (regions == data.lesion_regions(table, 32)).all()  # the truth, in test order
+    again = localisation(maps, "mask", regions)
     assert again.metrics == kept.metrics and kept.metrics["n_images"] == 24
     assert 0.5 < kept.metrics["pixel_auroc"] <= 1 and 0 <= kept.metrics["aupro"] <= 1
     assert "map_s" in record.timings
@@ -88,6 +91,17 @@ def test_a_changed_maps_file_is_refused(tmp_path, plugin):
     path.unlink()
     with pytest.raises(RecordError, match="cannot be read"):
         read_maps(record)
+
+
+def test_a_localisation_number_edited_by_hand_is_refused(tmp_path, plugin):
+    record = run(tmp_path / "results", plugin, "mapped-distance")
+    data = json.loads(record.path.read_text())
+    data["localisation"]["metrics"]["pixel_auroc"] = 0.99
+    record.path.write_text(json.dumps(data))
+    [bad] = scan_records(tmp_path / "results").unreadable
+    assert "localisation.metrics.pixel_auroc 0.99 is not what its kept anomaly maps give" in (
+        bad.reason
+    )
 
 
 def test_maps_that_cannot_be_scored_leave_a_warning_and_the_scores(tmp_path, plugin):
@@ -110,3 +124,34 @@ def test_maps_are_kept_as_block_means_at_most_map_side_a_side():
     assert reduced(maps, 2).tolist() == [[[2.5, 4.5], [10.5, 12.5]], [[18.5, 20.5], [26.5, 28.5]]]
     assert kept_side(32) == 32 and kept_side(224) == MAP_SIDE == kept_side(128)
     assert reduced(np.ones((1, 100, 100)), 64).shape == (1, 64, 64)
+
+
+def test_the_board_shows_where_maps_point_only_where_runs_kept_them(tmp_path, plugin):
+    from .commands import mean_distance
+
+    results = tmp_path / "results"
+    run(results, plugin, "mapped-distance")
+    assert invoke(*mean_distance(results), *TINY).exit_code == 0
+    board = invoke("leaderboard", "--results-dir", results, "--format", "markdown").stdout
+    header = next(line for line in board.splitlines() if line.startswith("|   #"))
+    assert "pixel AUROC %" in header and "AUPRO %" in header and "hit %" not in header
+    mapped = next(line for line in board.splitlines() if "| mapped-distance" in line)
+    plain = next(line for line in board.splitlines() if "| mean-distance" in line)
+    cells = dict(zip(header.split("|"), mapped.split("|"), strict=True))
+    assert cells[next(c for c in cells if "pixel AUROC" in c)].strip().endswith("(one seed)")
+    cells = dict(zip(header.split("|"), plain.split("|"), strict=True))
+    assert cells[next(c for c in cells if "pixel AUROC" in c)].strip() == "-"
+    assert "Where the anomaly maps point" in board
+    page = invoke("board", "--results-dir", results, "--out", tmp_path / "site")
+    assert page.exit_code == 0 and "pixel AUROC %" in (tmp_path / "site" / "index.html").read_text()
+
+
+def test_a_board_without_kept_maps_has_no_localisation_column(tmp_path):
+    from .commands import mean_distance
+
+    results = tmp_path / "results"
+    assert invoke(*mean_distance(results), *TINY).exit_code == 0
+    board = invoke("leaderboard", "--results-dir", results, "--format", "markdown").stdout
+    assert "pixel AUROC" not in board and "Where the anomaly maps point" not in board
+    latex = invoke("leaderboard", "--results-dir", results, "--format", "latex").stdout
+    assert "AUPRO" not in latex

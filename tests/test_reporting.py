@@ -176,7 +176,7 @@ def test_the_pareto_front_keeps_only_rows_no_other_beats_on_time_and_auroc():
     from uadbench.outputs.leaderboard import Row
 
     def row(name, seconds, auroc):
-        r = Row("d", "s", 64, name, "quick", name, None)
+        r = Row("d", "s", 64, name, "quick", name, None, seeds=[0])
         r.costs["fit_s"], r.costs["score_s"], r.values["auroc"] = [seconds], [0.0], [auroc]
         return r
 

@@ -153,7 +153,8 @@ def test_rows_on_other_images_of_one_split_get_their_own_cost_view_and_label():
     for fingerprint, method in (("aaaa", "ae"), ("bbbb", "vae")):
         row = Row("zhanglab", "uadbench-v1", 64, method, "quick", fingerprint, None,
                   fingerprint=fingerprint)  # fmt: skip
-        row.values["auroc"], row.costs["fit_s"], row.costs["score_s"] = [0.7], [10.0], [2.0]
+        row.seeds, row.values["auroc"] = [0], [0.7]
+        row.costs["fit_s"], row.costs["score_s"] = [10.0], [2.0]
         row.scores, row.labels = np.zeros((1, 4)), np.array([0, 0, 1, 1])
         rows.append(row)
     board = Leaderboard(rows, [])

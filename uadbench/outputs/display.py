@@ -23,6 +23,16 @@ LEGEND = (
 )
 
 
+LOCALISATION_LEGEND = (
+    "Where the anomaly maps point (each run's kept maps, mean ± std over seeds): pixel AUROC and "
+    "AUPRO (per-region overlap up to 30% false-positive rate) against lesion masks; against "
+    "boxes, hit = the map's maximum inside a box (pointing game) and mass in boxes = the share "
+    "of the map's mass inside them, over the abnormal images with boxes; uniform = what a "
+    "uniform map gives both."
+)
+LOCALISATION_COLUMNS = tuple(m.column for m in METRICS if m.localisation and m.column)
+
+
 def percent(value: float | None) -> str:
     return "-" if value is None else f"{100 * value:.1f}"
 
@@ -105,6 +115,11 @@ def human_rows(board: Leaderboard) -> list[dict[str, str]]:
             }
         )
     return out
+
+
+def present(columns: list[str], rows: list[dict[str, str]]) -> list[str]:
+    """``columns`` without the localisation columns that no row of ``rows`` has a value in."""
+    return [c for c in columns if c not in LOCALISATION_COLUMNS or any(r[c] != "-" for r in rows)]
 
 
 def with_config(rows: list[dict[str, str]], columns: tuple[str, ...]) -> list[str]:

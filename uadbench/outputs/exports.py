@@ -20,8 +20,11 @@ from tabulate import tabulate
 
 from uadbench.outputs.display import (
     LEGEND,
+    LOCALISATION_COLUMNS,
+    LOCALISATION_LEGEND,
     groups,
     metric_columns,
+    present,
     shortened,
     warning_lines,
     with_config,
@@ -118,9 +121,10 @@ def to_markdown(board: Leaderboard) -> str:
     """GitHub-flavoured Markdown: a table per set of test images, then unfinished runs."""
     if not board.rows:
         return "_No runs._\n"
-    text = ""
+    text, located = "", False
     for title, rows in groups(board).items():
-        columns = with_config(rows, DOCUMENT_COLUMNS)
+        columns = present(with_config(rows, DOCUMENT_COLUMNS), rows)
+        located |= any(c in LOCALISATION_COLUMNS for c in columns)
         text += f"\n{_markdown_title(title)}\n\n"
         cells = [[r[c] for c in columns] for r in rows]
         right = ("#", "seeds", "95% CI", *metric_columns("document"))
@@ -131,7 +135,7 @@ def to_markdown(board: Leaderboard) -> str:
         text += "\n"
         if notes := warning_lines(rows):
             text += "\n" + "".join(f"- {shortened(note, 400)}\n" for note in notes)
-    text += f"\n{LEGEND}\n"
+    text += f"\n{LEGEND}\n" + (f"\n{LOCALISATION_LEGEND}\n" if located else "")
     if board.problems:
         cells = [
             [p.dataset, p.method, p.seed, p.status, shortened(p.message)] for p in board.problems
@@ -149,13 +153,16 @@ def to_latex(board: Leaderboard) -> str:
 
     text = ""
     for title, rows in groups(board).items():
-        columns = with_config(rows, LATEX_COLUMNS)
+        columns = present(with_config(rows, LATEX_COLUMNS), rows)
+        legend = LEGEND + (
+            f" {LOCALISATION_LEGEND}" if any(c in LOCALISATION_COLUMNS for c in columns) else ""
+        )
         dataset, _, rest = title.partition(" · split ")
         split, _, data = rest.partition(" · data ")
         named = f"{tex(dataset)}, split \\texttt{{{tex(split)}}}"
         named += f", data \\texttt{{{tex(data)}}}" if data else ""
         text += "\\begin{table}[t]\n\\centering\n\\small\n"
-        text += f"\\caption{{{named}. {tex(LEGEND)}}}\n"
+        text += f"\\caption{{{named}. {tex(legend)}}}\n"
         frame = pd.DataFrame([[r[c] for c in columns] for r in rows], columns=columns)
         styler = frame.style.hide(axis="index").format(tex_symbols, escape="latex")
         text += styler.format_index(tex_symbols, escape="latex", axis=1).to_latex(

@@ -93,15 +93,18 @@ class Row:
         return len(self.seeds)
 
     def mean(self, metric: str) -> float | None:
+        """The mean over seeds; None unless every seed has the metric (a localisation metric
+        of runs made before maps were kept)."""
         values = self.values[metric]
-        return float(np.mean(values)) if values else None
+        return float(np.mean(values)) if values and len(values) == self.n else None
 
     def std(self, metric: str) -> float | None:
         """Sample standard deviation over seeds; None where no seed spread was measured: fewer
         than two seeds, or a deterministic row (its seeds are one measurement, not a spread of
         0)."""
         values = self.values[metric]
-        return float(np.std(values, ddof=1)) if len(values) > 1 and not self.deterministic else None
+        spread = len(values) > 1 and len(values) == self.n and not self.deterministic
+        return float(np.std(values, ddof=1)) if spread else None
 
     @property
     def deterministic(self) -> bool:
@@ -272,6 +275,8 @@ def _row(key: str, records: list[RunRecord], memo: Memo) -> Row:
         for record in finished:
             val_scores = record.val.scores if record.val else []
             stored = [record.metrics.get(m.name) for m in METRICS if not m.at_threshold]
+            kept = record.localisation
+            stored += [kept.truth, kept.metrics] if kept else []
             content += [np.asarray(val_scores, float).tobytes(), repr(stored).encode()]
         per_seed = memo(VALUES, content, lambda: [seed_values(r) for r in finished])
     for record, values in zip(finished, per_seed, strict=True):
@@ -303,15 +308,20 @@ def _row(key: str, records: list[RunRecord], memo: Memo) -> Row:
 
 def seed_values(record: RunRecord) -> dict[str, float]:
     """Every metric of one finished run: those stored in its record (computed from its scores
-    when the record predates the metric), and those at the operating point its validation
-    normals set (none when it has no validation scores)."""
+    when the record predates the metric), those at the operating point its validation normals
+    set (none when it has no validation scores), and where its kept maps point (none when it
+    kept none)."""
     labels, scores = np.asarray(record.test.labels), np.asarray(record.test.scores)
     stored = record.metrics
     values = {
         m.name: stored[m.name] if m.name in stored else m.compute(labels, scores, None)
         for m in METRICS
-        if not m.at_threshold
+        if not m.at_threshold and not m.localisation
     }
+    kept = record.localisation
+    for m in METRICS:
+        if m.localisation and kept and kept.truth == m.localisation and m.name in kept.metrics:
+            values[m.name] = kept.metrics[m.name]
     val_scores = record.val.scores if record.val else []
     if val_scores:
         threshold = val_threshold(val_scores)

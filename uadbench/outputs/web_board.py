@@ -29,16 +29,18 @@ from uadbench.outputs.across_datasets import (
     plot_critical_difference,
     summary_cells,
 )
-from uadbench.outputs.display import LEGEND, human_rows, percent
+from uadbench.outputs.display import LEGEND, LOCALISATION_COLUMNS, human_rows, percent
 from uadbench.outputs.leaderboard import WARNING_MARK, Leaderboard, Memo, Row
 from uadbench.outputs.plots import output_folder, row_labels, split_label, test_set_panels
 from uadbench.outputs.web_figures import cost_figure, figure_settings, row_figures
 from uadbench.running.reproduce import dataset_defaults, reproduce_command, shell_line
+from uadbench.statistics.metrics import METRICS
 
 TEMPLATES = Path(__file__).with_name("templates")
 COLUMNS = (
     "key", "data set", "split", "size", "profile", "family", "method", "seeds", "AUROC %", "±",
-    "95% CI", "AP %", "sens %", "spec %", "F1 %", "vs best", "published", "CPU", "warnings",
+    "95% CI", "AP %", "sens %", "spec %", "F1 %", *LOCALISATION_COLUMNS, "vs best", "published",
+    "CPU", "warnings",
 )  # fmt: skip
 """The table's columns; ``key`` (hidden) ties a table row to its details. Parameters changed
 from the profile are in the method's name."""
@@ -47,7 +49,7 @@ FACETS = ("data set", "split", "size", "profile", "family")
 FOLDABLE = ("data set", "split", "size", "profile", "family", "seeds", "published", "CPU",
             "warnings")  # fmt: skip
 """Columns that leave the table for its caption when every row holds one value in them."""
-NUMERIC = ("AUROC %", "±", "AP %", "sens %", "spec %", "F1 %")
+NUMERIC = ("AUROC %", "±", "AP %", "sens %", "spec %", "F1 %", *LOCALISATION_COLUMNS)
 WRAPPING = ("data set", "split", "family", "method", "seeds", "vs best", "CPU", "warnings")
 """Text columns whose cells may break across lines, so that the table fits narrow screens."""
 PAGE_LENGTHS = (10, 25, 50, 100)
@@ -151,12 +153,18 @@ def folded(
     columns: tuple[str, ...], cells: list[list[Any]]
 ) -> tuple[list[str], list[list[Any]], list[tuple[str, str]]]:
     """The columns and cells left when every ``FOLDABLE`` column that holds one value in all
-    rows is taken out, and what was taken out: ``(column, value)`` pairs for the caption."""
+    rows is taken out (and every localisation column that holds none), and what was taken out:
+    ``(column, value)`` pairs for the caption."""
     constant = [
         i for i, c in enumerate(columns) if c in FOLDABLE and len({str(r[i]) for r in cells}) == 1
     ]
     shared = [(columns[i], _or_none(cells[0][i])) for i in constant] if cells else []
-    kept = [i for i in range(len(columns)) if i not in constant]
+    unmeasured = [  # where no row has maps kept: not a column of the board at all
+        i
+        for i, c in enumerate(columns)
+        if c in LOCALISATION_COLUMNS and all(r[i] is None for r in cells)
+    ]
+    kept = [i for i in range(len(columns)) if i not in constant and i not in unmeasured]
     return [columns[i] for i in kept], [[r[i] for i in kept] for r in cells], shared
 
 
@@ -182,7 +190,8 @@ def _table_rows(
                 families[row.method], labels[id(row)], seeds, _percent(row.auroc_mean),
                 _percent(row.std("auroc")), cells["95% CI"],
                 _percent(row.mean("average_precision")), _percent(row.mean("sensitivity")),
-                _percent(row.mean("specificity")), _percent(row.mean("f1")), cells["vs best"],
+                _percent(row.mean("specificity")), _percent(row.mean("f1")),
+                *(_percent(row.mean(m.name)) for m in METRICS if m.localisation), cells["vs best"],
                 cells["published"], " / ".join(row.cpu_models) or "-",
                 f"{WARNING_MARK} {len(row.warnings)}" if row.warnings else "",
             ]

@@ -3,24 +3,37 @@
 A finished run of a method that gives maps (``Method.has_anomaly_map``) on a data set whose
 release says where findings lie (``Dataset.lesion_truth``) keeps the maps of its test images
 at ``MAP_SIDE`` pixels a side (its own size when smaller; block means of the run's maps),
-float16, in a compressed NumPy file beside the record, ``maps/<SHA-256 of the file>.npz``: named
+float16, with the truth drawn at that size, in a compressed NumPy file beside the record,
+``maps/<SHA-256 of the file>.npz``: named
 by its content, so a record moved within its folder (set aside, replaced by a rerun) still
 finds it, and a changed file is never taken for it. The record's ``localisation`` names the
 file and holds the numbers computed from exactly these maps and the truth drawn at that size
-(``uadbench.statistics.localisation``), so they can be computed again without rerunning.
+(``uadbench.statistics.localisation``), so they are computed again when the record is read
+(``check_localisation``), as its image metrics are from its scores.
 """
 
 from __future__ import annotations
 
 import hashlib
 import io
+import zipfile
 from pathlib import Path
 
 import numpy as np
 
 from uadbench.atomic import write_atomically
 from uadbench.errors import RecordError
-from uadbench.running.run_record import Localisation, RunRecord
+from uadbench.running.run_record import (
+    METRIC_TOLERANCE,
+    Localisation,
+    RecordMismatchError,
+    RunRecord,
+)
+
+
+class MapsFileError(RecordError, ValueError):
+    """A record's kept anomaly maps that cannot be read, or changed since its run."""
+
 
 MAP_SIDE = 64
 """Pixels a side of the maps a record keeps (a run at a smaller size keeps its own)."""
@@ -69,10 +82,11 @@ def localisation(maps: np.ndarray, truth: str, regions: np.ndarray) -> Localisat
     return Localisation(truth, maps.shape[-1], "", numbers)
 
 
-def maps_file_bytes(maps: np.ndarray) -> bytes:
-    """The kept maps as the bytes of their compressed file."""
+def maps_file_bytes(maps: np.ndarray, regions: np.ndarray) -> bytes:
+    """The kept maps and the truth they were scored against as the bytes of their compressed
+    file."""
     buffer = io.BytesIO()
-    np.savez_compressed(buffer, maps=np.asarray(maps, np.float16))
+    np.savez_compressed(buffer, maps=np.asarray(maps, np.float16), regions=regions.astype(bool))
     return buffer.getvalue()
 
 
@@ -81,7 +95,7 @@ def write_maps(record_path: Path, record: RunRecord) -> None:
     the file in its ``localisation``."""
     if record.anomaly_maps is None or record.localisation is None:
         return
-    content = maps_file_bytes(record.anomaly_maps)
+    content = maps_file_bytes(*record.anomaly_maps)
     name = f"{MAPS_FOLDER}/{hashlib.sha256(content).hexdigest()}.npz"
     target = Path(record_path).parent / name
     if not target.is_file():
@@ -89,23 +103,48 @@ def write_maps(record_path: Path, record: RunRecord) -> None:
     record.localisation.maps = name
 
 
-def read_maps(record: RunRecord) -> np.ndarray:
-    """The maps ``record`` kept, checked against the hash that names their file;
-    ``RecordError`` saying what to do when the file is missing or changed."""
+def read_maps(record: RunRecord) -> tuple[np.ndarray, np.ndarray]:
+    """The maps ``record`` kept and the truth they were scored against, checked against the
+    hash that names their file; ``RecordError`` saying what to do when the file is missing or
+    changed (``MapsFileError``)."""
     if record.localisation is None or record.path is None:
-        raise RecordError(f"{record.path or 'the record'} keeps no anomaly maps")
+        raise MapsFileError(f"{record.path or 'the record'} keeps no anomaly maps")
     path = record.path.parent / record.localisation.maps
     try:
         content = path.read_bytes()
     except OSError as error:
-        raise RecordError(
+        raise MapsFileError(
             f"the anomaly maps of {record.path} ({path}) cannot be read: "
             f"{error.strerror or error}; restore the file or run the cell again"
         ) from None
     if hashlib.sha256(content).hexdigest() != path.stem:
-        raise RecordError(
+        raise MapsFileError(
             f"the anomaly maps of {record.path} ({path}) changed since the run (their SHA-256 "
             "is not the one that names them); restore the file or run the cell again"
         )
-    with np.load(io.BytesIO(content)) as stored:
-        return stored["maps"]
+    try:
+        with np.load(io.BytesIO(content)) as stored:
+            return stored["maps"], stored["regions"]
+    except (KeyError, ValueError, OSError, zipfile.BadZipFile) as error:
+        raise MapsFileError(
+            f"the anomaly maps of {record.path} ({path}) are not a maps file this uadbench reads "
+            f"({error}); run the cell again"
+        ) from None
+
+
+def check_localisation(record: RunRecord) -> None:
+    """Raise ``RecordMismatchError`` unless ``record``'s localisation numbers are those its kept
+    maps give (``MapsFileError`` when the maps cannot be read)."""
+    kept = record.localisation
+    if kept is None:
+        return
+    maps, regions = read_maps(record)
+    again = localisation(maps, kept.truth, regions).metrics
+    for name, value in again.items():
+        stored = kept.metrics.get(name)
+        if not isinstance(stored, int | float) or abs(stored - value) > METRIC_TOLERANCE:
+            raise RecordMismatchError(
+                f"{record.path}: its localisation.metrics.{name} {stored!r} is not what its "
+                f"kept anomaly maps give ({value:.4f}): it was changed after its run; move it "
+                "out of the results folder and run the cell again"
+            )

@@ -47,7 +47,7 @@ from uadbench.errors import RecordError, UserError, one_line
 from uadbench.file_names import slug
 from uadbench.running.claims import CellBusyError, claim
 from uadbench.running.claims import end as end_claim
-from uadbench.running.kept_maps import write_maps
+from uadbench.running.kept_maps import check_localisation, write_maps
 from uadbench.running.run_record import NewerRecordError, RunConfig, RunRecord
 
 RUNS_FOLDER = "runs"
@@ -365,7 +365,9 @@ def write_record(path: Path, record: RunRecord) -> None:
 def read_record(path: Path) -> RunRecord:
     """One record, checked; ``NewerRecordError`` for a newer schema, ``ValueError`` if it is
     not a run record or lacks what its status requires."""
-    return RunRecord.from_json(json.loads(Path(path).read_text()), Path(path))
+    record = RunRecord.from_json(json.loads(Path(path).read_text()), Path(path))
+    check_localisation(record)
+    return record
 
 
 def existing_record(path: Path) -> RunRecord | None:

@@ -267,11 +267,12 @@ class RunRecord:
     )
     path: Path | None = field(default=None, compare=False, metadata={"stored": False})
     """The file the record was read from (not stored)."""
-    anomaly_maps: np.ndarray | None = field(
+    anomaly_maps: tuple[np.ndarray, np.ndarray] | None = field(
         default=None, repr=False, compare=False, metadata={"stored": False}
     )
-    """The maps ``localisation`` names, until the record is written (they go to their own file,
-    ``uadbench.running.kept_maps``; not stored in the record)."""
+    """The maps ``localisation`` names and the truth they were scored against, until the record
+    is written (they go to their own file, ``uadbench.running.kept_maps``; not stored in the
+    record)."""
     partial: bool = field(default=False, compare=False, metadata={"stored": False})
     """Read without its score variants (a results folder's index keeps the rest): never
     written back (not stored)."""

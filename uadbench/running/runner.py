@@ -185,7 +185,7 @@ def _localise(
     except ValueError as error:  # e.g. no lesion pixel among the test images
         record.warnings.append(f"anomaly maps not scored: {error}")
         return
-    record.anomaly_maps = kept
+    record.anomaly_maps = (kept, regions)
 
 
 def _record_scores(

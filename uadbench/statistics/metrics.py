@@ -129,13 +129,18 @@ class Metric:
     name: str
     column: str | None
     """The column of the human tables that shows it (None: another metric's column does)."""
-    compute: Callable[[np.ndarray, np.ndarray, float | None], float]
-    """``(labels, scores, threshold) -> value``; the threshold is None unless ``at_threshold``."""
+    compute: Callable[[np.ndarray, np.ndarray, float | None], float] | None
+    """``(labels, scores, threshold) -> value``; the threshold is None unless ``at_threshold``.
+    None for a localisation metric."""
     at_threshold: bool = False
     formats: tuple[str, ...] = ("terminal", "document", "latex")
     """The human formats whose tables have its column."""
     spread: bool = True
     """Tables show mean ± std over seeds (else the mean)."""
+    localisation: str | None = None
+    """The lesion truth a localisation metric needs (``mask`` or ``boxes``): it is read from a
+    run's ``localisation`` (computed from its kept maps), not from its scores; a table shows
+    its column only where a row has it."""
 
 
 def _at_threshold(name: str) -> Callable[[np.ndarray, np.ndarray, float | None], float]:
@@ -153,7 +158,20 @@ METRICS: tuple[Metric, ...] = (
     ),
     Metric("specificity", None, _at_threshold("specificity"), True, ()),
     Metric("f1", "F1 %", _at_threshold("f1"), True, ("document",), spread=False),
+    *(
+        Metric(name, column, None, formats=("document", "latex"), spread=spread, localisation=truth)
+        for name, column, truth, spread in (
+            ("pixel_auroc", "pixel AUROC %", "mask", True),
+            ("aupro", "AUPRO %", "mask", True),
+            ("hit_rate", "hit %", "boxes", True),
+            ("mass_inside", "mass in boxes %", "boxes", True),
+            ("uniform_share", "uniform %", "boxes", False),
+        )
+    ),
 )
+"""Image metrics, then where the anomaly maps point (``uadbench.running.kept_maps``): pixel
+AUROC and AUPRO against lesion masks; against boxes, the pointing game's hit rate and the share
+of the map's mass inside the boxes, beside what a uniform map gives both (``uniform %``)."""
 
 
 def record_metrics(
@@ -184,7 +202,11 @@ def record_metrics(
 def image_metrics(labels: np.ndarray, scores: np.ndarray) -> dict[str, object]:
     """The run-time metrics of one score vector, the AUROC's bootstrap interval, class counts."""
     labels, scores = np.asarray(labels), np.asarray(scores, dtype=float)
-    values = {m.name: m.compute(labels, scores, None) for m in METRICS if not m.at_threshold}
+    values = {
+        m.name: m.compute(labels, scores, None)
+        for m in METRICS
+        if m.compute is not None and not m.at_threshold
+    }
     return {
         "auroc": values.pop("auroc"),
         "auroc_ci95": list(auroc_interval(labels, scores)),
