@@ -155,3 +155,31 @@ def test_a_board_without_kept_maps_has_no_localisation_column(tmp_path):
     assert "pixel AUROC" not in board and "Where the anomaly maps point" not in board
     latex = invoke("leaderboard", "--results-dir", results, "--format", "latex").stdout
     assert "AUPRO" not in latex
+
+
+def test_the_figures_show_where_the_maps_point_with_or_without_the_cached_images(
+    tmp_path, plugin, monkeypatch
+):
+    import shutil
+
+    from uadbench.outputs import map_sheets
+    from uadbench.outputs.leaderboard import build_leaderboard
+
+    results = tmp_path / "results"
+    record = run(results, plugin, "mapped-distance")
+    titles = []
+    real = map_sheets.save_figure
+
+    def capture(fig, path, dpi=150):
+        titles.append(fig._suptitle.get_text())
+        return real(fig, path, dpi)
+
+    monkeypatch.setattr(map_sheets, "save_figure", capture)
+    board = build_leaderboard(scan_records(results).records)
+    written = map_sheets.plot_map_sheets(board, tmp_path / "figures")
+    assert [p.suffix for p in written] == [".png", ".pdf"]
+    assert written[0].name.startswith("anomaly_maps_synthetic") and written[0].stat().st_size
+    assert "maps alone" not in titles[-1] and "mapped-distance" not in titles[-1]
+    shutil.rmtree(record.data.cache)
+    map_sheets.plot_map_sheets(board, tmp_path / "figures")
+    assert "prepared images gone from the cache: maps alone" in titles[-1]

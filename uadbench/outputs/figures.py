@@ -1,6 +1,6 @@
 """Every figure of a board (``uadbench plot``, the report): ROC curves, the AUROC heat map,
-score distributions, training curves, the cost view, and across several sets of test images
-the critical-difference diagram."""
+score distributions, training curves, the cost view, across several sets of test images the
+critical-difference diagram, and where runs kept anomaly maps, sheets of where they point."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from pathlib import Path
 from uadbench.outputs.across_datasets import across_datasets, plot_critical_difference
 from uadbench.outputs.cost_plot import plot_cost
 from uadbench.outputs.leaderboard import Leaderboard
+from uadbench.outputs.map_sheets import plot_map_sheets
 from uadbench.outputs.plots import (
     output_folder,
     plot_auroc_heatmap,
@@ -48,4 +49,5 @@ def figure_drawings(
         partial(plot_training_curves, board, records, out),
         partial(plot_cost, board, out),
         *([partial(plot_critical_difference, summary, out)] if summary is not None else []),
+        partial(plot_map_sheets, board, out),
     ]
