@@ -163,3 +163,17 @@ def test_a_forked_worker_keeps_values_through_a_connection_of_its_own(results):
     assert not any(inherited for _, inherited in made)
     kept = [found.memo("in a worker", [bytes([i])], lambda: -1) for i in range(2)]
     assert kept == [pid for pid, _ in made]
+
+
+def test_records_read_are_out_of_the_collectors_passes_until_the_command_ends(results):
+    import gc
+
+    from .commands import invoke
+
+    scan_records(results)  # builds the index
+    gc.unfreeze()
+    scan_records(results)
+    assert gc.get_freeze_count() > 0  # read from the index: frozen
+    gc.unfreeze()
+    assert invoke("leaderboard", "--results-dir", results).exit_code == 0
+    assert gc.get_freeze_count() == 0  # the command handed them back

@@ -3,6 +3,7 @@ user's error, Ctrl-C and SIGTERM end a command."""
 
 from __future__ import annotations
 
+import gc
 import signal
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -40,6 +41,8 @@ class Commands(TyperGroup):
             command = error.ctx.command_path if error.ctx else ctx.command_path
             message = error.format_message().removesuffix(".").replace("Value error, ", "")
             fail(f"{message}; see `{command} --help`")  # (that prefix is pydantic's)
+        finally:  # what reading records froze out of the collector's passes is its again
+            gc.unfreeze()
 
 
 app = typer.Typer(
