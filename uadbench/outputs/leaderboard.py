@@ -124,6 +124,13 @@ class Row:
         return dict(models)
 
     @property
+    def scored(self) -> list[bytes]:
+        """The row's test labels and score matrix as bytes: what the values derived from them
+        (intervals, p-values, curves) are kept under in a board's memo."""
+        assert self.labels is not None and self.scores is not None, "a row with finished runs"
+        return [self.labels.astype(np.int8).tobytes(), self.scores.tobytes()]
+
+    @property
     def auroc_mean(self) -> float | None:
         return self.mean(PRIMARY)
 
@@ -271,7 +278,7 @@ def _row(key: str, records: list[RunRecord], memo: Memo) -> Row:
     if finished:
         row.test_ids = list(finished[0].test.ids)
         row.labels, row.scores = aligned_scores(finished)
-        content = [row.labels.astype(np.int8).tobytes(), row.scores.tobytes()]
+        content = row.scored
         for record in finished:
             val_scores = record.val.scores if record.val else []
             stored = [record.metrics.get(m.name) for m in METRICS if not m.at_threshold]
@@ -299,7 +306,7 @@ def _row(key: str, records: list[RunRecord], memo: Memo) -> Row:
         row.auroc_ci95 = tuple(
             memo(
                 f"auroc_interval:{INTERVAL}",
-                (row.labels.astype(np.int8).tobytes(), row.scores.tobytes()),
+                row.scored,
                 lambda: auroc_interval(row.labels, row.scores),
             )
         )
@@ -373,7 +380,7 @@ def _compare_with_best(rows: list[Row], memo: Memo) -> None:
             scores = scores[:, [position[image_id] for image_id in best.test_ids]]
         row.p_value = memo(
             COMPARISON,
-            (best.labels.astype(np.int8).tobytes(), best.scores.tobytes(), scores.tobytes()),
+            [*best.scored, scores.tobytes()],
             functools.partial(_p_value, best.labels, best.scores, scores),
         )
     for row, adjusted in zip(others, holm([r.p_value for r in others]), strict=True):

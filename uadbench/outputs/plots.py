@@ -172,8 +172,7 @@ def row_roc(row: Row, memo: Memo = computed_now) -> dict[str, np.ndarray]:
         return {"seeds": np.asarray(seeds).tolist(), "mean": mean.tolist(),
                 "low": low.tolist(), "high": high.tolist()}  # fmt: skip
 
-    content = (row.labels.astype(np.int8).tobytes(), row.scores.tobytes())
-    return {name: np.asarray(curve) for name, curve in memo(ROC, content, compute).items()}
+    return {name: np.asarray(curve) for name, curve in memo(ROC, row.scored, compute).items()}
 
 
 def roc_band(

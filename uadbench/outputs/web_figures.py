@@ -63,7 +63,7 @@ def row_figures(row: Row, memo: Memo = computed_now) -> dict[str, Any]:
     """The data of the row's figures: ``roc``, ``scores`` and (where its runs recorded any)
     ``curves``; ``memo`` keeps the first two, which take a bootstrap and kernel densities,
     under the scores they are drawn from."""
-    content = [row.labels.astype(np.int8).tobytes(), row.scores.tobytes()]
+    content = row.scored
     for run in row.runs:
         content.append(np.asarray(run.val.scores if run.val else [], float).tobytes())
     figures = {"roc": _roc(row, memo), "scores": memo(DENSITIES, content, lambda: _scores(row))}
