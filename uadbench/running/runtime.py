@@ -53,9 +53,11 @@ def resolve_device(choice: str) -> str:
 
 
 def seed_everything(seed: int) -> None:
-    """Seed Python, NumPy and torch (CPU and CUDA) and ask cuDNN for deterministic kernels."""
+    """Seed Python, NumPy and torch (CPU and CUDA), ask cuDNN for deterministic kernels and keep
+    MKL's thread count fixed (torch's ``set_num_threads`` turns MKL's dynamic choice off)."""
     import torch
 
+    torch.set_num_threads(torch.get_num_threads())
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
@@ -84,6 +86,7 @@ def device_info(device: str) -> dict[str, Any]:
         "cpu_model": cpu_model(),
         "cpu_count": os.cpu_count(),
         "torch_threads": torch.get_num_threads(),
+        "mkl_reproducibility": os.environ.get("MKL_CBWR"),
         "platform": platform.platform(),
     }
     if device.startswith("cuda"):
