@@ -6,7 +6,8 @@ leaderboard and the report of the results folder.
         --run anatpaste:0,1,2 --run cutpaste:0,1,2 --run imagenet-gaussian:0 ...
 
 Each ``--run METHOD:SEEDS[:key=value;key=value]`` is one ``uadbench run`` process (extra
-``--param``s after the second colon); ``--data-option key=value`` goes to every command. The
+``--param``s after the second colon); ``--data-option key=value`` goes to every command, and
+``--force`` reruns cells that have a finished record (``uadbench run --force``). The
 commands, their exit status and wall time are appended to ``<results-dir>/COMMANDS.md``; a
 failed run is listed as failed and the others go on, and the script exits non-zero. At the end
 ``leaderboard.md`` and ``report/`` (unless ``--no-report``) are rewritten from every record in
@@ -46,7 +47,7 @@ def commands(args: argparse.Namespace) -> list[list[str]]:
             command += ["--data-option", option]
         for pair in extra[0].split(";") if extra[0] else []:
             command += ["--param", pair]
-        made.append(command)
+        made.append(command + (["--force"] if args.force else []))
     return made
 
 
@@ -59,6 +60,7 @@ def main() -> None:
     parser.add_argument("--data-option", action="append", default=[], help="key=value")
     parser.add_argument("--title", default="uadbench report")
     parser.add_argument("--no-report", action="store_true", help="the leaderboard only")
+    parser.add_argument("--force", action="store_true", help="rerun cells that have a record")
     args = parser.parse_args()
     runs = commands(args)
     if (

@@ -69,14 +69,23 @@ def test_the_maps_are_kept_and_their_numbers_come_from_them(tmp_path, plugin):
     record = run(tmp_path / "results", plugin, "mapped-distance")
     kept = record.localisation
     assert kept.truth == "mask" and kept.side == 32
-    maps, regions = read_maps(record)
+    stored = read_maps(record)
+    maps, regions, val_maps = stored
     assert maps.dtype == np.float16 and maps.shape == (len(record.test.ids), 32, 32)
+    assert val_maps.dtype == np.float16 and val_maps.shape == (len(record.val.ids), 32, 32)
     data = SyntheticChest.from_settings(None, TINY_SYNTHETIC)
     table = data.split_table().set_index("id").loc[record.test.ids].reset_index()
     assert (regions == data.lesion_regions(table, 32)).all()  # the truth, in test order
-    again = localisation(maps, "mask", regions)
+    again = localisation(stored, "mask")
     assert again.metrics == kept.metrics and kept.metrics["n_images"] == 24
     assert 0.5 < kept.metrics["pixel_auroc"] <= 1 and 0 <= kept.metrics["aupro"] <= 1
+    # the Dice's threshold comes from the validation normals' maps, never from a test label
+    threshold = np.percentile(val_maps.astype(np.float64), 95)
+    assert kept.metrics["pixel_threshold"] == pytest.approx(threshold)
+    called = maps.astype(np.float64) > threshold
+    tp, fp = (called & regions).sum(), (called & ~regions).sum()
+    fn = (~called & regions).sum()
+    assert kept.metrics["dice"] == pytest.approx(2 * tp / (2 * tp + fp + fn)) and tp > 0
     assert "map_s" in record.timings
 
 
@@ -96,12 +105,14 @@ def test_a_changed_maps_file_is_refused(tmp_path, plugin):
 def test_a_localisation_number_edited_by_hand_is_refused(tmp_path, plugin):
     record = run(tmp_path / "results", plugin, "mapped-distance")
     data = json.loads(record.path.read_text())
-    data["localisation"]["metrics"]["pixel_auroc"] = 0.99
-    record.path.write_text(json.dumps(data))
-    [bad] = scan_records(tmp_path / "results").unreadable
-    assert "localisation.metrics.pixel_auroc 0.99 is not what its kept anomaly maps give" in (
-        bad.reason
-    )
+    for name in ("pixel_auroc", "dice"):
+        edited = json.loads(json.dumps(data))
+        edited["localisation"]["metrics"][name] = 0.99
+        record.path.write_text(json.dumps(edited))
+        [bad] = scan_records(tmp_path / "results").unreadable
+        assert f"localisation.metrics.{name} 0.99 is not what its kept anomaly maps give" in (
+            bad.reason
+        )
 
 
 def test_maps_that_cannot_be_scored_leave_a_warning_and_the_scores(tmp_path, plugin):
@@ -135,6 +146,7 @@ def test_the_board_shows_where_maps_point_only_where_runs_kept_them(tmp_path, pl
     board = invoke("leaderboard", "--results-dir", results, "--format", "markdown").stdout
     header = next(line for line in board.splitlines() if line.startswith("|   #"))
     assert "pixel AUROC %" in header and "AUPRO %" in header and "hit %" not in header
+    assert "Dice %" in header
     mapped = next(line for line in board.splitlines() if "| mapped-distance" in line)
     plain = next(line for line in board.splitlines() if "| mean-distance" in line)
     cells = dict(zip(header.split("|"), mapped.split("|"), strict=True))

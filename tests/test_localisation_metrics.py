@@ -69,6 +69,25 @@ def test_pointing_game_and_mass_by_hand():
     assert localisation.uniform_share(boxes).tolist() == [0.25, 0.25, 0.25]
 
 
+def test_dice_at_the_validation_threshold_by_hand():
+    # Validation normals' pixels 0.0 .. 0.99: their 95th percentile (linear) is 0.9405.
+    threshold = localisation.pixel_threshold(np.arange(100).reshape(1, 10, 10) / 100)
+    assert threshold == pytest.approx(0.9405)
+    # Above 0.75 on MAP: pixels 0 (lesion) and 1 (free): TP 1, FP 1; lesion 2, 3 missed: FN 2.
+    counts = localisation.dice_counts(MAP, REGIONS, 0.75)
+    assert counts.tolist() == [[1, 1, 2]]
+    assert localisation.dice(counts) == pytest.approx(2 / (2 + 1 + 2))
+    # A second, lesion-free image whose map flags 3 pixels: pooled FP 4, Dice 2 / 8.
+    free = localisation.dice_counts(
+        np.array([[[1, 1, 1, 0, 0, 0.0]]]), np.zeros((1, 1, 6), bool), 0.5
+    )
+    assert free.tolist() == [[0, 3, 0]]
+    assert localisation.dice(np.vstack([counts, free])) == pytest.approx(2 / 8)
+    assert localisation.dice(np.zeros((2, 3))) == 1.0  # nothing called, nothing to find
+    low, high = localisation.dice_interval(np.array([[1, 1, 2], [3, 0, 1], [0, 2, 0]] * 20))
+    assert low < localisation.dice(np.array([[4, 3, 3]])) < high
+
+
 def test_paired_tests_by_hand():
     # 10 images: A hits on all, B on none of them: McNemar's exact p = 2 * 0.5 ** 10
     assert localisation.compare_hits(np.ones(10), np.zeros(10)) == pytest.approx(2 * 0.5**10)

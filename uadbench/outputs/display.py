@@ -25,7 +25,9 @@ LEGEND = (
 
 LOCALISATION_LEGEND = (
     "Where the anomaly maps point (each run's kept maps, mean ± std over seeds): pixel AUROC and "
-    "AUPRO (per-region overlap up to 30% false-positive rate) against lesion masks; against "
+    "AUPRO (per-region overlap up to 30% false-positive rate) against lesion masks, and Dice of "
+    f"the pixels above the {VAL_PERCENTILE:.0f}th percentile of the validation normals' maps "
+    "(no test label used), pooled over the test images; against "
     "boxes, hit = the map's maximum inside a box (pointing game) and mass in boxes = the share "
     "of the map's mass inside them, over the abnormal images with boxes; uniform = what a "
     "uniform map gives both."

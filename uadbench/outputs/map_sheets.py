@@ -102,8 +102,8 @@ def _panel(ax, heat: np.ndarray, truth: np.ndarray, image: np.ndarray | None) ->
 
 
 def _maps_by_id(run: RunRecord) -> tuple[list[str], np.ndarray, np.ndarray]:
-    maps, regions = read_maps(run)
-    return list(run.test.ids), maps, regions
+    kept = read_maps(run)
+    return list(run.test.ids), kept.maps, kept.regions
 
 
 def _cached_images(run: RunRecord, ids: list[str]) -> np.ndarray | None:

@@ -3,7 +3,8 @@
 A finished run of a method that gives maps (``Method.has_anomaly_map``) on a data set whose
 release says where findings lie (``Dataset.lesion_truth``) keeps the maps of its test images
 at ``MAP_SIDE`` pixels a side (its own size when smaller; block means of the run's maps),
-float16, with the truth drawn at that size, in a compressed NumPy file beside the record,
+float16, with the truth drawn at that size (and, against masks, the validation normals' maps,
+which set the Dice's threshold), in a compressed NumPy file beside the record,
 ``maps/<SHA-256 of the file>.npz``: named
 by its content, so a record moved within its folder (set aside, replaced by a rerun) still
 finds it, and a changed file is never taken for it. The record's ``localisation`` names the
@@ -18,6 +19,7 @@ import hashlib
 import io
 import zipfile
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
@@ -33,6 +35,15 @@ from uadbench.running.run_record import (
 
 class MapsFileError(RecordError, ValueError):
     """A record's kept anomaly maps that cannot be read, or changed since its run."""
+
+
+class KeptMaps(NamedTuple):
+    """What a record's maps file holds: the test images' maps, the truth they are scored
+    against (same shape, bool) and the validation normals' maps (None where not kept)."""
+
+    maps: np.ndarray
+    regions: np.ndarray
+    val_maps: np.ndarray | None = None
 
 
 MAP_SIDE = 64
@@ -59,18 +70,22 @@ def reduced(maps: np.ndarray, side: int) -> np.ndarray:
     return resize(maps, (n, side, side), order=1, anti_aliasing=True).astype(np.float16)
 
 
-def localisation(maps: np.ndarray, truth: str, regions: np.ndarray) -> Localisation:
-    """The ``localisation`` of kept ``maps`` against ``regions`` (bool, same shape) of kind
-    ``truth`` (``mask`` or ``boxes``); its file name is set as the maps are written."""
+def localisation(kept: KeptMaps, truth: str) -> Localisation:
+    """The ``localisation`` of ``kept`` maps against their regions, of kind ``truth`` (``mask``
+    or ``boxes``); its file name is set as the maps are written."""
     from uadbench.statistics import localisation as metrics
 
-    maps = np.asarray(maps, np.float64)
+    maps, regions = np.asarray(kept.maps, np.float64), kept.regions
     if truth == "mask":
         numbers = {
             "pixel_auroc": metrics.pixel_auroc(maps, regions),
             "aupro": metrics.aupro(maps, regions),
             "n_images": len(maps),
         }
+        if kept.val_maps is not None and len(kept.val_maps):
+            threshold = metrics.pixel_threshold(kept.val_maps)
+            numbers["dice"] = metrics.dice(metrics.dice_counts(maps, regions, threshold))
+            numbers["pixel_threshold"] = threshold
     else:
         boxed = regions.any(axis=(1, 2))
         numbers = {
@@ -82,11 +97,13 @@ def localisation(maps: np.ndarray, truth: str, regions: np.ndarray) -> Localisat
     return Localisation(truth, maps.shape[-1], "", numbers)
 
 
-def maps_file_bytes(maps: np.ndarray, regions: np.ndarray) -> bytes:
-    """The kept maps and the truth they were scored against as the bytes of their compressed
-    file."""
+def maps_file_bytes(kept: KeptMaps) -> bytes:
+    """``kept`` as the bytes of its compressed file."""
+    arrays = {"maps": np.asarray(kept.maps, np.float16), "regions": kept.regions.astype(bool)}
+    if kept.val_maps is not None:
+        arrays["val_maps"] = np.asarray(kept.val_maps, np.float16)
     buffer = io.BytesIO()
-    np.savez_compressed(buffer, maps=np.asarray(maps, np.float16), regions=regions.astype(bool))
+    np.savez_compressed(buffer, **arrays)
     return buffer.getvalue()
 
 
@@ -95,7 +112,7 @@ def write_maps(record_path: Path, record: RunRecord) -> None:
     the file in its ``localisation``."""
     if record.anomaly_maps is None or record.localisation is None:
         return
-    content = maps_file_bytes(*record.anomaly_maps)
+    content = maps_file_bytes(record.anomaly_maps)
     name = f"{MAPS_FOLDER}/{hashlib.sha256(content).hexdigest()}.npz"
     target = Path(record_path).parent / name
     if not target.is_file():
@@ -103,10 +120,10 @@ def write_maps(record_path: Path, record: RunRecord) -> None:
     record.localisation.maps = name
 
 
-def read_maps(record: RunRecord) -> tuple[np.ndarray, np.ndarray]:
-    """The maps ``record`` kept and the truth they were scored against, checked against the
-    hash that names their file; ``RecordError`` saying what to do when the file is missing or
-    changed (``MapsFileError``)."""
+def read_maps(record: RunRecord) -> KeptMaps:
+    """The maps ``record`` kept, the truth they were scored against and the validation
+    normals' maps where kept, checked against the hash that names their file;
+    ``MapsFileError`` saying what to do when the file is missing or changed."""
     if record.localisation is None or record.path is None:
         raise MapsFileError(f"{record.path or 'the record'} keeps no anomaly maps")
     path = record.path.parent / record.localisation.maps
@@ -124,7 +141,8 @@ def read_maps(record: RunRecord) -> tuple[np.ndarray, np.ndarray]:
         )
     try:
         with np.load(io.BytesIO(content)) as stored:
-            return stored["maps"], stored["regions"]
+            val_maps = stored["val_maps"] if "val_maps" in stored.files else None
+            return KeptMaps(stored["maps"], stored["regions"], val_maps)
     except (KeyError, ValueError, OSError, zipfile.BadZipFile) as error:
         raise MapsFileError(
             f"the anomaly maps of {record.path} ({path}) are not a maps file this uadbench reads "
@@ -138,8 +156,7 @@ def check_localisation(record: RunRecord) -> None:
     kept = record.localisation
     if kept is None:
         return
-    maps, regions = read_maps(record)
-    again = localisation(maps, kept.truth, regions).metrics
+    again = localisation(read_maps(record), kept.truth).metrics
     for name, value in again.items():
         stored = kept.metrics.get(name)
         if not isinstance(stored, int | float) or abs(stored - value) > METRIC_TOLERANCE:

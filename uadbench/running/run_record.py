@@ -26,12 +26,15 @@ import hashlib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from uadbench.errors import RecordError
 from uadbench.statistics.metrics import ranked_metrics
+
+if TYPE_CHECKING:
+    from uadbench.running.kept_maps import KeptMaps
 
 SCHEMA_NAME = "uadbench.run"
 SCHEMA_VERSION = 4
@@ -202,7 +205,8 @@ class Localisation:
         "in test order, compressed NumPy, named by its SHA-256"
     )
     metrics: dict[str, float] = _doc(
-        "masks: ``pixel_auroc``, ``aupro``; boxes: ``hit_rate``, ``mass_inside`` and "
+        "masks: ``pixel_auroc``, ``aupro``, and where the validation normals' maps are kept "
+        "``dice`` at their ``pixel_threshold``; boxes: ``hit_rate``, ``mass_inside`` and "
         "``uniform_share`` (a uniform map's both); ``n_images`` scored"
     )
 
@@ -267,12 +271,12 @@ class RunRecord:
     )
     path: Path | None = field(default=None, compare=False, metadata={"stored": False})
     """The file the record was read from (not stored)."""
-    anomaly_maps: tuple[np.ndarray, np.ndarray] | None = field(
+    anomaly_maps: KeptMaps | None = field(
         default=None, repr=False, compare=False, metadata={"stored": False}
     )
-    """The maps ``localisation`` names and the truth they were scored against, until the record
-    is written (they go to their own file, ``uadbench.running.kept_maps``; not stored in the
-    record)."""
+    """The maps ``localisation`` names, the truth they were scored against and the validation
+    normals' maps, until the record is written (they go to their own file,
+    ``uadbench.running.kept_maps``; not stored in the record)."""
     partial: bool = field(default=False, compare=False, metadata={"stored": False})
     """Read without its score variants (a results folder's index keeps the rest): never
     written back (not stored)."""

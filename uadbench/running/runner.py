@@ -25,7 +25,7 @@ from uadbench.data.prepare import PreparedData, prepare
 from uadbench.errors import UserError, one_line
 from uadbench.processes import process_info
 from uadbench.running import runtime
-from uadbench.running.kept_maps import kept_side, localisation, reduced
+from uadbench.running.kept_maps import KeptMaps, kept_side, localisation, reduced
 from uadbench.running.planning import PlannedRun
 from uadbench.running.record_store import Outcome
 from uadbench.running.run_record import DataUsed, RunRecord, TestScores, ValScores
@@ -157,35 +157,48 @@ def _fit_and_score(
         )
         if method.has_anomaly_map() and run.dataset.lesion_truth:  # after every score
             clock = time.perf_counter()
-            _localise(record, method, run.dataset, data, test)
+            _localise(record, method, run.dataset, data, test, val)
             record.timings["map_s"] = _since(clock)
     reported = method.reported_variant()
     _record_scores(record, data, train, val, test, reported, variants, val_variants)
 
 
 def _localise(
-    record: RunRecord, method: Method, dataset: Dataset, data: PreparedData, test: ImageSet
+    record: RunRecord,
+    method: Method,
+    dataset: Dataset,
+    data: PreparedData,
+    test: ImageSet,
+    val: ImageSet,
 ) -> None:
     """Keep the test images' anomaly maps in ``record`` with where they point against the data
-    set's lesion truth (``kept_maps``); maps that cannot be scored leave a warning instead."""
+    set's lesion truth (``kept_maps``; against masks, the validation normals' maps too, which
+    set the Dice's threshold); maps that cannot be scored leave a warning instead."""
     side = kept_side(data.image_size)
     regions = dataset.lesion_regions(data.table.iloc[data.rows("test")], side)
     if regions is None:
         return
-    maps = np.asarray(method.anomaly_map(test.images))
-    if maps.shape != test.images.shape or not np.isfinite(maps).all():
-        record.warnings.append(
-            f"anomaly maps not kept: {method.name} gave maps of shape {maps.shape} (one finite "
-            f"map per image of {test.images.shape} is needed); the image scores stand"
-        )
-        return
-    kept = reduced(maps, side)
+    wanted = [("test", test)]
+    if dataset.lesion_truth == "mask" and len(val):
+        wanted.append(("validation", val))
+    kept = []
+    for name, images in wanted:
+        maps = np.asarray(method.anomaly_map(images.images))
+        if maps.shape != images.images.shape or not np.isfinite(maps).all():
+            record.warnings.append(
+                f"anomaly maps not kept: {method.name} gave maps of shape {maps.shape} for the "
+                f"{name} images (one finite map per image of {images.images.shape} is needed); "
+                "the image scores stand"
+            )
+            return
+        kept.append(reduced(maps, side))
+    maps = KeptMaps(kept[0], regions, kept[1] if len(kept) > 1 else None)
     try:
-        record.localisation = localisation(kept, dataset.lesion_truth, regions)
+        record.localisation = localisation(maps, dataset.lesion_truth)
     except ValueError as error:  # e.g. no lesion pixel among the test images
         record.warnings.append(f"anomaly maps not scored: {error}")
         return
-    record.anomaly_maps = (kept, regions)
+    record.anomaly_maps = maps
 
 
 def _record_scores(

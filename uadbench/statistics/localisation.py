@@ -7,8 +7,11 @@ under the per-region overlap curve up to 30% false-positive rate as MVTec AD and
 define it. With boxes (RSNA, VinDr-CXR, NIH), whose corners are not a lesion's outline: per
 image, whether the map's maximum lies in a box (the pointing game) and the share of the map's
 mass inside the boxes, each beside what a uniform map gives (the boxes' share of the image).
-Intervals are bootstrap percentiles over images; two methods on the same images are compared
-per image (McNemar's exact test for hits, Wilcoxon's signed-rank test for mass).
+Where a threshold is meaningful (masks), the Dice of the pixels above the threshold the
+validation normals' maps set (their 95th percentile, as image scores set theirs), pooled over
+the test images, normal ones included. Intervals are bootstrap percentiles over images; two
+methods on the same images are compared per image (McNemar's exact test for hits, Wilcoxon's
+signed-rank test for mass).
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from __future__ import annotations
 import numpy as np
 
 from uadbench.statistics.metrics import BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED, percentile_interval
+from uadbench.statistics.operating_point import val_threshold
 
 FPR_LIMIT = 0.3
 """AUPRO integrates the per-region overlap up to this false-positive rate (MVTec AD's 30%)."""
@@ -105,6 +109,44 @@ def mass_inside(maps: np.ndarray, regions: np.ndarray) -> np.ndarray:
     inside = (mass * truth).sum(axis=1)
     flat_map = total == 0
     return np.where(flat_map, truth.mean(axis=1), inside / np.where(flat_map, 1.0, total))
+
+
+def pixel_threshold(val_maps: np.ndarray) -> float:
+    """The threshold the validation normals' maps set: the 95th percentile of their pixels
+    (``val_threshold``, the rule image scores follow), so no test label chooses it."""
+    return val_threshold(np.asarray(val_maps, dtype=np.float64).ravel())
+
+
+def dice_counts(maps: np.ndarray, regions: np.ndarray, threshold: float) -> np.ndarray:
+    """Per image, the pixels above ``threshold`` inside the lesion (true positives), outside
+    it (false positives) and the lesion pixels not above it (false negatives): ``(N, 3)``."""
+    maps, regions = _checked(maps, regions)
+    called = maps > threshold
+    counts = [(called & regions), (called & ~regions), (~called & regions)]
+    return np.stack([c.sum(axis=(1, 2)) for c in counts], axis=1)
+
+
+def dice(counts: np.ndarray) -> float:
+    """Dice of the pixels called abnormal against the lesion pixels, the ``dice_counts`` of
+    every image pooled: 2 TP / (2 TP + FP + FN); 1 when there is neither."""
+    tp, fp, fn = np.asarray(counts, dtype=np.float64).reshape(-1, 3).sum(axis=0)
+    return 1.0 if tp + fp + fn == 0 else float(2 * tp / (2 * tp + fp + fn))
+
+
+def dice_interval(
+    counts: np.ndarray,
+    n_resamples: int = BOOTSTRAP_RESAMPLES,
+    seed: int = BOOTSTRAP_SEED,
+    level: float = 0.95,
+) -> tuple[float, float]:
+    """Bootstrap percentile interval of the pooled Dice (images resampled)."""
+    counts = np.asarray(counts, dtype=np.float64).reshape(-1, 3)
+    rng = np.random.default_rng(seed)
+    drawn = counts[rng.integers(0, len(counts), size=(n_resamples, len(counts)))].sum(axis=1)
+    tp, fp, fn = drawn[:, 0], drawn[:, 1], drawn[:, 2]
+    denominator = 2 * tp + fp + fn
+    values = np.where(denominator > 0, 2 * tp / np.where(denominator > 0, denominator, 1), 1.0)
+    return percentile_interval(values, level)
 
 
 def mean_interval(

@@ -163,6 +163,7 @@ METRICS: tuple[Metric, ...] = (
         for name, column, truth, spread in (
             ("pixel_auroc", "pixel AUROC %", "mask", True),
             ("aupro", "AUPRO %", "mask", True),
+            ("dice", "Dice %", "mask", True),
             ("hit_rate", "hit %", "boxes", True),
             ("mass_inside", "mass in boxes %", "boxes", True),
             ("uniform_share", "uniform %", "boxes", False),
@@ -170,7 +171,8 @@ METRICS: tuple[Metric, ...] = (
     ),
 )
 """Image metrics, then where the anomaly maps point (``uadbench.running.kept_maps``): pixel
-AUROC and AUPRO against lesion masks; against boxes, the pointing game's hit rate and the share
+AUROC, AUPRO and the Dice at the validation normals' threshold against lesion masks; against
+boxes, the pointing game's hit rate and the share
 of the map's mass inside the boxes, beside what a uniform map gives both (``uniform %``)."""
 
 
