@@ -4,6 +4,7 @@ localisation numbers computed from exactly those maps."""
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 import pytest
@@ -151,9 +152,16 @@ def test_the_board_shows_where_maps_point_only_where_runs_kept_them(tmp_path, pl
     plain = next(line for line in board.splitlines() if "| mean-distance" in line)
     cells = dict(zip(header.split("|"), mapped.split("|"), strict=True))
     assert cells[next(c for c in cells if "pixel AUROC" in c)].strip().endswith("(one seed)")
+    mapped_cells = cells
     cells = dict(zip(header.split("|"), plain.split("|"), strict=True))
     assert cells[next(c for c in cells if "pixel AUROC" in c)].strip() == "-"
     assert "Where the anomaly maps point" in board
+    # the intervals' table: the board's number inside its bootstrap interval, the best row
+    tested = board[board.index("intervals and paired tests of the maps") :]
+    line = next(line for line in tested.splitlines() if "| mapped-distance" in line)
+    value, low, high = map(float, re.findall(r"(\d+\.\d) \[(\d+\.\d), (\d+\.\d)\]", line)[0])
+    shown = mapped_cells[next(c for c in mapped_cells if "pixel AUROC" in c)]
+    assert f"{value:.1f}" in shown and low <= value <= high and "| best" in line
     page = invoke("board", "--results-dir", results, "--out", tmp_path / "site")
     assert page.exit_code == 0 and "pixel AUROC %" in (tmp_path / "site" / "index.html").read_text()
 

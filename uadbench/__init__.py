@@ -18,7 +18,8 @@ os.environ.setdefault("MKL_CBWR", "AUTO")
 """Intel MKL's conditional numerical reproducibility, asked for before MKL's first computation
 (it reads this once): the instructions of its default dispatch, with fixed cache sizes,
 deterministic reductions and static scheduling, so that a seed gives the same scores bit for bit
-on one machine. On the Intel Xeon it changes no bit of a score (a user's own setting wins)."""
+on one machine. A user's own setting wins; each run records the one in force
+(``hardware.mkl_reproducibility``), since it changes the last bits of MKL's sums."""
 
 __all__ = [
     "Dataset",

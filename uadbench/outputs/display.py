@@ -142,6 +142,13 @@ def groups(board: Leaderboard) -> dict[str, list[dict[str, str]]]:
     return groups
 
 
+def markdown_title(title: str) -> str:
+    """A set of test images' title in Markdown: the data set in bold, split and data as code."""
+    dataset, _, rest = title.partition(" · split ")
+    version, _, data = rest.partition(" · data ")
+    return f"**{dataset}**, split `{version}`" + (f", data `{data}`" if data else "")
+
+
 def warning_lines(rows: list[dict[str, str]]) -> list[str]:
     """``⚠ <row name>: <warnings>`` for every marked row."""
     return [f"{WARNING_MARK} {r['name']}: {r['warnings']}" for r in rows if r["warnings"]]

@@ -18,11 +18,13 @@ from typing import Any
 
 from tabulate import tabulate
 
+from uadbench.outputs import map_statistics
 from uadbench.outputs.display import (
     LEGEND,
     LOCALISATION_COLUMNS,
     LOCALISATION_LEGEND,
     groups,
+    markdown_title,
     metric_columns,
     present,
     shortened,
@@ -111,12 +113,6 @@ DOCUMENT_COLUMNS = (*LEADING_COLUMNS, *metric_columns("document"), "vs best", "p
 LATEX_COLUMNS = ("method", "size", "seeds", *metric_columns("latex"), "vs best", "published")
 
 
-def _markdown_title(title: str) -> str:
-    dataset, _, rest = title.partition(" · split ")
-    version, _, data = rest.partition(" · data ")
-    return f"**{dataset}**, split `{version}`" + (f", data `{data}`" if data else "")
-
-
 def to_markdown(board: Leaderboard) -> str:
     """GitHub-flavoured Markdown: a table per set of test images, then unfinished runs."""
     if not board.rows:
@@ -125,7 +121,7 @@ def to_markdown(board: Leaderboard) -> str:
     for title, rows in groups(board).items():
         columns = present(with_config(rows, DOCUMENT_COLUMNS), rows)
         located |= any(c in LOCALISATION_COLUMNS for c in columns)
-        text += f"\n{_markdown_title(title)}\n\n"
+        text += f"\n{markdown_title(title)}\n\n"
         cells = [[r[c] for c in columns] for r in rows]
         right = ("#", "seeds", "95% CI", *metric_columns("document"))
         align = ["right" if c in right else "left" for c in columns]
@@ -136,6 +132,8 @@ def to_markdown(board: Leaderboard) -> str:
         if notes := warning_lines(rows):
             text += "\n" + "".join(f"- {shortened(note, 400)}\n" for note in notes)
     text += f"\n{LEGEND}\n" + (f"\n{LOCALISATION_LEGEND}\n" if located else "")
+    if located and (tested := map_statistics.to_markdown(map_statistics.map_statistics(board))):
+        text += "\n" + tested
     if board.problems:
         cells = [
             [p.dataset, p.method, p.seed, p.status, shortened(p.message)] for p in board.problems
