@@ -100,3 +100,18 @@ def resnet18_file(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.
     path.parent.mkdir(parents=True)
     torch.save(torchvision.models.resnet18(weights=None).state_dict(), path)
     return path
+
+
+BROWSER_ENV = "UADBENCH_CHROMIUM"
+
+
+@pytest.fixture
+def chromium() -> str:
+    """Debian's chromium. Skips where UADBENCH_CHROMIUM is unset (a developer's machine
+    without it); fails where it is set (CI) and the browser or Playwright is missing."""
+    path = os.environ.get(BROWSER_ENV)
+    if not path:
+        pytest.skip(f"{BROWSER_ENV} is not set; .ci/run sets it to Debian's chromium")
+    if not Path(path).is_file():
+        pytest.fail(f"{BROWSER_ENV}={path} but there is no such file")
+    return path

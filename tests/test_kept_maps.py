@@ -203,3 +203,34 @@ def test_the_figures_show_where_the_maps_point_with_or_without_the_cached_images
     shutil.rmtree(record.data.cache)
     map_sheets.plot_map_sheets(board, tmp_path / "figures")
     assert "prepared images gone from the cache: maps alone" in titles[-1]
+
+
+@pytest.mark.browser
+def test_in_a_browser_a_row_that_kept_maps_shows_where_they_point(tmp_path, plugin, chromium):
+    from playwright.sync_api import sync_playwright
+
+    from .commands import mean_distance
+
+    results = tmp_path / "results"
+    run(results, plugin, "mapped-distance")
+    assert invoke(*mean_distance(results), *TINY).exit_code == 0
+    made = invoke("board", "--results-dir", results, "--out", tmp_path / "site")
+    assert made.exit_code == 0, made.output
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        errors = []
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        page.goto((tmp_path / "site" / "index.html").as_uri())
+        page.wait_for_function("window.uadbenchBoard && window.uadbenchBoard.ready")
+        sheet = page.locator(".details figure.map-sheet")
+        page.get_by_role("cell", name="mapped-distance", exact=True).click()
+        assert sheet.is_visible()
+        page.wait_for_function(
+            "document.querySelector('.details figure.map-sheet img').naturalWidth > 100"
+        )
+        page.get_by_role("cell", name="mean-distance", exact=True).click()
+        assert not sheet.is_visible()
+        assert page.locator(".details figure.map-sheet img").get_attribute("src") is None
+        browser.close()
+    assert not errors

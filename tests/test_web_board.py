@@ -1,7 +1,6 @@
 """The web board: one self-contained page, checked as a file and driven in a real browser."""
 
 import json
-import os
 import re
 import shutil
 from dataclasses import replace
@@ -19,7 +18,6 @@ from .conftest import TINY_SYNTHETIC, committed_board_rows
 
 cli = CliRunner()
 ZHANGLAB = Path(__file__).resolve().parents[1] / "results" / "zhanglab-quick" / "runs"
-BROWSER_ENV = "UADBENCH_CHROMIUM"
 
 
 @pytest.fixture
@@ -58,18 +56,6 @@ def test_the_page_needs_no_network_and_names_its_title(site):
 def test_a_board_of_no_finished_runs_is_refused_in_one_line(tmp_path):
     result = cli.invoke(app, ["board", "--results-dir", str(tmp_path), "--out", str(tmp_path)])
     assert result.exit_code == 2 and "no finished runs" in result.output
-
-
-@pytest.fixture
-def chromium() -> str:
-    """Debian's chromium. Skips where UADBENCH_CHROMIUM is unset (a developer's machine
-    without it); fails where it is set (CI) and the browser or Playwright is missing."""
-    path = os.environ.get(BROWSER_ENV)
-    if not path:
-        pytest.skip(f"{BROWSER_ENV} is not set; .ci/run sets it to Debian's chromium")
-    if not Path(path).is_file():
-        pytest.fail(f"{BROWSER_ENV}={path} but there is no such file")
-    return path
 
 
 def _cells(page, column: int) -> list[str]:

@@ -11,6 +11,7 @@ panel shows the map alone and the sheet says so. Records keep maps, never images
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -20,6 +21,9 @@ from uadbench.outputs.leaderboard import Leaderboard, Row
 from uadbench.outputs.plots import pyplot, row_labels, save_figure, test_set_panels
 from uadbench.running.kept_maps import MapsFileError, read_maps
 from uadbench.running.run_record import RunRecord
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 SHEET_METHODS = 4
 """Rows of the board a sheet shows (the best at pointing)."""
@@ -44,6 +48,28 @@ def plot_map_sheets(board: Leaderboard, out: Path) -> list[Path]:
 
 
 def _sheet(rows: list[Row], labels: dict[int, str], title: str, path: Path) -> list[Path]:
+    fig = sheet_figure(rows, labels, title)
+    return [] if fig is None else save_figure(fig, path, dpi=110)
+
+
+def row_sheet_png(row: Row, label: str) -> bytes | None:
+    """The sheet of one row (its first seed) as PNG bytes, for the web board's row details;
+    None where its maps cannot be read."""
+    import io
+
+    fig = sheet_figure([row], {id(row): label}, label)
+    if fig is None:
+        return None
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=80, bbox_inches="tight")
+    pyplot().close(fig)
+    return buffer.getvalue()
+
+
+def sheet_figure(rows: list[Row], labels: dict[int, str], title: str) -> Figure | None:
+    """The sheet of ``rows`` (the first seed of each): the same test images with a lesion in
+    each, map over image, its maximum and the truth's contour; None where no row's maps can be
+    read."""
     plt = pyplot()
     kept, unreadable = [], []
     for row in rows:
@@ -52,7 +78,7 @@ def _sheet(rows: list[Row], labels: dict[int, str], title: str, path: Path) -> l
         except MapsFileError:  # gone or changed since the board's index read the record
             unreadable.append(labels[id(row)])
     if not kept:
-        return []
+        return None
     first_ids, first_regions = kept[0][1], kept[0][3]
     with_lesion = [first_ids[i] for i in np.flatnonzero(first_regions.any(axis=(1, 2)))]
     picked = [with_lesion[i] for i in _spread(len(with_lesion), SHEET_IMAGES)]
@@ -77,7 +103,7 @@ def _sheet(rows: list[Row], labels: dict[int, str], title: str, path: Path) -> l
         f"+: its maximum, contour: the truth){note}",
         fontsize=8,
     )
-    return save_figure(fig, path, dpi=110)
+    return fig
 
 
 def _panel(ax, heat: np.ndarray, truth: np.ndarray, image: np.ndarray | None) -> None:

@@ -6,8 +6,9 @@ image size, profile and method family, and Plotly for the figures, all inlined, 
 a USB stick with no server and no network. A column that holds one value in every row (one data
 set, one split, ...) is named once above the table instead, so the table fits a 1280 px screen.
 Clicking a row shows its ROC curve, every seed's score distributions with its validation
-threshold, training curves, each seed's AUROC, timings, peak memory and hardware, hyperparameters
-and the command that reproduces it: drawn then, from the row's compact data
+threshold, training curves, each seed's AUROC, timings, peak memory and hardware, hyperparameters,
+the command that reproduces it and, for a row that kept anomaly maps, the sheet of where they
+point (a PNG made with the page): drawn then, from the row's compact data
 (``uadbench.outputs.web_figures``), so that a board of a thousand rows stays small and quick. The
 page is made by jinja2 from ``templates/board.html.j2``; ``templates/board.js`` fills and draws
 the details of a clicked row.
@@ -31,6 +32,7 @@ from uadbench.outputs.across_datasets import (
 )
 from uadbench.outputs.display import LEGEND, LOCALISATION_COLUMNS, human_rows, percent
 from uadbench.outputs.leaderboard import WARNING_MARK, Leaderboard, Memo, Row
+from uadbench.outputs.map_sheets import row_sheet_png
 from uadbench.outputs.plots import output_folder, row_labels, split_label, test_set_panels
 from uadbench.outputs.web_figures import cost_figure, figure_settings, row_figures
 from uadbench.running.reproduce import dataset_defaults, reproduce_command, shell_line
@@ -213,8 +215,17 @@ def _details(row: Row, label: str, split: str, memo: Memo) -> dict[str, Any]:
         "command": _command(row),
         "warnings": row.warnings,
         "records": [str(run.path.name) for run in row.runs if run.path is not None],
+        "map_sheet": _map_sheet(row, label),
         **row_figures(row, memo),
     }
+
+
+def _map_sheet(row: Row, label: str) -> str | None:
+    """The row's sheet of where its maps point, as base64 PNG (None without kept maps)."""
+    if not (row.runs and row.runs[0].localisation):
+        return None
+    png = row_sheet_png(row, label)
+    return None if png is None else base64.b64encode(png).decode("ascii")
 
 
 PER_SEED = (

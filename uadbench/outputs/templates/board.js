@@ -161,6 +161,11 @@ function fill(row) {
   slot("records").textContent = row.records.join(", ");
   shown.querySelector(".deterministic").hidden = !row.deterministic;
   shown.querySelector("pre.command").textContent = row.command;
+  const sheet = shown.querySelector("figure.map-sheet");
+  sheet.hidden = !row.map_sheet;
+  const image = sheet.querySelector("img");
+  if (row.map_sheet) image.src = `data:image/png;base64,${row.map_sheet}`;
+  else image.removeAttribute("src");
   const warnings = shown.querySelector("ul.warnings");
   warnings.replaceChildren(
     ...row.warnings.map((w) => element("li", `${details.warning_mark} ${w}`, "warning")));
