@@ -198,7 +198,9 @@ def folder_tree(root: Path, n_train: int = 10, n_test: int = 4) -> Path:
 
 
 def vinbigdata_release(root: Path, normals: int = 10, abnormals: int = 4) -> Path:
-    """``train/<image_id>.dicom`` (16-bit storage, 14 bits stored, MONOCHROME1) and train.csv."""
+    """``train/<image_id>.dicom`` (16-bit storage, 14 bits stored, MONOCHROME1) and train.csv
+    (with its box corners: on each abnormal image two readers' boxes, one reader's "No
+    finding")."""
     rows = []
     for i in range(normals + abnormals):
         image_id = f"{i:032x}"
@@ -206,15 +208,19 @@ def vinbigdata_release(root: Path, normals: int = 10, abnormals: int = 4) -> Pat
         stored = 16383 - chest(800 + i, abnormal=abnormal).astype(np.uint16) * 64
         write_dicom(root / "train" / f"{image_id}.dicom", stored, 14, "MONOCHROME1")
         for rad in ("R1", "R2", "R3"):
-            name = "Nodule/Mass" if abnormal and rad == "R2" else "No finding"
-            rows.append({"image_id": image_id, "class_name": name, "rad_id": rad})
+            found = abnormal and rad != "R1"  # two readers box the finding, one sees none
+            name = "Nodule/Mass" if found else "No finding"
+            corners = (8.0 + (rad == "R3"), 16.0, 24.0, 40.0) if found else (None,) * 4
+            box = dict(zip(("x_min", "y_min", "x_max", "y_max"), corners, strict=True))
+            rows.append({"image_id": image_id, "class_name": name, "rad_id": rad, **box})
     pd.DataFrame(rows).to_csv(root / "train.csv", index=False)
     return root
 
 
 def nih_release(root: Path, layout: str = "archives", patients: int = 16) -> Path:
     """The NIH ChestX-ray14 layout with its real file and column names: Data_Entry_2017_v2020.csv,
-    train_val_list.txt, test_list.txt and PNGs in images_001/images/, images_002/images/ (or
+    train_val_list.txt, test_list.txt, BBox_List_2017.csv (a box on the first two abnormal
+    images) and PNGs in images_001/images/, images_002/images/ (or
     one images/ folder); two images per patient, every fourth patient's second image AP."""
     rows = []
     for patient in range(1, patients + 1):
@@ -241,6 +247,11 @@ def nih_release(root: Path, layout: str = "archives", patients: int = 16) -> Pat
             save_png(root / folder / name, chest(900 + 2 * patient + follow_up, abnormal=abnormal))
     entries = pd.DataFrame(rows)
     entries.to_csv(root / "Data_Entry_2017_v2020.csv", index=False)
+    boxed = entries.loc[entries["Finding Labels"] != "No Finding", "Image Index"].iloc[:2]
+    (root / "BBox_List_2017.csv").write_text(
+        "Image Index,Finding Label,Bbox [x,y,w,h],,,\n"
+        + "".join(f"{name},Mass,256.0,512.0,128.0,256.0\n" for name in boxed)
+    )
     test = entries["Patient ID"] > patients * 3 // 4
     (root / "test_list.txt").write_text("\n".join(entries.loc[test, "Image Index"]) + "\n")
     (root / "train_val_list.txt").write_text("\n".join(entries.loc[~test, "Image Index"]) + "\n")

@@ -695,6 +695,37 @@ def test_rsna_boxes_come_from_the_release_table_and_only_there(tmp_path):
     assert dataset("rsna", fx.medad_packaging(tmp_path / "medad")).lesion_regions(table, 16) is None
 
 
+@pytest.mark.parametrize("release", [fx.vinbigdata_release, fx.vindr_physionet_release])
+def test_vindr_boxes_are_every_readers_at_each_dicoms_own_size(tmp_path, release):
+    root = release(tmp_path / "vindr")
+    ds = dataset("vindr", root, split="available")
+    table = ds.split_table()
+    regions = ds.lesion_regions(table, 16)
+    assert ds.lesion_truth == "boxes" and regions.shape == (len(table), 16, 16)
+    abnormal = np.flatnonzero(table["label"] == 1)
+    assert len(abnormal) and not regions[table["label"] == 0].any()
+    for i in abnormal:  # two readers' boxes on a 48 px DICOM: (8|9, 16)-(24, 40), their union
+        assert np.argwhere(regions[i]).min(axis=0).tolist() == [5, 2]
+        assert np.argwhere(regions[i]).max(axis=0).tolist() == [13, 7]
+        assert regions[i].sum() == 9 * 6
+    assert [len(b) for b in ds.lesion_boxes(table.iloc[abnormal[:1]])] == [2]
+
+
+def test_nih_boxes_come_from_the_release_bbox_list(tmp_path):
+    root = fx.nih_release(tmp_path / "nih")
+    ds = dataset("nih", root, split="available")
+    table = ds.split_table()
+    regions = ds.lesion_regions(table, 16)
+    listed = pd.read_csv(root / "BBox_List_2017.csv")["Image Index"].str.removesuffix(".png")
+    boxed = table["id"].isin(listed).to_numpy()
+    assert boxed.any() and regions.shape == (len(table), 16, 16)
+    assert not regions[~boxed].any()
+    for i in np.flatnonzero(boxed):  # x 256..384, y 512..768 of 1024 px -> cols 4..5, rows 8..11
+        assert np.argwhere(regions[i]).tolist() == [[r, c] for r in range(8, 12) for c in (4, 5)]
+    (root / "BBox_List_2017.csv").unlink()
+    assert ds.lesion_regions(table, 16) is None
+
+
 def test_a_data_set_that_claims_lesion_truth_must_give_it():
     from uadbench.contracts.dataset import Dataset, check_dataset_class
     from uadbench.data.readers.synthetic import SyntheticChest

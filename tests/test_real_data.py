@@ -177,3 +177,37 @@ def test_the_rsna_sample_gives_its_539_boxes_to_its_327_lung_opacity_images(shar
     regions = rsna.lesion_regions(table, 64)
     share = regions[opacity].mean(axis=(1, 2))
     assert share.min() > 0 and share.max() < 0.6  # boxes, not whole images
+
+
+def test_nih_gives_the_984_radiologist_boxes_of_880_images(shared_dir, tmp_path):
+    import gzip
+
+    from uadbench.data.readers.nih import NIH
+
+    listed = gzip.decompress((shared_dir / "metadata" / "nih_BBox_List_2017.csv.gz").read_bytes())
+    (tmp_path / "BBox_List_2017.csv").write_bytes(listed)
+    ids = pd.read_csv(tmp_path / "BBox_List_2017.csv")["Image Index"].str.removesuffix(".png")
+    table = pd.DataFrame({"id": [*ids.unique(), "00000001_000"]})
+    boxes = NIH(tmp_path).lesion_boxes(table)
+    assert sum(map(len, boxes)) == 984 and sum(map(bool, boxes)) == 880 and not boxes[-1]
+    assert all(
+        x >= 0 and y >= 0 and x + w <= 1024 and y + h <= 1024 for b in boxes for x, y, w, h in b
+    )
+
+
+def test_vindr_boxes_are_every_readers_box_of_an_image_with_a_finding(shared_dir, tmp_path):
+    import gzip
+
+    from uadbench.data.readers.vindr import VinDr
+
+    table_bytes = gzip.decompress(
+        (shared_dir / "metadata" / "vinbigdata-train.csv.gz").read_bytes()
+    )
+    (tmp_path / "train.csv").write_bytes(table_bytes)
+    findings = pd.read_csv(tmp_path / "train.csv")
+    normal = findings.groupby("image_id")["class_name"].agg(lambda n: (n == "No finding").all())
+    table = pd.DataFrame({"id": normal.index})
+    boxes = VinDr(tmp_path).lesion_boxes(table)
+    has_box = np.array([bool(b) for b in boxes])
+    assert (has_box == ~normal.to_numpy()).all()  # every image with a finding, and only those
+    assert sum(map(len, boxes)) == (findings["class_name"] != "No finding").sum()

@@ -6,7 +6,9 @@ The release as the NIH Clinical Center ships it: ``Data_Entry_2017_v2020.csv`` (
 or all in one ``images/`` folder. Views: PA by default (``--data-option view=AP`` or ``all``
 for the release's own split).
 
-Split versions:
+Where findings lie (``lesion_regions``): the release's ``BBox_List_2017.csv``, 984 boxes drawn
+by radiologists on 880 images (``x, y, w, h`` on the 1024 px PNGs); most lie in the release's
+own test list. Split versions:
 - ``uadbench-v1`` (committed, made by ``datasets/make_splits.py`` from the real table): PA
   views; patients drawn in salted-hash order give 1,000 normal and 1,000 abnormal test images
   (every image of a test patient is in test); the normals of all other patients train, 10% of
@@ -24,9 +26,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
-from uadbench.contracts.dataset import DataNotFoundError, SplitTableError
+from uadbench.contracts.dataset import Box, DataNotFoundError, SplitTableError, boxes_mask
 from uadbench.data.split_files import (
     DEFAULT_VERSION,
     VAL_FRACTION,
@@ -40,6 +43,9 @@ N_TEST = 1000
 TABLES = ("Data_Entry_2017_v2020.csv", "Data_Entry_2017.csv")
 VIEWS = ("PA", "AP", "all")
 NORMAL = "No Finding"
+BOXES = "BBox_List_2017.csv"
+PNG_SIDE = 1024
+"""Every PNG of the release is 1024 x 1024 px; ``BBox_List_2017.csv`` draws its boxes there."""
 
 
 def labelled(data_entry: pd.DataFrame, view: str = "PA") -> pd.DataFrame:
@@ -86,6 +92,25 @@ class NIH(SplitFileDataset):
 
     id_pattern = r"\d{8}_\d{3}"
     id_example = "00000001_000"
+
+    lesion_truth = "boxes"
+
+    def lesion_boxes(self, table: pd.DataFrame) -> list[list[Box]] | None:
+        """Each image's boxes as ``BBox_List_2017.csv`` draws them (its columns ``Image Index``,
+        ``Finding Label`` and the four of ``Bbox [x,y,w,h]``); None without that file."""
+        assert self.root is not None
+        try:
+            listed = pd.read_csv(self.root / BOXES)
+        except FileNotFoundError:
+            return None
+        drawn: dict[str, list[Box]] = {}
+        for name, *box in listed.iloc[:, [0, 2, 3, 4, 5]].itertuples(index=False):
+            drawn.setdefault(str(name).removesuffix(".png"), []).append(tuple(map(float, box)))
+        return [drawn.get(image_id, []) for image_id in table["id"]]
+
+    def lesion_regions(self, table: pd.DataFrame, size: int) -> np.ndarray | None:
+        boxes = self.lesion_boxes(table)
+        return None if boxes is None else boxes_mask(boxes, size, (PNG_SIDE, PNG_SIDE))
 
     @classmethod
     def recognises(cls, folder: Path) -> bool:

@@ -11,6 +11,11 @@ Three layouts are read, and the run records which (``layout``):
   ``annotations/annotations_train.csv`` (the same columns as Kaggle's ``train.csv``), also as
   ``wget -r`` fetches it, under ``physionet.org/files/vindr-cxr/1.0.0/`` (found from the folder
   it ran in, and from ``physionet.org/``).
+
+Where findings lie (``lesion_regions``): the boxes of the DICOM releases' table of findings,
+every reader's kept as drawn (their union), in each DICOM's own pixels; the Med-AD packaging has
+no boxes.
+
 Two split versions: ``uadbench-v1`` (committed, made by ``datasets/make_splits.py`` from the
 VinBigData ``train.csv``: 1,000 normal and 1,000 abnormal test images in salted-hash order, the
 other normals train, 10% validate) and ``medad`` (the packaging's ``data.json``, or the file given
@@ -22,9 +27,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
-from uadbench.contracts.dataset import SplitTableError
+from uadbench.contracts.dataset import Box, SplitTableError, boxes_mask
 from uadbench.data.readers.medad import MedADDataset
 from uadbench.data.split_files import (
     VAL_FRACTION,
@@ -38,6 +44,8 @@ RELEASE_TABLES = (
 )
 """The DICOM releases, by the table of findings each ships."""
 N_TEST = 1000
+BOX_COLUMNS = ("x_min", "y_min", "x_max", "y_max")
+"""A finding's box in the table of findings: corners in the DICOM's pixels."""
 PHYSIONET_RELEASE = "files/vindr-cxr/1.0.0"
 """The release folder under ``physionet.org/``, where ``wget -r`` puts PhysioNet's files."""
 
@@ -96,6 +104,41 @@ class VinDr(MedADDataset):
     id_example = "000434271f63a181f93b6e0b2ac13c4c"
     medad_sha256 = "13373d18be2928233af9f04d8ceb0f2504006e0b2f21fc4a91783846955cde7d"
     """Of caiyu6666/DDAD's ``data/vin_data.json``, the MedIAnomaly VinDr-CXR split."""
+
+    lesion_truth = "boxes"
+
+    def lesion_boxes(self, table: pd.DataFrame) -> list[list[Box]] | None:
+        """Each image's finding boxes as the release's table draws them (``x, y, width,
+        height`` in its DICOM's pixels; every reader's box, so overlapping boxes of several
+        readers stay as drawn; none for "No finding"); None without such a table (the Med-AD
+        packaging)."""
+        assert self.root is not None
+        found = self.annotations(self.root)
+        if found is None:
+            return None
+        findings = pd.read_csv(found[1])
+        if not set(BOX_COLUMNS) <= set(findings.columns):
+            return None
+        drawn: dict[str, list[Box]] = {}
+        for row in findings.dropna(subset=list(BOX_COLUMNS)).itertuples(index=False):
+            box = (row.x_min, row.y_min, row.x_max - row.x_min, row.y_max - row.y_min)
+            drawn.setdefault(row.image_id, []).append(box)
+        return [drawn.get(image_id, []) for image_id in table["id"]]
+
+    def lesion_regions(self, table: pd.DataFrame, size: int) -> np.ndarray | None:
+        """The boxes drawn at ``size``, each image's by its own DICOM's rows and columns (the
+        release's images differ in size; only the headers of images with a box are read)."""
+        import pydicom
+
+        boxes = self.lesion_boxes(table)
+        if boxes is None:
+            return None
+        regions = np.zeros((len(table), size, size), dtype=bool)
+        for i, (image_boxes, path) in enumerate(zip(boxes, self.source_files(table), strict=True)):
+            if image_boxes:
+                header = pydicom.dcmread(path, stop_before_pixels=True)
+                regions[i] = boxes_mask([image_boxes], size, (header.Rows, header.Columns))[0]
+        return regions
 
     @classmethod
     def is_dicom_release(cls, folder: Path) -> bool:
