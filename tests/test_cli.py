@@ -227,6 +227,10 @@ def test_methods_describe_by_the_first_paragraph_in_plain_text():
     listing = CliRunner().invoke(app, ["methods"], env={"COLUMNS": "250"})
     assert listing.exit_code == 0, listing.output
     assert "summed per-level Mahalanobis." in listing.stdout
+    cells = [line.split("│") for line in listing.stdout.splitlines() if line.count("│") > 4]
+    maps = {c[1].strip(): c[3].strip() for c in cells if c[1].strip()}
+    assert maps["ae"] == maps["anomalib-patchcore"] == "yes"
+    assert maps["anomalib-ganomaly"] == "-"  # anomalib's GANomaly gives no map
     shown = CliRunner().invoke(app, ["methods", "anatpaste"], env={"COLUMNS": "250"})
     assert "``" not in shown.stdout  # reStructuredText literals read as plain words
     assert "random (none) or ImageNet" in shown.stdout

@@ -37,8 +37,9 @@ def methods(
     ] = False,
     plugin: PluginOption = [],  # noqa: B006
 ) -> None:
-    """List the registered methods; with names (or --params), every hyperparameter with its
-    type, its value in each profile and what it does."""
+    """List the registered methods (maps: whether it says where an image is anomalous); with
+    names (or --params), every hyperparameter with its type, its value in each profile and what
+    it does."""
     from rich.table import Table
 
     from uadbench import registry
@@ -53,13 +54,14 @@ def methods(
                     stdout.print(Text(note))
             return
         table = Table(title="Methods")
-        for column in ("name", "profiles", "from", "description"):
-            table.add_column(column, overflow="fold", no_wrap=column == "name")
+        for column in ("name", "profiles", "maps", "from", "description"):
+            table.add_column(column, overflow="fold", no_wrap=column in ("name", "maps"))
         for name in registry.methods.names():
             cls = registry.methods.get(name)
             profiles = ", ".join(f"{p} {v.image_size}px" for p, v in cls.profile_table().items())
             origin = registry.methods.origin(name).split(" (")[0]
-            table.add_row(name, profiles, origin, Text(cls.describe()))
+            maps = "yes" if cls.has_anomaly_map() else "-"
+            table.add_row(name, profiles, maps, origin, Text(cls.describe()))
     stdout.print(table)
 
 
