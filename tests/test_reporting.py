@@ -193,7 +193,7 @@ def test_figures_include_the_cost_view_with_truetype_fonts(tmp_path):
 
     results = Path(__file__).resolve().parents[1] / "results" / "zhanglab-quick"
     records = scan_records(results).records
-    written = plot_all(build_leaderboard(records), records, tmp_path)
+    written = plot_all(build_leaderboard(records), records, tmp_path).files
     assert tmp_path / "cost.png" in written and tmp_path / "cost.pdf" in written
     pdf = (tmp_path / "roc_curves.pdf").read_bytes()
     assert b"/FontFile2" in pdf and b"/Type3" not in pdf  # TrueType (Type 42), not Type 3
@@ -311,3 +311,35 @@ def test_a_one_row_heat_map_keeps_its_label_level_and_its_colour_bar_tall(
     assert label.get_text() == "ae · 64px" and label.get_rotation() == 0
     assert fig.get_size_inches()[1] >= plots.HEATMAP_MIN_HEIGHT
     assert bar.get_position().height * fig.get_size_inches()[1] >= 2  # inches of colour bar
+
+
+def test_a_figure_is_drawn_again_only_when_what_drew_it_changed(tmp_path):
+    from uadbench.outputs.figures import DRAWN, plot_all
+
+    from .commands import TINY, invoke, mean_distance
+
+    results, figures = tmp_path / "results", tmp_path / "figures"
+    assert invoke(*mean_distance(results), "--seeds", "0,1", *TINY).exit_code == 0
+
+    def plotted():
+        records = scan_records(results).records
+        return plot_all(build_leaderboard(records), records, figures)
+
+    def stamps(paths):
+        return {p: p.stat().st_mtime_ns for p in paths}
+
+    first = plotted()
+    assert tmp_path / "figures" / "roc_curves.png" in first.files and not first.kept
+    second = plotted()  # nothing changed: every figure kept, not one file written
+    assert second.files == second.kept == first.files
+    assert stamps(second.files) == stamps(first.files)
+    assert invoke("plot", "--results-dir", results, "--out", figures).stdout.count("kept ") == len(
+        first.files
+    )
+    record = next((results / "runs").rglob("*seed1*.json"))
+    record.write_bytes(record.read_bytes())  # the same bytes, written again: a changed file
+    assert not plotted().kept
+    (figures / "cost.png").unlink()  # a figure gone is drawn again, the others are kept
+    fourth = plotted()
+    assert (figures / "cost.png").is_file() and figures / "cost.png" not in fourth.kept
+    assert figures / "roc_curves.png" in fourth.kept and (figures / DRAWN).is_file()

@@ -134,8 +134,12 @@ def plot(
     with user_errors():
         target = output_folder(out_dir or results_dir[0] / "figures")
         found, board = _finished_board(results_dir, "to plot")
-        for path in plot_all(board, found.records, target):
-            wrote(path)
+        drawn = plot_all(board, found.records, target)
+        for path in drawn.files:
+            if path in drawn.kept:
+                stdout.print(f"kept {path} (nothing that drew it changed)", markup=False)
+            else:
+                wrote(path)
     left_out(found)
 
 

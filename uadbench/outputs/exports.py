@@ -18,7 +18,6 @@ from typing import Any
 
 from tabulate import tabulate
 
-from uadbench.outputs import map_statistics
 from uadbench.outputs.display import (
     LEGEND,
     LOCALISATION_COLUMNS,
@@ -132,8 +131,11 @@ def to_markdown(board: Leaderboard) -> str:
         if notes := warning_lines(rows):
             text += "\n" + "".join(f"- {shortened(note, 400)}\n" for note in notes)
     text += f"\n{LEGEND}\n" + (f"\n{LOCALISATION_LEGEND}\n" if located else "")
-    if located and (tested := map_statistics.to_markdown(map_statistics.map_statistics(board))):
-        text += "\n" + tested
+    if located:
+        from uadbench.outputs import map_statistics  # reads kept maps: only where runs kept them
+
+        if tested := map_statistics.to_markdown(map_statistics.map_statistics(board)):
+            text += "\n" + tested
     if board.problems:
         cells = [
             [p.dataset, p.method, p.seed, p.status, shortened(p.message)] for p in board.problems

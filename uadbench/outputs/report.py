@@ -24,7 +24,7 @@ from uadbench.errors import RecordError
 from uadbench.outputs.across_datasets import across_datasets
 from uadbench.outputs.across_datasets import to_markdown as summary_markdown
 from uadbench.outputs.exports import to_markdown
-from uadbench.outputs.figures import figure_drawings
+from uadbench.outputs.figures import draw_all, figure_drawings
 from uadbench.outputs.leaderboard import WARNING_MARK, Leaderboard, build_leaderboard
 from uadbench.outputs.plots import output_folder
 from uadbench.outputs.published import published_results
@@ -32,7 +32,6 @@ from uadbench.running.record_store import RecordSet
 from uadbench.running.reproduce import dataset_defaults, reproduce_command, shell_line
 from uadbench.running.run_record import RunRecord
 from uadbench.statistics.ranking import RankSummary
-from uadbench.workers import called_in_workers
 
 PAGE = """<!doctype html>
 <html><head><meta charset="utf-8"><title>{title}</title>
@@ -90,8 +89,9 @@ def write_report(
     )
     drawings = figure_drawings(board, records, out / "figures", summary)
     # the long text made into HTML while the figures are drawn (each on a core of its own)
-    html_parts, *drawn = called_in_workers([partial(_html_parts, head, tail), *drawings])
-    figures = [path for paths in drawn for path in paths]
+    figures, _, [html_parts] = draw_all(
+        drawings, out / "figures", [partial(_html_parts, head, tail)]
+    )
     shown = "\n".join(
         [
             "## Figures",

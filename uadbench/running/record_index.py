@@ -110,7 +110,7 @@ class RecordIndex:
         """The record of each of ``paths`` without its score variants (or why it cannot be
         read), from the index where the file is as indexed, else by ``read_file`` (then
         indexed)."""
-        stats = {str(p): _stat(p) for p in paths}
+        stats = {str(p): file_stamp(p) for p in paths}
         self._in_this_process()
         kept = self._kept(stats)
         out: list[RunRecord | str] = []
@@ -259,7 +259,7 @@ def _without_variants(record: RunRecord) -> RunRecord:
     return dataclasses.replace(record, test=test, path=record.path, partial=True)
 
 
-def _stat(path: Path) -> str | None:
+def file_stamp(path: Path) -> str | None:
     """What tells a changed file: size, modification and change times (ns; the change time is
     set by the system on every write, whatever the modification time is set back to) and
     inode; None if it is gone."""
