@@ -343,3 +343,20 @@ def test_a_figure_is_drawn_again_only_when_what_drew_it_changed(tmp_path):
     fourth = plotted()
     assert (figures / "cost.png").is_file() and figures / "cost.png" not in fourth.kept
     assert figures / "roc_curves.png" in fourth.kept and (figures / DRAWN).is_file()
+
+
+def test_seeds_under_different_mkl_settings_mark_the_row(committed_records):
+    records = [
+        replace(r, hardware={**r.hardware, "mkl_reproducibility": "AUTO"})
+        if (r.config.method, r.config.seed, r.changed_params) == ("cutpaste", 1, {})
+        else r
+        for r in committed_records
+    ]
+    rows = {r.name: r for r in build_leaderboard(records).rows}
+    mixed = rows["cutpaste"]
+    assert mixed.mkl_settings == {"not recorded": [0, 2], "AUTO": [1]}
+    assert mixed.label == "cutpaste ⚠" and rows["anatpaste"].label == "anatpaste"
+    assert (
+        "seeds ran under different Intel MKL reproducibility settings (MKL_CBWR): not recorded "
+        "(seeds 0, 2); AUTO (seed 1)" in mixed.warnings[-1]
+    )

@@ -59,7 +59,9 @@ def run(
     profile: Annotated[
         str,
         typer.Option(
-            help="quick (this CPU) or paper (published recipe).", autocompletion=profile_names
+            help="quick (this CPU) or paper (published recipe); a plugin may add its own "
+            "(uadbench methods NAME lists them).",
+            autocompletion=profile_names,
         ),
     ] = "quick",
     image_size: Annotated[
@@ -164,7 +166,11 @@ def sweep(
     dataset: Annotated[list[str], typer.Option("--dataset", help="Data set (repeatable).")] = [],  # noqa: B006
     seeds: SeedsOption = None,
     profile: Annotated[
-        str | None, typer.Option(help="quick or paper.", autocompletion=profile_names)
+        str | None,
+        typer.Option(
+            help="quick (this CPU) or paper (published recipe) for every method of the grid.",
+            autocompletion=profile_names,
+        ),
     ] = None,
     image_size: Annotated[
         list[int], typer.Option("--image-size", help="Image size (repeatable).")

@@ -117,11 +117,23 @@ class Row:
     def cpu_models(self) -> dict[str, list[int]]:
         """The CPU models the row's seeds ran on (where their records name one), each with its
         seeds: more than one, and a trained result may differ by machine."""
-        models: dict[str, list[int]] = defaultdict(list)
+        return self.seeds_by(lambda run: run.hardware.get("cpu_model"))
+
+    @property
+    def mkl_settings(self) -> dict[str, list[int]]:
+        """The Intel MKL reproducibility settings the row's seeds ran under (``MKL_CBWR``;
+        records made before it was recorded: ``not recorded``), each with its seeds."""
+        return self.seeds_by(
+            lambda run: run.hardware.get("mkl_reproducibility", "not recorded") or "off"
+        )
+
+    def seeds_by(self, value_of: Callable[[RunRecord], str | None]) -> dict[str, list[int]]:
+        """The row's seeds by ``value_of`` their record (seeds whose value is None left out)."""
+        found: dict[str, list[int]] = defaultdict(list)
         for seed, run in zip(self.seeds, self.runs, strict=True):
-            if model := run.hardware.get("cpu_model"):
-                models[model].append(seed)
-        return dict(models)
+            if (value := value_of(run)) is not None:
+                found[value].append(seed)
+        return dict(found)
 
     @property
     def scored(self) -> list[bytes]:
@@ -204,6 +216,13 @@ class Leaderboard:
         for r in self.rows:
             versions[r.test_set[:2]].add(r.fingerprint)
         return versions
+
+
+def _seeds_of(found: dict[str, list[int]]) -> str:
+    return "; ".join(
+        f"{value} (seed{'s' if len(seeds) > 1 else ''} {', '.join(map(str, seeds))})"
+        for value, seeds in found.items()
+    )
 
 
 def build_leaderboard(records: Iterable[RunRecord], memo: Memo = computed_now) -> Leaderboard:
@@ -294,13 +313,14 @@ def _row(key: str, records: list[RunRecord], memo: Memo) -> Row:
             if (spent := record.timings.get(cost)) is not None:
                 row.costs[cost].append(spent)
     if len(models := row.cpu_models) > 1:
-        machines = "; ".join(
-            f"{model} (seed{'s' if len(seeds) > 1 else ''} {', '.join(map(str, seeds))})"
-            for model, seeds in models.items()
-        )
         row.warnings.append(
-            f"seeds ran on different CPU models: {machines}; a trained method's scores can "
-            "differ by machine for the same seed"
+            f"seeds ran on different CPU models: {_seeds_of(models)}; a trained method's scores "
+            "can differ by machine for the same seed"
+        )
+    if len(settings := row.mkl_settings) > 1:
+        row.warnings.append(
+            f"seeds ran under different Intel MKL reproducibility settings (MKL_CBWR): "
+            f"{_seeds_of(settings)}; a trained method's scores can differ by setting"
         )
     if finished:
         row.auroc_ci95 = tuple(
