@@ -177,3 +177,19 @@ def test_records_read_are_out_of_the_collectors_passes_until_the_command_ends(re
     gc.unfreeze()
     assert invoke("leaderboard", "--results-dir", results).exit_code == 0
     assert gc.get_freeze_count() == 0  # the command handed them back
+
+
+def test_a_record_holding_nan_is_read_from_the_index_as_from_its_file(results, monkeypatch):
+    path = next((results / "runs" / "zhanglab" / "ae").glob("*seed0*.json"))
+    data = json.loads(path.read_text())
+    data["history"]["loss"]["value"][0] = float("nan")  # a training step's loss was NaN
+    path.write_text(json.dumps(data))
+    first = {r.path: r for r in scan_records(results).records}
+    read = counted_reads(monkeypatch)
+    second = {r.path: r for r in scan_records(results).records}
+    assert read == []  # from the index, which keeps NaN as json.dumps writes it
+    value = second[path].history["loss"]["value"][0]
+    assert (
+        value != value
+        and first[path].history["loss"]["value"][1:] == (second[path].history["loss"]["value"][1:])
+    )
