@@ -211,3 +211,16 @@ def test_vindr_boxes_are_every_readers_box_of_an_image_with_a_finding(shared_dir
     has_box = np.array([bool(b) for b in boxes])
     assert (has_box == ~normal.to_numpy()).all()  # every image with a finding, and only those
     assert sum(map(len, boxes)) == (findings["class_name"] != "No finding").sum()
+
+
+def test_every_rsna_sample_dicom_is_the_1024_px_its_boxes_are_drawn_at(shared_dir):
+    import pydicom
+
+    from uadbench.data.readers.rsna import KAGGLE_IMAGES, ORIGINAL_SIDE
+
+    files = sorted(shared_dir.joinpath(*RSNA_SAMPLE, KAGGLE_IMAGES).glob("*.dcm"))
+    sides = {
+        (header.Rows, header.Columns)
+        for header in (pydicom.dcmread(f, stop_before_pixels=True) for f in files)
+    }
+    assert len(files) == 1057 and sides == {(ORIGINAL_SIDE, ORIGINAL_SIDE)}
