@@ -76,8 +76,8 @@ def draw_all(drawings: list[Drawing], out: Path, beside: list[Callable[[], objec
         d.key: drawn[d.key] if d.key in drawn else [out / name for name in kept[d.key]]
         for d in drawings
     }
-    if drawings:
-        listed = {key: [p.name for p in paths] for key, paths in files.items()}
+    listed = {key: [p.name for p in paths] for key, paths in files.items()}
+    if drawings and listed != kept:
         write_output(out / DRAWN, json.dumps(listed, indent=1, sort_keys=True) + "\n")
     unchanged = [path for d in drawings if d.key not in drawn for path in files[d.key]]
     return Drawn([path for d in drawings for path in files[d.key]], unchanged, made[len(todo) :])
