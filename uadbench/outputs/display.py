@@ -76,8 +76,15 @@ def _versus_best(row: Row, with_p: bool = True) -> str:
         return "-"
     if row.verdict == "best" or not with_p:
         return {"best": "best", "not worse": "n.s.", "worse": "worse"}[row.verdict]
-    p = "p<0.001" if row.p_holm < 0.001 else f"p={row.p_holm:.3f}"
-    return f"n.s. ({p})" if row.verdict == "not worse" else f"worse ({p})"
+    return verdict(row.p_holm)
+
+
+def verdict(p_holm: float | None) -> str:
+    """A row against the best one from its Holm-adjusted p: best (None), n.s. or worse."""
+    if p_holm is None:
+        return "best"
+    p = "p<0.001" if p_holm < 0.001 else f"p={p_holm:.3f}"
+    return f"n.s. ({p})" if p_holm >= ALPHA else f"worse ({p})"
 
 
 def _published(row: Row) -> str:

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from uadbench.errors import RecordError
-from uadbench.outputs.display import markdown_title, percent
+from uadbench.outputs.display import markdown_title, percent, verdict
 from uadbench.outputs.leaderboard import ALPHA, Leaderboard, Row
 from uadbench.running.kept_maps import read_maps
 from uadbench.statistics import localisation as metrics
@@ -203,18 +203,12 @@ def to_markdown(found: list[MapStatistics]) -> str:
                 low, high = tested.interval
                 cells[-1] += [
                     f"{percent(tested.value)} [{percent(low)}, {percent(high)}]",
-                    _verdict(tested.p_holm),
+                    verdict(tested.p_holm),
                 ]
         text += f"\n{markdown_title(stats.title)}: intervals and paired tests of the maps\n\n"
         text += tabulate(cells, headers=headers, tablefmt="github", disable_numparse=True) + "\n"
         text += "".join(f"\n- left out: {line}" for line in stats.left_out)
     return text.lstrip("\n") + (f"\n{LEGEND}\n" if text else "")
-
-
-def _verdict(p: float | None) -> str:
-    if p is None:
-        return "best"
-    return f"{'n.s.' if p >= ALPHA else 'worse'} (p = {p:.2g})"
 
 
 LEGEND = (
