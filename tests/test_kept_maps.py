@@ -234,3 +234,22 @@ def test_in_a_browser_a_row_that_kept_maps_shows_where_they_point(tmp_path, plug
         assert page.locator(".details figure.map-sheet img").get_attribute("src") is None
         browser.close()
     assert not errors
+
+
+def test_a_sheet_is_drawn_again_when_a_maps_file_comes_or_goes(tmp_path, plugin):
+    from uadbench.outputs.figures import figure_drawings
+    from uadbench.outputs.leaderboard import build_leaderboard
+
+    results = tmp_path / "results"
+    record = run(results, plugin, "mapped-distance")
+
+    def keys():
+        records = scan_records(results).records
+        drawings = figure_drawings(build_leaderboard(records), records, tmp_path / "f", None)
+        return [d.key for d in drawings]
+
+    before = keys()
+    (record.path.parent / record.localisation.maps).unlink()
+    after = keys()
+    changed = [a != b for a, b in zip(before, after, strict=True)]
+    assert changed[-1] and not any(changed[:-1])  # the sheet of maps, and only it

@@ -25,3 +25,20 @@ def test_pixel_auroc_of_resampled_images_is_that_of_the_images_drawn():
     weights = np.bincount(drawn, minlength=6).astype(float)
     resampled = weights @ wins @ weights / ((weights @ positives) * (weights @ negatives))
     assert resampled == pytest.approx(localisation.pixel_auroc(maps[drawn], regions[drawn]))
+
+
+@pytest.mark.parametrize("truth", ["boxes", "mask"])
+def test_every_resample_has_findings_to_point_at(truth):
+    from uadbench.running.kept_maps import KeptMaps
+
+    rng = np.random.default_rng(5)
+    regions = np.zeros((300, 8, 8), dtype=bool)
+    regions[[7, 150], 2:4, 2:5] = True  # two of 300 images have a finding
+    maps = rng.normal(size=regions.shape) + regions
+    found = regions.any(axis=(1, 2))
+    draws = map_statistics._draws([np.flatnonzero(found), np.flatnonzero(~found)], 300)
+    assert (draws[:, found].sum(axis=1) == 2).all() and (draws.sum(axis=1) == 300).all()
+    kept = KeptMaps(maps, regions, rng.normal(size=(20, 8, 8)))
+    numbers = map_statistics._resampled(truth, [kept], draws)
+    for value, resampled, _ in numbers.values():
+        assert np.isfinite(resampled).all() and np.isfinite(value)

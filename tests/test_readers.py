@@ -711,6 +711,15 @@ def test_vindr_boxes_are_every_readers_at_each_dicoms_own_size(tmp_path, release
     assert [len(b) for b in ds.lesion_boxes(table.iloc[abnormal[:1]])] == [2]
 
 
+def test_vindr_png_packaging_has_no_boxes_even_beside_a_table_of_findings(tmp_path):
+    from uadbench.data.readers.vindr import VinDr
+
+    root = fx.vinbigdata_release(tmp_path / "vindr")
+    table = dataset("vindr", root, split="available").split_table()
+    (root / "images").mkdir()  # the resized PNGs of the Med-AD packaging: not the boxes' pixels
+    assert VinDr(root).lesion_regions(table, 16) is None
+
+
 def test_nih_boxes_come_from_the_release_bbox_list(tmp_path):
     root = fx.nih_release(tmp_path / "nih")
     ds = dataset("nih", root, split="available")

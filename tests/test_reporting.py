@@ -343,6 +343,11 @@ def test_a_figure_is_drawn_again_only_when_what_drew_it_changed(tmp_path):
     fourth = plotted()
     assert (figures / "cost.png").is_file() and figures / "cost.png" not in fourth.kept
     assert figures / "roc_curves.png" in fourth.kept and (figures / DRAWN).is_file()
+    listed = json.loads((figures / DRAWN).read_text())
+    damaged = {key: 5 if "roc_curves.png" in names else names for key, names in listed.items()}
+    (figures / DRAWN).write_text(json.dumps(damaged))  # an entry damaged: drawn again
+    fifth = plotted()
+    assert figures / "roc_curves.png" not in fifth.kept and figures / "cost.png" in fifth.kept
 
 
 def test_seeds_under_different_mkl_settings_mark_the_row(committed_records):

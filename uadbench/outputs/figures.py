@@ -88,11 +88,17 @@ def _drawn(out: Path) -> dict[str, list[str]]:
         listed = json.loads((out / DRAWN).read_text())
     except (OSError, ValueError):
         return {}
-    return listed if isinstance(listed, dict) else {}
+    if not isinstance(listed, dict):
+        return {}
+    return {  # a damaged entry is dropped: its figure is drawn again
+        key: names
+        for key, names in listed.items()
+        if isinstance(names, list) and all(isinstance(n, str) for n in names)
+    }
 
 
 def _still_there(out: Path, names: list[str] | None) -> bool:
-    return bool(names) and all(isinstance(n, str) and (out / n).is_file() for n in names)
+    return bool(names) and all((out / n).is_file() for n in names)
 
 
 def figure_drawings(
@@ -124,7 +130,7 @@ def figure_drawings(
             if summary is not None
             else []
         ),
-        ("maps", partial(plot_map_sheets, board, out), everything + _caches(board)),
+        ("maps", partial(plot_map_sheets, board, out), everything + _sheet_inputs(board)),
     ]
     return [Drawing(_key(name, inputs), draw) for name, draw, inputs in drawings]
 
@@ -134,11 +140,14 @@ def _stamps(paths: list[Path | None]) -> str:
     return "\n".join(f"{p}={file_stamp(p) if p else None}" for p in sorted(map(str, paths)))
 
 
-def _caches(board: Leaderboard) -> str:
-    """Whether the prepared images behind each row's sheet are still cached (a sheet draws the
-    maps alone without them)."""
-    caches = {run.data.cache for row in board.rows for run in row.runs[:1] if run.data}
-    return "\n".join(f"{c}={Path(c).is_dir()}" for c in sorted(filter(None, caches)))
+def _sheet_inputs(board: Leaderboard) -> str:
+    """What else a sheet of maps reads: each row's maps file (a sheet leaves out a row whose
+    file is missing) and whether its prepared images are still cached (without them it draws
+    the maps alone)."""
+    runs = [row.runs[0] for row in board.rows if row.runs and row.runs[0].localisation]
+    maps = [run.path.parent / run.localisation.maps for run in runs if run.path]
+    caches = sorted({run.data.cache for run in runs if run.data and run.data.cache})
+    return _stamps(maps) + "\n" + "\n".join(f"{c}={Path(c).is_dir()}" for c in caches)
 
 
 def _key(name: str, inputs: str) -> str:

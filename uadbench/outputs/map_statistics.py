@@ -1,16 +1,18 @@
 """Intervals and paired tests of where the anomaly maps point, from each run's kept maps.
 
 For every set of test images on which rows kept maps: each row's localisation numbers with a
-95% bootstrap interval over the test images, and a paired test of each row against the best
-row on the same images, Holm-adjusted over the rows. Every row and every seed is resampled with
-the same draws of images (``BOOTSTRAP_RESAMPLES``, ``BOOTSTRAP_SEED``), and a row's number is the
-mean over its seeds, as on the board. Against boxes: the pointing game's hit rate (McNemar's
-exact test; an image counts as hit when half or more of the row's seeds hit it) and the mass
-inside the boxes (Wilcoxon's signed-rank test on the per-image means over seeds). Against
-masks: the pixel AUROC and the Dice (each tested by the bootstrap distribution of its
-difference from the best row's). The pixel AUROC of resampled images comes from one matrix per
-seed, the wins of image k's lesion pixels over image l's lesion-free pixels, so no resample
-sorts pixels again. AUPRO has no interval here (its curve is over every region at once).
+95% bootstrap interval over the test images (stratified: the images with a finding and the
+others resampled apart, so every resample has findings to point at), and a paired test of
+each row against the best row on the same images, Holm-adjusted over the rows. Every row and
+every seed is resampled with the same draws of images (``BOOTSTRAP_RESAMPLES``,
+``BOOTSTRAP_SEED``), and a row's number is the mean over its seeds, as on the board. Against
+boxes: the pointing game's hit rate (McNemar's exact test; an image counts as hit when half or
+more of the row's seeds hit it) and the mass inside the boxes (Wilcoxon's signed-rank test on
+the per-image means over seeds). Against masks: the pixel AUROC and the Dice (each tested by
+the bootstrap distribution of its difference from the best row's). The pixel AUROC of
+resampled images comes from one matrix per seed, the wins of image k's lesion pixels over
+image l's lesion-free pixels, so no resample sorts pixels again. AUPRO has no interval here
+(its curve is over every region at once).
 """
 
 from __future__ import annotations
@@ -62,15 +64,22 @@ class MapStatistics:
 def map_statistics(board: Leaderboard) -> list[MapStatistics]:
     """The intervals and paired tests of every set of test images with rows that kept maps."""
     found: dict[tuple, list[Row]] = {}
+    partly: dict[tuple, list[str]] = {}
     for row in board.rows:
-        if row.runs and all(run.localisation for run in row.runs):
+        kept = [run.localisation is not None for run in row.runs]
+        if row.runs and all(kept):
             found.setdefault(row.test_set, []).append(row)
-    return [_tested(board.test_set_title(rows[0]), rows) for rows in found.values()]
+        elif any(kept):
+            partly.setdefault(row.test_set, []).append(f"{row.label}: only some seeds kept maps")
+    return [
+        _tested(board.test_set_title(rows[0]), rows, partly.get(key, []))
+        for key, rows in found.items()
+    ]
 
 
-def _tested(title: str, rows: list[Row]) -> MapStatistics:
+def _tested(title: str, rows: list[Row], left_out: list[str]) -> MapStatistics:
     truth = rows[0].runs[0].localisation.truth
-    kept, left_out, reference = [], [], None
+    kept, reference = [], None
     for row in rows:
         try:
             seeds = [read_maps(run) for run in row.runs]
@@ -78,16 +87,23 @@ def _tested(title: str, rows: list[Row]) -> MapStatistics:
             left_out.append(f"{row.label}: {error}")
             continue
         ids = [list(run.test.ids) for run in row.runs]
-        reference = reference or (ids[0], seeds[0].regions)
-        same = all(i == reference[0] for i in ids)
-        if not same or any(not np.array_equal(s.regions, reference[1]) for s in seeds):
+        own = (ids[0], seeds[0].regions)
+        if any(i != own[0] for i in ids) or any(
+            not np.array_equal(s.regions, own[1]) for s in seeds
+        ):
+            left_out.append(f"{row.label}: its seeds' maps were scored on different test images")
+            continue
+        reference = reference or own
+        if own[0] != reference[0] or not np.array_equal(own[1], reference[1]):
             left_out.append(f"{row.label}: its maps were scored on other test images")
             continue
         kept.append((row, seeds))
-    if not kept:
-        return MapStatistics(title, truth, [], {}, left_out)
-    n_images = len(reference[0])
-    draws = _draws(n_images)
+    found = reference[1].any(axis=(1, 2)) if reference else None
+    if not kept or not found.any():
+        why = [] if not kept else ["no test image has a finding to point at"]
+        return MapStatistics(title, truth, [], {}, left_out + why)
+    # stratified: every resample holds as many images with a finding as the test set does
+    draws = _draws([np.flatnonzero(found), np.flatnonzero(~found)], len(found))
     per_row = [_resampled(truth, seeds, draws) for _, seeds in kept]
     numbers = {}
     for name in (n for n in TESTED[truth] if all(n in row for row in per_row)):
@@ -103,12 +119,15 @@ def _tested(title: str, rows: list[Row]) -> MapStatistics:
     return MapStatistics(title, truth, [row for row, _ in kept], numbers, left_out)
 
 
-def _draws(n: int) -> np.ndarray:
-    """How often each image is drawn in each resample, ``(resamples, n)``."""
+def _draws(strata: list[np.ndarray], n: int) -> np.ndarray:
+    """How often each of ``n`` images is drawn in each resample, ``(resamples, n)``: each
+    stratum (image indices) resampled within itself."""
     rng = np.random.default_rng(BOOTSTRAP_SEED)
-    drawn = rng.integers(0, n, size=(BOOTSTRAP_RESAMPLES, n))
     weights = np.zeros((BOOTSTRAP_RESAMPLES, n))
-    np.add.at(weights, (np.arange(BOOTSTRAP_RESAMPLES)[:, None], drawn), 1)
+    rows = np.arange(BOOTSTRAP_RESAMPLES)[:, None]
+    for stratum in (s for s in strata if len(s)):
+        drawn = stratum[rng.integers(0, len(stratum), size=(BOOTSTRAP_RESAMPLES, len(stratum)))]
+        np.add.at(weights, (rows, drawn), 1)
     return weights
 
 

@@ -185,13 +185,17 @@ def _localise(
     for name, images in wanted:
         maps = np.asarray(method.anomaly_map(images.images))
         if maps.shape != images.images.shape or not np.isfinite(maps).all():
+            test_maps = name == "test"
             record.warnings.append(
-                f"anomaly maps not kept: {method.name} gave maps of shape {maps.shape} for the "
-                f"{name} images (one finite map per image of {images.images.shape} is needed); "
-                "the image scores stand"
+                f"{'anomaly' if test_maps else 'validation'} maps not kept: {method.name} gave "
+                f"maps of shape {maps.shape} for the {name} images (one finite map per image of "
+                f"{images.images.shape} is needed); "
+                + ("the image scores stand" if test_maps else "no Dice, which needs them")
             )
-            return
+            break
         kept.append(reduced(maps, side))
+    if not kept:
+        return
     maps = KeptMaps(kept[0], regions, kept[1] if len(kept) > 1 else None)
     try:
         record.localisation = localisation(maps, dataset.lesion_truth)

@@ -114,7 +114,7 @@ class VinDr(MedADDataset):
         packaging)."""
         assert self.root is not None
         found = self.annotations(self.root)
-        if found is None:
+        if found is None or self.detect_layout() == "medad-png":  # resized PNGs: other pixels
             return None
         findings = pd.read_csv(found[1])
         if not set(BOX_COLUMNS) <= set(findings.columns):
