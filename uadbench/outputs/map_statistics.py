@@ -231,11 +231,12 @@ def to_markdown(found: list[MapStatistics]) -> str:
 
 
 LEGEND = (
-    "Intervals: 95% bootstrap percentile intervals over the test images (the same draws for "
-    "every row and seed). vs best: paired test against the best row on the same images, "
-    "Holm-adjusted over the rows: McNemar's exact test of the hits (an image is hit when half "
-    "or more of the row's seeds hit it), Wilcoxon's signed-rank test of the per-image mass in "
-    "the boxes, the bootstrap distribution of the difference in pixel AUROC and Dice (at least "
+    "Intervals: 95% bootstrap percentile intervals over the test images, those with a finding "
+    "and the others resampled apart (the same draws for every row and seed). vs best: paired "
+    "test against the best row on the same images, Holm-adjusted over the rows: McNemar's "
+    "exact test of the hits (an image is hit when half or more of the row's seeds hit it), "
+    "Wilcoxon's signed-rank test of the per-image mass in the boxes, the bootstrap "
+    "distribution of the difference in pixel AUROC and Dice (at least "
     f"2/{BOOTSTRAP_RESAMPLES:,} when no resample favours the row); 'n.s.' = not significantly "
     f"worse at {ALPHA:.0%}."
 )
