@@ -17,7 +17,7 @@ def test_pixel_auroc_of_resampled_images_is_that_of_the_images_drawn():
     regions[0, 0, 0] = True
     maps = rng.normal(size=regions.shape) + 1.5 * regions
     maps[1, 2] = maps[1, 3] = 0.25  # ties count half, as scikit-learn counts them
-    wins, positives, negatives = map_statistics._pair_wins(maps, regions)
+    wins, positives, negatives = localisation.pair_wins(maps, regions)
     assert wins.sum() / (positives.sum() * negatives.sum()) == pytest.approx(
         localisation.pixel_auroc(maps, regions)
     )
@@ -36,7 +36,7 @@ def test_every_resample_has_findings_to_point_at(truth):
     regions[[7, 150], 2:4, 2:5] = True  # two of 300 images have a finding
     maps = rng.normal(size=regions.shape) + regions
     found = regions.any(axis=(1, 2))
-    draws = map_statistics._draws([np.flatnonzero(found), np.flatnonzero(~found)], 300)
+    draws = localisation.resample_weights([np.flatnonzero(found), np.flatnonzero(~found)], 300)
     assert (draws[:, found].sum(axis=1) == 2).all() and (draws.sum(axis=1) == 300).all()
     kept = KeptMaps(maps, regions, rng.normal(size=(20, 8, 8)))
     numbers = map_statistics._resampled(truth, [kept], draws)

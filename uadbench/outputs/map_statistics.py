@@ -4,15 +4,14 @@ For every set of test images on which rows kept maps: each row's localisation nu
 95% bootstrap interval over the test images (stratified: the images with a finding and the
 others resampled apart, so every resample has findings to point at), and a paired test of
 each row against the best row on the same images, Holm-adjusted over the rows. Every row and
-every seed is resampled with the same draws of images (``BOOTSTRAP_RESAMPLES``,
-``BOOTSTRAP_SEED``), and a row's number is the mean over its seeds, as on the board. Against
-boxes: the pointing game's hit rate (McNemar's exact test; an image counts as hit when half or
-more of the row's seeds hit it) and the mass inside the boxes (Wilcoxon's signed-rank test on
-the per-image means over seeds). Against masks: the pixel AUROC and the Dice (each tested by
-the bootstrap distribution of its difference from the best row's). The pixel AUROC of
-resampled images comes from one matrix per seed, the wins of image k's lesion pixels over
-image l's lesion-free pixels, so no resample sorts pixels again. AUPRO has no interval here
-(its curve is over every region at once).
+every seed is resampled with the same draws of images (``resample_weights`` of
+``uadbench.statistics.localisation``, which computes every resampled number), and a row's
+number is the mean over its seeds, as on the board. Against boxes: the pointing game's hit
+rate (McNemar's exact test; an image counts as hit when half or more of the row's seeds hit
+it) and the mass inside the boxes (Wilcoxon's signed-rank test on the per-image means over
+seeds). Against masks: the pixel AUROC and the Dice (each tested by the bootstrap distribution
+of its difference from the best row's). AUPRO has no interval here (its curve is over every
+region at once).
 """
 
 from __future__ import annotations
@@ -27,12 +26,7 @@ from uadbench.outputs.leaderboard import ALPHA, Leaderboard, Row
 from uadbench.running.kept_maps import read_maps
 from uadbench.statistics import localisation as metrics
 from uadbench.statistics.delong import holm
-from uadbench.statistics.metrics import (
-    BOOTSTRAP_RESAMPLES,
-    BOOTSTRAP_SEED,
-    METRICS,
-    percentile_interval,
-)
+from uadbench.statistics.metrics import BOOTSTRAP_RESAMPLES, METRICS, percentile_interval
 
 TESTED = {"boxes": ("hit_rate", "mass_inside"), "mask": ("pixel_auroc", "dice")}
 """The numbers given an interval and a paired test, by the kind of truth."""
@@ -103,7 +97,7 @@ def _tested(title: str, rows: list[Row], left_out: list[str]) -> MapStatistics:
         why = [] if not kept else ["no test image has a finding to point at"]
         return MapStatistics(title, truth, [], {}, left_out + why)
     # stratified: every resample holds as many images with a finding as the test set does
-    draws = _draws([np.flatnonzero(found), np.flatnonzero(~found)], len(found))
+    draws = metrics.resample_weights([np.flatnonzero(found), np.flatnonzero(~found)], len(found))
     per_row = [_resampled(truth, seeds, draws) for _, seeds in kept]
     numbers = {}
     for name in (n for n in TESTED[truth] if all(n in row for row in per_row)):
@@ -119,45 +113,24 @@ def _tested(title: str, rows: list[Row], left_out: list[str]) -> MapStatistics:
     return MapStatistics(title, truth, [row for row, _ in kept], numbers, left_out)
 
 
-def _draws(strata: list[np.ndarray], n: int) -> np.ndarray:
-    """How often each of ``n`` images is drawn in each resample, ``(resamples, n)``: each
-    stratum (image indices) resampled within itself."""
-    rng = np.random.default_rng(BOOTSTRAP_SEED)
-    weights = np.zeros((BOOTSTRAP_RESAMPLES, n))
-    rows = np.arange(BOOTSTRAP_RESAMPLES)[:, None]
-    for stratum in (s for s in strata if len(s)):
-        drawn = stratum[rng.integers(0, len(stratum), size=(BOOTSTRAP_RESAMPLES, len(stratum)))]
-        np.add.at(weights, (rows, drawn), 1)
-    return weights
-
-
 def _resampled(truth: str, seeds: list, draws: np.ndarray) -> dict[str, tuple]:
     """Per tested number: (value, resampled values, per-image values for the paired test)."""
     if truth == "boxes":
         boxed = seeds[0].regions.any(axis=(1, 2))
         regions = seeds[0].regions[boxed]
-        draws = draws[:, boxed]
         hits = np.mean([metrics.pointing_hits(s.maps[boxed], regions) for s in seeds], axis=0)
         mass = np.mean([metrics.mass_inside(s.maps[boxed], regions) for s in seeds], axis=0)
-        per_draw = draws.sum(axis=1)
         return {
-            name: (float(v.mean()), draws @ v / per_draw, v)
+            name: (float(v.mean()), metrics.resampled_mean(v, draws[:, boxed]), v)
             for name, v in (("hit_rate", hits), ("mass_inside", mass))
         }
     aurocs, dices = [], []
     for s in seeds:
         maps = np.asarray(s.maps, np.float64)
-        wins, positives, negatives = _pair_wins(maps, s.regions)
-        numerator = np.einsum("rk,kl,rl->r", draws, wins, draws)
-        aurocs.append(
-            (wins.sum() / (positives.sum() * negatives.sum()),
-             numerator / ((draws @ positives) * (draws @ negatives)))
-        )  # fmt: skip
+        aurocs.append(metrics.resampled_pixel_auroc(maps, s.regions, draws))
         if s.val_maps is not None and len(s.val_maps):
             counts = metrics.dice_counts(maps, s.regions, metrics.pixel_threshold(s.val_maps))
-            tp, fp, fn = (draws @ counts).T
-            resampled = np.where(2 * tp + fp + fn > 0, 2 * tp / np.maximum(2 * tp + fp + fn, 1), 1)
-            dices.append((metrics.dice(counts), resampled))
+            dices.append((metrics.dice(counts), metrics.resampled_dice(counts, draws)))
     out = {"pixel_auroc": _seed_mean(aurocs)}
     if len(dices) == len(seeds):
         out["dice"] = _seed_mean(dices)
@@ -170,22 +143,6 @@ def _seed_mean(per_seed: list[tuple[float, np.ndarray]]) -> tuple[float, np.ndar
         np.mean([r for _, r in per_seed], axis=0),
         None,
     )
-
-
-def _pair_wins(maps: np.ndarray, regions: np.ndarray) -> tuple[np.ndarray, ...]:
-    """``wins[k, l]``: pairs (lesion pixel of image k, lesion-free pixel of image l) ordered
-    right, ties counting half; and each image's lesion and lesion-free pixel counts."""
-    n = len(maps)
-    flat, truth = maps.reshape(n, -1), regions.reshape(n, -1)
-    positives, negatives = truth.sum(axis=1), (~truth).sum(axis=1)
-    lesion_values, owner = flat[truth], np.repeat(np.arange(n), positives)
-    wins = np.zeros((n, n))
-    for image in range(n):
-        free = np.sort(flat[image][~truth[image]])
-        below = np.searchsorted(free, lesion_values, "left")
-        tied = np.searchsorted(free, lesion_values, "right") - below
-        wins[:, image] = np.bincount(owner, weights=below + 0.5 * tied, minlength=n)
-    return wins, positives.astype(np.float64), negatives.astype(np.float64)
 
 
 def _p_value(truth: str, name: str, row: tuple, best: tuple) -> float:

@@ -129,8 +129,71 @@ def dice_counts(maps: np.ndarray, regions: np.ndarray, threshold: float) -> np.n
 def dice(counts: np.ndarray) -> float:
     """Dice of the pixels called abnormal against the lesion pixels, the ``dice_counts`` of
     every image pooled: 2 TP / (2 TP + FP + FN); 1 when there is neither."""
-    tp, fp, fn = np.asarray(counts, dtype=np.float64).reshape(-1, 3).sum(axis=0)
-    return 1.0 if tp + fp + fn == 0 else float(2 * tp / (2 * tp + fp + fn))
+    return float(_pooled_dice(np.asarray(counts, dtype=np.float64).reshape(-1, 3).sum(axis=0)))
+
+
+def _pooled_dice(summed: np.ndarray) -> np.ndarray:
+    """Dice of summed ``(..., 3)`` counts (TP, FP, FN); 1 where there is neither."""
+    tp, fp, fn = np.moveaxis(summed, -1, 0)
+    denominator = 2 * tp + fp + fn
+    return np.where(denominator > 0, 2 * tp / np.maximum(denominator, 1), 1.0)
+
+
+def resample_weights(
+    strata: list[np.ndarray],
+    n: int,
+    n_resamples: int = BOOTSTRAP_RESAMPLES,
+    seed: int = BOOTSTRAP_SEED,
+) -> np.ndarray:
+    """How often each of ``n`` images is drawn in each bootstrap resample, ``(n_resamples,
+    n)``: each stratum (image indices) resampled within itself. Passing the same weights to
+    several methods' numbers makes their resamples paired."""
+    rng = np.random.default_rng(seed)
+    weights = np.zeros((n_resamples, n))
+    rows = np.arange(n_resamples)[:, None]
+    for stratum in (np.asarray(s) for s in strata if len(s)):
+        drawn = stratum[rng.integers(0, len(stratum), size=(n_resamples, len(stratum)))]
+        np.add.at(weights, (rows, drawn), 1)
+    return weights
+
+
+def resampled_mean(values: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """The mean of per-image ``values`` in each resample of ``weights``."""
+    return weights @ np.asarray(values, dtype=np.float64) / weights.sum(axis=1)
+
+
+def resampled_dice(counts: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """The pooled Dice of per-image ``dice_counts`` in each resample of ``weights``."""
+    return _pooled_dice(weights @ np.asarray(counts, dtype=np.float64))
+
+
+def pair_wins(maps: np.ndarray, regions: np.ndarray) -> tuple[np.ndarray, ...]:
+    """``wins[k, l]``: pairs (lesion pixel of image k, lesion-free pixel of image l) ordered
+    right, ties counting half; and each image's lesion and lesion-free pixel counts. The pixel
+    AUROC of any resample of the images follows from them (``resampled_pixel_auroc``) without
+    sorting pixels again."""
+    maps, regions = _checked(maps, regions)
+    n = len(maps)
+    flat, truth = maps.reshape(n, -1), regions.reshape(n, -1)
+    positives, negatives = truth.sum(axis=1), (~truth).sum(axis=1)
+    lesion_values, owner = flat[truth], np.repeat(np.arange(n), positives)
+    wins = np.zeros((n, n))
+    for image in range(n):
+        free = np.sort(flat[image][~truth[image]])
+        below = np.searchsorted(free, lesion_values, "left")
+        tied = np.searchsorted(free, lesion_values, "right") - below
+        wins[:, image] = np.bincount(owner, weights=below + 0.5 * tied, minlength=n)
+    return wins, positives.astype(np.float64), negatives.astype(np.float64)
+
+
+def resampled_pixel_auroc(
+    maps: np.ndarray, regions: np.ndarray, weights: np.ndarray
+) -> tuple[float, np.ndarray]:
+    """The pixel AUROC of the images, and of each resample of ``weights``."""
+    wins, positives, negatives = pair_wins(maps, regions)
+    whole = wins.sum() / (positives.sum() * negatives.sum())
+    numerator = np.einsum("rk,kl,rl->r", weights, wins, weights)
+    return float(whole), numerator / ((weights @ positives) * (weights @ negatives))
 
 
 def dice_interval(
@@ -141,12 +204,8 @@ def dice_interval(
 ) -> tuple[float, float]:
     """Bootstrap percentile interval of the pooled Dice (images resampled)."""
     counts = np.asarray(counts, dtype=np.float64).reshape(-1, 3)
-    rng = np.random.default_rng(seed)
-    drawn = counts[rng.integers(0, len(counts), size=(n_resamples, len(counts)))].sum(axis=1)
-    tp, fp, fn = drawn[:, 0], drawn[:, 1], drawn[:, 2]
-    denominator = 2 * tp + fp + fn
-    values = np.where(denominator > 0, 2 * tp / np.where(denominator > 0, denominator, 1), 1.0)
-    return percentile_interval(values, level)
+    weights = resample_weights([np.arange(len(counts))], len(counts), n_resamples, seed)
+    return percentile_interval(resampled_dice(counts, weights), level)
 
 
 def mean_interval(
@@ -157,9 +216,8 @@ def mean_interval(
 ) -> tuple[float, float]:
     """Bootstrap percentile interval of the mean of per-image ``values`` (images resampled)."""
     values = np.asarray(values, dtype=np.float64)
-    rng = np.random.default_rng(seed)
-    means = values[rng.integers(0, len(values), size=(n_resamples, len(values)))].mean(axis=1)
-    return percentile_interval(means, level)
+    weights = resample_weights([np.arange(len(values))], len(values), n_resamples, seed)
+    return percentile_interval(resampled_mean(values, weights), level)
 
 
 def compare_hits(hits_a: np.ndarray, hits_b: np.ndarray) -> float:
